@@ -1,0 +1,45 @@
+package danmaku
+
+import "slices"
+
+// Role is what an actor may do. The zero Role is RoleViewer.
+type Role int
+
+// Roles, from least to most powerful.
+const (
+	RoleViewer    Role = iota // Sends and deletes their own danmaku.
+	RoleModerator             // Also moderates the rooms listed in Actor.Rooms.
+	RoleAdmin                 // Everything, everywhere.
+)
+
+// String returns "viewer", "moderator" or "admin".
+func (r Role) String() string {
+	switch r {
+	case RoleModerator:
+		return "moderator"
+	case RoleAdmin:
+		return "admin"
+	}
+	return "viewer"
+}
+
+// Actor is who makes a request, as authentication established it. The zero
+// Actor is an unidentified viewer.
+type Actor struct {
+	UserID    string
+	Role      Role
+	Rooms     []string // Rooms a moderator moderates.
+	Anonymous bool     // The id is a signed anonymous browser id.
+	IP        string   // Remote address, for per-IP limits.
+}
+
+// CanModerate reports whether a may moderate the room objectID.
+func (a Actor) CanModerate(objectID string) bool {
+	switch a.Role {
+	case RoleAdmin:
+		return true
+	case RoleModerator:
+		return slices.Contains(a.Rooms, objectID)
+	}
+	return false
+}

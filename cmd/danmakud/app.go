@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/httpapi"
+	"github.com/danmakud/danmakud/service"
+	"github.com/danmakud/danmakud/store/pebble"
+)
+
+// Config is every setting of danmakud. Each is a flag and an environment
+// variable: flag -max-text is DANMAKUD_MAX_TEXT; a flag given on the command
+// line wins over the environment.
+type Config struct {
+	Addr         string
+	DataDir      string
+	MaxText      int
+	MaxBodyBytes int64
+	PageSize     int
+	MaxPageSize  int
+	LogFormat    string
+	LogLevel     string
+}
+
+// Main is the program: its configuration and the parts it opened. Create it
+// with NewMain, then ParseFlags, Open, Run and Close.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+	Store  danmaku.Store
+	Svc    *service.Service
+	API    *httpapi.Server
+
+	stderr  io.Writer
+	closers []func() error
+}
+
+// NewMain returns a Main that logs to stderr.
+func NewMain(stderr io.Writer) *Main {
+	return &Main{stderr: stderr, Log: slog.New(slog.NewTextHandler(stderr, nil))}
+}
+
+// ParseFlags reads the settings from args and the environment (getenv) and
+// returns the arguments after the flags. An invalid setting is an error
+// that names it.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, error) {
+	c := &m.Config
+	fs := flag.NewFlagSet("danmakud", flag.ContinueOnError)
+	fs.SetOutput(m.stderr)
+	fs.StringVar(&c.Addr, "addr", ":5000", "address to listen on")
+	fs.StringVar(&c.DataDir, "data", "./data", "directory of the embedded store")
+	fs.IntVar(&c.MaxText, "max-text", 100, "longest danmaku text, in characters")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body", 4096, "largest request body, in bytes")
+	fs.IntVar(&c.PageSize, "page-size", 20, "default page size of listings")
+	fs.IntVar(&c.MaxPageSize, "max-page-size", 100, "largest page size a client may ask for")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ...]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	log, err := newLogger(m.stderr, c.LogFormat, c.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	m.Log = log
+	return fs.Args(), nil
+}
+
+// applyEnv sets every flag that the command line did not set from its
+// environment variable, if that is set.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := "DANMAKUD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.MaxText < 1 || c.MaxText > 10000:
+		return errors.New("-max-text: must be between 1 and 10000")
+	case c.MaxBodyBytes < 256 || c.MaxBodyBytes > 1<<20:
+		return errors.New("-max-body: must be between 256 and 1048576")
+	case c.MaxPageSize < 1 || c.MaxPageSize > danmaku.MaxPageSize:
+		return fmt.Errorf("-max-page-size: must be between 1 and %d", danmaku.MaxPageSize)
+	case c.PageSize < 1 || c.PageSize > c.MaxPageSize:
+		return errors.New("-page-size: must be between 1 and -max-page-size")
+	case c.DataDir == "":
+		return errors.New("-data: must not be empty")
+	}
+	return nil
+}
+
+// openStore opens the configured store.
+func (m *Main) openStore(ctx context.Context) error {
+	st, err := pebble.Open(m.Config.DataDir, m.Log)
+	if err != nil {
+		return err
+	}
+	m.Store = st
+	m.closers = append(m.closers, st.Close)
+	return nil
+}
+
+// Open opens the store and builds the service and the HTTP API.
+func (m *Main) Open(ctx context.Context) error {
+	if err := m.openStore(ctx); err != nil {
+		return err
+	}
+	c := m.Config
+	m.Svc = service.New(service.Config{
+		Limits:      danmaku.Limits{MaxTextRunes: c.MaxText},
+		PageSize:    c.PageSize,
+		MaxPageSize: c.MaxPageSize,
+	}, m.Store, service.Options{Log: m.Log})
+	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes}, m.Svc, nil, m.Log)
+	return nil
+}
+
+// Run serves until ctx is cancelled.
+func (m *Main) Run(ctx context.Context, ready func(net.Addr)) error {
+	return serve(ctx, m.Config.Addr, m.API, m.Log, func(a net.Addr) {
+		m.Log.Info("danmakud listening", "addr", a.String(), "data", m.Config.DataDir)
+		if ready != nil {
+			ready(a)
+		}
+	})
+}
+
+// Close closes what Open opened, in reverse order.
+func (m *Main) Close() error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}

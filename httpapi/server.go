@@ -1,0 +1,295 @@
+// Package httpapi serves danmakud's HTTP API: the seed's routes
+// (/danmu/send, /danmu/queryByTime, /danmu/pull), the per-user listing,
+// deletion, and the mounts of the live, compatibility and web handlers.
+// Every error answer is JSON made in one place (errors.go).
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/service"
+)
+
+// Authenticator tells who makes a request. It returns an *danmaku.Error
+// (EUNAUTHORIZED) for a credential that is present but invalid.
+type Authenticator func(*http.Request) (danmaku.Actor, error)
+
+// Config holds the HTTP layer's own limits.
+type Config struct {
+	// MaxBodyBytes caps request bodies (default 4 KiB).
+	MaxBodyBytes int64
+}
+
+// Server routes requests. Create it with New, then Mount extra handlers
+// before serving.
+type Server struct {
+	cfg  Config
+	svc  *service.Service
+	auth Authenticator
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New returns a Server for svc. auth may be nil: every caller is then an
+// unidentified viewer who names itself in the body, as in the seed.
+func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 10
+	}
+	if auth == nil {
+		auth = func(r *http.Request) (danmaku.Actor, error) { return danmaku.Actor{IP: RemoteIP(r)}, nil }
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, svc: svc, auth: auth, log: log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /danmu/send", s.handleSend)
+	s.mux.HandleFunc("GET /danmu/queryByTime/{objectId}", s.handleQueryByTime)
+	s.mux.HandleFunc("GET /danmu/pull/{objectId}", s.handlePull)
+	s.mux.HandleFunc("GET /danmu/user/{userId}", s.handleByUser)
+	s.mux.HandleFunc("DELETE /danmu/item/{objectId}/{id}", s.handleDelete)
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	return s
+}
+
+// Handle registers h for pattern (a ServeMux pattern such as
+// "GET /danmu/ws/{objectId}").
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Authenticate tells who makes r, with the Server's Authenticator; other
+// handlers mounted on the Server use it to agree with the API.
+func (s *Server) Authenticate(r *http.Request) (danmaku.Actor, error) { return s.auth(r) }
+
+// ServeHTTP answers unknown routes and wrong methods with JSON errors,
+// recovers from panics, and otherwise dispatches to the registered routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			writeError(w, r, s.log, fmt.Errorf("panic: %v", v))
+		}
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// noRoute lets the mux decide between 404, 405 and a redirect, and turns
+// its plain-text answers into JSON errors.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	rec := &recorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch {
+	case rec.status == http.StatusMethodNotAllowed:
+		allow := rec.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeError(w, r, s.log, danmaku.Errorf(danmaku.EMETHOD, "method %s is not allowed here; allowed: %s", r.Method, allow))
+	case rec.status >= 300 && rec.status < 400:
+		w.Header().Set("Location", rec.header.Get("Location"))
+		w.WriteHeader(rec.status)
+	default:
+		writeError(w, r, s.log, danmaku.Errorf(danmaku.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
+	}
+}
+
+// recorder captures the status and headers of the mux's fallback handlers.
+type recorder struct {
+	header http.Header
+	status int
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+
+func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
+	a, err := s.auth(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	body, err := s.readJSONBody(w, r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	req, err := danmaku.ParseSend(body, s.svc.Limits())
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	d, err := s.svc.Send(r.Context(), a, req)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, d)
+}
+
+// readJSONBody checks the content type and reads at most MaxBodyBytes.
+func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil, danmaku.Errorf(danmaku.EMEDIATYPE, "Content-Type must be application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, danmaku.Errorf(danmaku.ETOOLARGE, "request body is larger than %d bytes", s.cfg.MaxBodyBytes)
+		}
+		return nil, danmaku.Errorf(danmaku.EINVALID, "reading request body: %v", err)
+	}
+	return body, nil
+}
+
+func (s *Server) handleQueryByTime(w http.ResponseWriter, r *http.Request) {
+	a, err := s.auth(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	q := r.URL.Query()
+	size, err := intParam(q.Get("size"), "size")
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	t, err := timeParam(q.Get("playingTime"))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	res, err := s.svc.QueryByTime(r.Context(), a, r.PathValue("objectId"), t, size)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !q.Has("cursor") {
+		s.handleQueryByTime(w, r)
+		return
+	}
+	a, err := s.auth(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	size, err := intParam(q.Get("size"), "size")
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	res, err := s.svc.Pull(r.Context(), a, r.PathValue("objectId"), q.Get("cursor"), size)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (s *Server) handleByUser(w http.ResponseWriter, r *http.Request) {
+	a, err := s.auth(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	q := r.URL.Query()
+	size, err := intParam(q.Get("size"), "size")
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	res, err := s.svc.ByUser(r.Context(), a, r.PathValue("userId"), q.Get("cursor"), size)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	a, err := s.auth(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	objectID := r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	id, err := danmaku.ParseID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, s.log, danmaku.FieldError("id", "must be a danmaku id"))
+		return
+	}
+	d, err := s.svc.Delete(r.Context(), a, objectID, id)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, map[string]any{"deleted": d})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]string{"status": "ok"})
+}
+
+// intParam parses an optional non-negative integer query parameter.
+func intParam(v, name string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, danmaku.FieldError(name, "must be a whole number")
+	}
+	return n, nil
+}
+
+// timeParam parses playingTime in seconds; empty means 0.
+func timeParam(v string) (danmaku.Time, error) {
+	if v == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, danmaku.FieldError("playingTime", "must be a number of seconds")
+	}
+	t, err := danmaku.TimeFromSeconds(f)
+	if err != nil {
+		return 0, danmaku.FieldError("playingTime", "%v", err)
+	}
+	return t, nil
+}
+
+// RemoteIP returns the client's IP address from the connection (proxies'
+// forwarding headers are not trusted).
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

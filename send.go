@@ -1,0 +1,250 @@
+package danmaku
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits bounds what a send may carry.
+type Limits struct {
+	// MaxTextRunes is the longest text accepted, in characters (default 100).
+	MaxTextRunes int
+}
+
+// DefaultLimits returns the limits used when none are configured.
+func DefaultLimits() Limits { return Limits{MaxTextRunes: 100} }
+
+// Identifier limits shared by object and user ids.
+const (
+	MaxObjectIDLen = 128
+	MaxUserIDLen   = 128
+)
+
+// SendRequest is a validated request to send one danmaku: the seed's body
+// {"objectId","userId","ownerId","content":{...}}. Unknown fields are
+// dropped, never stored.
+type SendRequest struct {
+	ObjectID string
+	UserID   string // May be empty: the server decides who is sending.
+	OwnerID  string
+	Content  Content
+}
+
+// rawSend mirrors the JSON body with loose types so that each field's error
+// can name the field.
+type rawSend struct {
+	ObjectID any         `json:"objectId"`
+	UserID   any         `json:"userId"`
+	OwnerID  any         `json:"ownerId"`
+	Content  *rawContent `json:"content"`
+}
+
+type rawContent struct {
+	Text     any `json:"text"`
+	Color    any `json:"color"`
+	Size     any `json:"size"`
+	Position any `json:"position"`
+	Time     any `json:"time"`
+}
+
+// ParseSend decodes and validates a send body. Every error is an *Error
+// with code EINVALID that names the offending field.
+func ParseSend(body []byte, lim Limits) (SendRequest, error) {
+	var raw rawSend
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&raw); err != nil {
+		return SendRequest{}, jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return SendRequest{}, Errorf(EINVALID, "body must hold exactly one JSON object")
+	}
+	return raw.validate(lim)
+}
+
+func jsonError(err error) *Error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		field := typeErr.Field
+		if field == "" {
+			return Errorf(EINVALID, "body must be a JSON object")
+		}
+		return FieldError(field, "must be %s", jsonKind(typeErr.Type.Kind().String()))
+	}
+	return Errorf(EINVALID, "body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func jsonKind(k string) string {
+	if k == "ptr" || k == "struct" {
+		return "an object"
+	}
+	return "a " + k
+}
+
+func (r rawSend) validate(lim Limits) (SendRequest, error) {
+	var req SendRequest
+	var err error
+	if req.ObjectID, err = stringField("objectId", r.ObjectID, true); err != nil {
+		return req, err
+	}
+	if err := ValidateObjectID(req.ObjectID); err != nil {
+		return req, err
+	}
+	if req.UserID, err = stringField("userId", r.UserID, false); err != nil {
+		return req, err
+	}
+	if req.UserID != "" {
+		if err := ValidateUserID("userId", req.UserID); err != nil {
+			return req, err
+		}
+	}
+	if req.OwnerID, err = stringField("ownerId", r.OwnerID, false); err != nil {
+		return req, err
+	}
+	if req.OwnerID != "" {
+		if err := ValidateUserID("ownerId", req.OwnerID); err != nil {
+			return req, err
+		}
+	}
+	if r.Content == nil {
+		return req, FieldError("content", "is required")
+	}
+	req.Content, err = r.Content.validate(lim)
+	return req, err
+}
+
+func (c rawContent) validate(lim Limits) (Content, error) {
+	out := Content{Color: White, Size: SizeMedium, Position: ModeScroll}
+	text, ok := c.Text.(string)
+	if !ok {
+		if c.Text == nil {
+			return out, FieldError("content.text", "is required")
+		}
+		return out, FieldError("content.text", "must be a string")
+	}
+	var err error
+	if out.Text, err = ValidateText(text, lim); err != nil {
+		return out, err
+	}
+	if c.Color != nil {
+		if out.Color, err = ParseColor(c.Color); err != nil {
+			return out, FieldError("content.color", "%v", err)
+		}
+	}
+	if c.Size != nil {
+		if out.Size, err = ParseSize(c.Size); err != nil {
+			return out, FieldError("content.size", "%v", err)
+		}
+	}
+	if c.Position != nil {
+		p, ok := c.Position.(float64)
+		if !ok || p != float64(int(p)) || !ValidMode(int(p)) {
+			return out, FieldError("content.position", "must be 1 (scroll), 4 (bottom), 5 (top) or 6 (reverse)")
+		}
+		out.Position = int(p)
+		if out.Position == 2 || out.Position == 3 {
+			out.Position = ModeScroll
+		}
+	}
+	if c.Time != nil {
+		s, ok := c.Time.(float64)
+		if !ok {
+			return out, FieldError("content.time", "must be a number of seconds")
+		}
+		if out.Time, err = TimeFromSeconds(s); err != nil {
+			return out, FieldError("content.time", "%v", err)
+		}
+	}
+	return out, nil
+}
+
+func stringField(name string, v any, required bool) (string, error) {
+	switch s := v.(type) {
+	case nil:
+		if required {
+			return "", FieldError(name, "is required")
+		}
+		return "", nil
+	case string:
+		if required && s == "" {
+			return "", FieldError(name, "must not be empty")
+		}
+		return s, nil
+	case float64:
+		// The seed's clients sometimes send numeric ids.
+		if s == float64(int64(s)) {
+			return fmt.Sprintf("%d", int64(s)), nil
+		}
+	}
+	return "", FieldError(name, "must be a string")
+}
+
+// ValidateText checks a danmaku text and returns it with surrounding white
+// space removed. Text must be valid UTF-8, not blank, without control
+// characters, and at most lim.MaxTextRunes characters.
+func ValidateText(text string, lim Limits) (string, error) {
+	if !utf8.ValidString(text) {
+		return "", FieldError("content.text", "must be valid UTF-8")
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return "", FieldError("content.text", "must not be empty")
+	}
+	max := lim.MaxTextRunes
+	if max <= 0 {
+		max = DefaultLimits().MaxTextRunes
+	}
+	if n := utf8.RuneCountInString(text); n > max {
+		return "", &Error{Code: EINVALID, Field: "content.text", Message: fmt.Sprintf("is %d characters long; the limit is %d", n, max)}
+	}
+	for _, r := range text {
+		if unicode.IsControl(r) {
+			return "", FieldError("content.text", "must not contain control characters (U+%04X)", r)
+		}
+	}
+	return text, nil
+}
+
+// ValidateObjectID checks a video or room id: 1 to 128 characters from
+// letters, digits and "_-.:".
+func ValidateObjectID(id string) error {
+	if id == "" {
+		return FieldError("objectId", "must not be empty")
+	}
+	if len(id) > MaxObjectIDLen {
+		return FieldError("objectId", "must be at most %d characters", MaxObjectIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
+		if !ok {
+			return FieldError("objectId", "may hold only letters, digits and _-.:")
+		}
+	}
+	return nil
+}
+
+// ValidateUserID checks a user id: 1 to 128 bytes of valid UTF-8 without
+// control characters. field names it in the error.
+func ValidateUserID(field, id string) error {
+	if id == "" {
+		return FieldError(field, "must not be empty")
+	}
+	if len(id) > MaxUserIDLen {
+		return FieldError(field, "must be at most %d bytes", MaxUserIDLen)
+	}
+	if !utf8.ValidString(id) {
+		return FieldError(field, "must be valid UTF-8")
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return FieldError(field, "must not contain control characters")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+// EndCursor is the seed's cursor for "no next page".
+const EndCursor = "-1"
+
+// Result is one page of a listing in the seed's shape.
+type Result struct {
+	Data   []*danmaku.Danmaku `json:"data"`
+	Cursor string             `json:"cursor"`
+}
+
+// PageSize checks a requested page size: 0 means the default.
+func (s *Service) PageSize(n int) (int, error) {
+	switch {
+	case n == 0:
+		return s.cfg.PageSize, nil
+	case n < 1 || n > s.cfg.MaxPageSize:
+		return 0, danmaku.FieldError("size", "must be between 1 and %d", s.cfg.MaxPageSize)
+	}
+	return n, nil
+}
+
+// QueryByTime returns danmaku of a video whose playback time is at or after
+// t, in playback order.
+func (s *Service) QueryByTime(ctx context.Context, a danmaku.Actor, objectID string, t danmaku.Time, size int) (Result, error) {
+	return s.list(ctx, a, objectID, danmaku.FirstAt(t), size)
+}
+
+// Pull continues a listing after cursor, the id of the last danmaku of the
+// previous page. The end cursor "-1" yields an empty last page.
+func (s *Service) Pull(ctx context.Context, a danmaku.Actor, objectID, cursor string, size int) (Result, error) {
+	if cursor == EndCursor {
+		return Result{Data: []*danmaku.Danmaku{}, Cursor: EndCursor}, nil
+	}
+	id, err := danmaku.ParseID(cursor)
+	if err != nil {
+		return Result{}, danmaku.FieldError("cursor", "must be a cursor from a previous page or \"-1\"")
+	}
+	return s.list(ctx, a, objectID, id.Successor(), size)
+}
+
+func (s *Service) list(ctx context.Context, a danmaku.Actor, objectID string, start danmaku.ID, size int) (Result, error) {
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		return Result{}, err
+	}
+	size, err := s.PageSize(size)
+	if err != nil {
+		return Result{}, err
+	}
+	page, err := s.store.List(ctx, danmaku.Query{ObjectID: objectID, Start: start, Limit: size})
+	if err != nil {
+		return Result{}, fmt.Errorf("list %s: %w", objectID, err)
+	}
+	return s.result(a, page), nil
+}
+
+// ByUser lists the danmaku userID sent, newest first, continuing before
+// cursor when it is not empty.
+func (s *Service) ByUser(ctx context.Context, a danmaku.Actor, userID, cursor string, size int) (Result, error) {
+	if err := danmaku.ValidateUserID("userId", userID); err != nil {
+		return Result{}, err
+	}
+	size, err := s.PageSize(size)
+	if err != nil {
+		return Result{}, err
+	}
+	q := danmaku.UserQuery{UserID: userID, Limit: size}
+	switch cursor {
+	case "":
+	case EndCursor:
+		return Result{Data: []*danmaku.Danmaku{}, Cursor: EndCursor}, nil
+	default:
+		if q.Before, err = danmaku.ParseID(cursor); err != nil {
+			return Result{}, danmaku.FieldError("cursor", "must be a cursor from a previous page or \"-1\"")
+		}
+	}
+	page, err := s.store.ListByUser(ctx, q)
+	if err != nil {
+		return Result{}, fmt.Errorf("list user: %w", err)
+	}
+	return s.result(a, page), nil
+}
+
+// result converts a store page to the seed's shape, hiding shadowed
+// danmaku from everyone but their authors and the room's moderators.
+func (s *Service) result(a danmaku.Actor, page danmaku.Page) Result {
+	r := Result{Data: make([]*danmaku.Danmaku, 0, len(page.Items)), Cursor: EndCursor}
+	for _, d := range page.Items {
+		if visible(a, d) {
+			r.Data = append(r.Data, d)
+		}
+	}
+	if page.More {
+		r.Cursor = page.Next.String()
+	}
+	return r
+}
+
+func visible(a danmaku.Actor, d *danmaku.Danmaku) bool {
+	return !d.Shadow || (a.UserID != "" && a.UserID == d.UserID) || a.CanModerate(d.ObjectID)
+}
+
+// Delete removes one danmaku. Its author may delete it, and so may the
+// room's moderators and admins; anyone else gets EFORBIDDEN.
+func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, id danmaku.ID) (*danmaku.Danmaku, error) {
+	d, err := s.store.Get(ctx, objectID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !a.CanModerate(objectID) && (a.UserID == "" || a.UserID != d.UserID) {
+		return nil, danmaku.Errorf(danmaku.EFORBIDDEN, "only the author or a moderator of this room may delete this danmaku")
+	}
+	d, err = s.store.Delete(ctx, objectID, id)
+	if errors.Is(err, danmaku.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delete %s: %w", id, err)
+	}
+	if r, ok := s.pub.(Retractor); ok {
+		r.Retract(objectID, id)
+	}
+	return d, nil
+}
+
+// Retractor removes a danmaku from viewers' screens; publishers that can do
+// so implement it.
+type Retractor interface {
+	Retract(objectID string, id danmaku.ID)
+}

@@ -1,0 +1,124 @@
+package danmaku
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+)
+
+// Store keeps danmaku per video, ordered by ID, with a second index per
+// user. It mirrors the seed's DynamoDB table: partition by objectId, sort by
+// id, and a per-user index. Implementations are safe for concurrent use.
+type Store interface {
+	// Put stores d. It returns nil only once d is durable, and ErrConflict
+	// (never overwriting) when d.ObjectID already holds d.ID.
+	Put(ctx context.Context, d *Danmaku) error
+	// Get returns one danmaku, or ErrNotFound.
+	Get(ctx context.Context, objectID string, id ID) (*Danmaku, error)
+	// Delete removes one danmaku from the video and the user index and
+	// returns it, or returns ErrNotFound.
+	Delete(ctx context.Context, objectID string, id ID) (*Danmaku, error)
+	// List returns a video's danmaku with IDs at or after q.Start, in ID
+	// order, at most q.Limit of them.
+	List(ctx context.Context, q Query) (Page, error)
+	// ListByUser returns the danmaku a user sent, newest first (by
+	// ArrivalCompare), strictly before q.Before unless it is zero, at most
+	// q.Limit of them.
+	ListByUser(ctx context.Context, q UserQuery) (Page, error)
+	// Close releases the store; pending writes are flushed first.
+	Close() error
+}
+
+// Query selects a page of one video's danmaku.
+type Query struct {
+	ObjectID string
+	Start    ID  // Inclusive lower bound; the zero ID starts at the beginning.
+	Limit    int // At least 1; stores cap it at MaxPageSize.
+}
+
+// UserQuery selects a page of one user's danmaku, newest first.
+type UserQuery struct {
+	UserID string
+	Before ID  // Exclusive upper bound in arrival order; zero means newest.
+	Limit  int // At least 1; stores cap it at MaxPageSize.
+}
+
+// Page is one page of a listing. Next is the cursor of the next page (the
+// last item's ID) and is meaningful only when More is true.
+type Page struct {
+	Items []*Danmaku
+	Next  ID
+	More  bool
+}
+
+// MaxPageSize is the largest page a store returns.
+const MaxPageSize = 1000
+
+// Successor returns the smallest ID greater than id, so that a listing that
+// continues after a cursor can start at cursor.Successor().
+func (id ID) Successor() ID {
+	n := id
+	if n.Node < maxNode {
+		n.Node++
+		return n
+	}
+	n.Node = 0
+	if n.Seq < maxSeq {
+		n.Seq++
+		return n
+	}
+	n.Seq = 0
+	if n.UnixMs < 9_999_999_999_999 {
+		n.UnixMs++
+		return n
+	}
+	n.UnixMs = 0
+	n.PlayMs++
+	return n
+}
+
+// ArrivalCompare orders IDs by when they were accepted: Unix milliseconds,
+// sequence, node, then playback time. It is the order of the per-user index.
+func ArrivalCompare(a, b ID) int {
+	switch {
+	case a.UnixMs != b.UnixMs:
+		return cmp64(a.UnixMs, b.UnixMs)
+	case a.Seq != b.Seq:
+		return cmp64(int64(a.Seq), int64(b.Seq))
+	case a.Node != b.Node:
+		return cmp64(int64(a.Node), int64(b.Node))
+	}
+	return cmp64(a.PlayMs, b.PlayMs)
+}
+
+// ArrivalBytes returns the IDLen-byte key whose byte order equals
+// ArrivalCompare order: Unix milliseconds, sequence, node, playback time.
+func (id ID) ArrivalBytes() []byte {
+	b := make([]byte, 0, IDLen)
+	b = binary.BigEndian.AppendUint64(b, uint64(id.UnixMs))
+	b = binary.BigEndian.AppendUint16(b, id.Seq)
+	b = binary.BigEndian.AppendUint32(b, id.Node)
+	return binary.BigEndian.AppendUint64(b, uint64(id.PlayMs))
+}
+
+// IDFromArrivalBytes decodes the key made by ArrivalBytes.
+func IDFromArrivalBytes(b []byte) (ID, error) {
+	if len(b) != IDLen {
+		return ID{}, fmt.Errorf("arrival key: want %d bytes, got %d", IDLen, len(b))
+	}
+	return ID{
+		UnixMs: int64(binary.BigEndian.Uint64(b[0:8])),
+		Seq:    binary.BigEndian.Uint16(b[8:10]),
+		Node:   binary.BigEndian.Uint32(b[10:14]),
+		PlayMs: int64(binary.BigEndian.Uint64(b[14:22])),
+	}, nil
+}
+
+// Publisher delivers accepted danmaku to the viewers of their video. The
+// live package implements it in process; a Redis broker spans nodes.
+type Publisher interface {
+	// Publish hands d to the fan-out without waiting for viewers. priority
+	// marks danmaku from the room's owner and moderators, which a tick keeps
+	// when it has more than it may broadcast.
+	Publish(ctx context.Context, d *Danmaku, priority bool) error
+}

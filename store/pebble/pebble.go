@@ -1,0 +1,267 @@
+// Package pebble implements danmaku.Store on Pebble, an embedded
+// log-structured key-value store, so that a single danmakud binary needs no
+// database server.
+//
+// The keys mirror the seed's DynamoDB table. A video's danmaku live under
+//
+//	'v' | uvarint(len(objectId)) | objectId | id (22 bytes, big-endian)
+//
+// so that one video is one contiguous range sorted by id, like a DynamoDB
+// partition sorted by its range key; the per-user index (the seed's
+// userId_id, ordered here by arrival so that "newest first" is a reverse
+// scan) lives under
+//
+//	'u' | uvarint(len(userId)) | userId | arrival key (22 bytes)
+//
+// with the whole record as its value (DynamoDB's projection ALL).
+//
+// Durability: every Put and Delete commits its batch with pebble.Sync, so a
+// danmaku is acknowledged only after its write-ahead-log record is fsynced.
+// Pebble's commit pipeline groups the WAL syncs of concurrent commits, so
+// concurrent senders share fsyncs (group commit) without extra code here.
+package pebble
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+var _ danmaku.Store = (*Store)(nil)
+
+// stripes is the number of locks that serialise the existence check and
+// the commit of puts to the same key.
+const stripes = 256
+
+// Store is a danmaku.Store on a Pebble database in one directory. Only one
+// process may open a directory at a time (Pebble locks it).
+type Store struct {
+	db    *pebble.DB
+	seed  maphash.Seed
+	locks [stripes]sync.Mutex
+}
+
+// Open opens or creates the store in dir. log may be nil to discard
+// Pebble's own messages.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := &pebble.Options{
+		Logger:             pebbleLogger{log},
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+	}
+	return &Store{db: db, seed: maphash.MakeSeed()}, nil
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Flush(); err != nil {
+		_ = s.db.Close()
+		return fmt.Errorf("flush pebble store: %w", err)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close pebble store: %w", err)
+	}
+	return nil
+}
+
+func prefix(kind byte, name string) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(name)+danmaku.IDLen)
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, uint64(len(name)))
+	return append(b, name...)
+}
+
+func videoKey(objectID string, id danmaku.ID) []byte {
+	return id.AppendBytes(prefix('v', objectID))
+}
+
+func userKey(userID string, id danmaku.ID) []byte {
+	return append(prefix('u', userID), id.ArrivalBytes()...)
+}
+
+// upperBound returns the smallest key greater than every key starting with p.
+func upperBound(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Put stores d durably, or returns danmaku.ErrConflict if its key exists.
+func (s *Store) Put(ctx context.Context, d *danmaku.Danmaku) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stored := *d
+	stored.Count = 0
+	val, err := json.Marshal(&stored)
+	if err != nil {
+		return fmt.Errorf("encode danmaku %s: %w", d.ID, err)
+	}
+	vk := videoKey(d.ObjectID, d.ID)
+	mu := &s.locks[maphash.Bytes(s.seed, vk)%stripes]
+	mu.Lock()
+	defer mu.Unlock()
+	_, closer, err := s.db.Get(vk)
+	switch {
+	case err == nil:
+		_ = closer.Close()
+		return danmaku.ErrConflict
+	case !errors.Is(err, pebble.ErrNotFound):
+		return fmt.Errorf("check danmaku %s: %w", d.ID, err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(vk, val, nil); err != nil {
+		return fmt.Errorf("batch danmaku %s: %w", d.ID, err)
+	}
+	if err := b.Set(userKey(d.UserID, d.ID), val, nil); err != nil {
+		return fmt.Errorf("batch user index %s: %w", d.ID, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit danmaku %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Get returns one danmaku or danmaku.ErrNotFound.
+func (s *Store) Get(ctx context.Context, objectID string, id danmaku.ID) (*danmaku.Danmaku, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	val, closer, err := s.db.Get(videoKey(objectID, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, danmaku.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get danmaku %s: %w", id, err)
+	}
+	defer closer.Close()
+	return decode(val)
+}
+
+// Delete removes one danmaku and its user index entry, durably.
+func (s *Store) Delete(ctx context.Context, objectID string, id danmaku.ID) (*danmaku.Danmaku, error) {
+	vk := videoKey(objectID, id)
+	mu := &s.locks[maphash.Bytes(s.seed, vk)%stripes]
+	mu.Lock()
+	defer mu.Unlock()
+	d, err := s.Get(ctx, objectID, id)
+	if err != nil {
+		return nil, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(vk, nil); err != nil {
+		return nil, fmt.Errorf("batch delete %s: %w", id, err)
+	}
+	if err := b.Delete(userKey(d.UserID, d.ID), nil); err != nil {
+		return nil, fmt.Errorf("batch delete user index %s: %w", id, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("commit delete %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// List returns a page of one video's danmaku in id order from q.Start.
+func (s *Store) List(ctx context.Context, q danmaku.Query) (danmaku.Page, error) {
+	p := prefix('v', q.ObjectID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	if err != nil {
+		return danmaku.Page{}, fmt.Errorf("list %s: %w", q.ObjectID, err)
+	}
+	defer it.Close()
+	return collect(ctx, it, it.SeekGE(videoKey(q.ObjectID, q.Start)), it.Next, q.Limit)
+}
+
+// ListByUser returns a page of a user's danmaku, newest first.
+func (s *Store) ListByUser(ctx context.Context, q danmaku.UserQuery) (danmaku.Page, error) {
+	p := prefix('u', q.UserID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	if err != nil {
+		return danmaku.Page{}, fmt.Errorf("list user: %w", err)
+	}
+	defer it.Close()
+	var ok bool
+	if q.Before.IsZero() {
+		ok = it.Last()
+	} else {
+		ok = it.SeekLT(userKey(q.UserID, q.Before))
+	}
+	return collect(ctx, it, ok, it.Prev, q.Limit)
+}
+
+// collect reads up to limit records from it, starting at the current
+// position (valid when ok), moving with step, and looks one further to
+// know whether there is a next page.
+func collect(ctx context.Context, it *pebble.Iterator, ok bool, step func() bool, limit int) (danmaku.Page, error) {
+	limit = max(1, min(limit, danmaku.MaxPageSize))
+	var page danmaku.Page
+	for ; ok; ok = step() {
+		if len(page.Items) == limit {
+			page.More = true
+			page.Next = page.Items[limit-1].ID
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return danmaku.Page{}, err
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return danmaku.Page{}, fmt.Errorf("read value: %w", err)
+		}
+		d, err := decode(val)
+		if err != nil {
+			return danmaku.Page{}, err
+		}
+		page.Items = append(page.Items, d)
+	}
+	if err := it.Error(); err != nil {
+		return danmaku.Page{}, fmt.Errorf("iterate: %w", err)
+	}
+	return page, nil
+}
+
+func decode(val []byte) (*danmaku.Danmaku, error) {
+	d := new(danmaku.Danmaku)
+	if err := json.Unmarshal(val, d); err != nil {
+		return nil, fmt.Errorf("decode stored danmaku: %w", err)
+	}
+	return d, nil
+}
+
+// pebbleLogger routes Pebble's messages to slog.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...)) // Pebble expects Fatalf not to return.
+}
