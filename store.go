@@ -29,6 +29,24 @@ type Store interface {
 	Close() error
 }
 
+// BatchPutter is implemented by stores that can store many danmaku in one
+// durable write, for imports and bulk loads. PutBatch skips danmaku whose
+// id exists (never overwriting) and returns how many it stored.
+type BatchPutter interface {
+	PutBatch(ctx context.Context, ds []*Danmaku) (int, error)
+}
+
+// TimeCounter is implemented by stores that can count a video's danmaku by
+// playback time without reading them (the heatmap over the progress bar).
+type TimeCounter interface {
+	// CountByTime returns how many danmaku fall in each of len(counts)
+	// buckets of width bucket from time 0; later ones count in the last.
+	CountByTime(ctx context.Context, objectID string, bucket Time, counts []int) error
+	// LastTime returns the playback time of the video's last danmaku, or
+	// ErrNotFound for a video with none.
+	LastTime(ctx context.Context, objectID string) (Time, error)
+}
+
 // Query selects a page of one video's danmaku.
 type Query struct {
 	ObjectID string

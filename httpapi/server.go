@@ -58,6 +58,7 @@ func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger)
 	s.mux.HandleFunc("GET /danmu/pull/{objectId}", s.handlePull)
 	s.mux.HandleFunc("GET /danmu/user/{userId}", s.handleByUser)
 	s.mux.HandleFunc("DELETE /danmu/item/{objectId}/{id}", s.handleDelete)
+	s.mux.HandleFunc("GET /danmu/heatmap/{objectId}", s.handleHeatmap)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	return s
 }
@@ -171,7 +172,7 @@ func (s *Server) handleQueryByTime(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	t, err := timeParam(q.Get("playingTime"))
+	t, err := timeParam(q.Get("playingTime"), "playingTime")
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -252,8 +253,37 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"deleted": d})
 }
 
+func (s *Server) handleHeatmap(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	buckets, err := intParam(q.Get("buckets"), "buckets")
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	duration, err := timeParam(q.Get("duration"), "duration")
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	h, err := s.svc.Heatmap(r.Context(), r.PathValue("objectId"), duration, buckets)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, h)
+}
+
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]string{"status": "ok"})
+}
+
+// NoopHandler reads a body of at most maxBody bytes and answers {}: the
+// baseline that benchmarks compare the send handler with.
+func NoopHandler(maxBody int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBody))
+		writeJSON(w, struct{}{})
+	})
 }
 
 // intParam parses an optional non-negative integer query parameter.
@@ -268,18 +298,18 @@ func intParam(v, name string) (int, error) {
 	return n, nil
 }
 
-// timeParam parses playingTime in seconds; empty means 0.
-func timeParam(v string) (danmaku.Time, error) {
+// timeParam parses a time parameter in seconds; empty means 0.
+func timeParam(v, name string) (danmaku.Time, error) {
 	if v == "" {
 		return 0, nil
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		return 0, danmaku.FieldError("playingTime", "must be a number of seconds")
+		return 0, danmaku.FieldError(name, "must be a number of seconds")
 	}
 	t, err := danmaku.TimeFromSeconds(f)
 	if err != nil {
-		return 0, danmaku.FieldError("playingTime", "%v", err)
+		return 0, danmaku.FieldError(name, "%v", err)
 	}
 	return t, nil
 }

@@ -298,3 +298,34 @@ func TestServerNeverPanicsOnGarbage(t *testing.T) {
 		t.Fatal("server unhealthy after garbage")
 	}
 }
+
+func TestHeatmap(t *testing.T) {
+	srv := MustServe(t, nil)
+	c := client{t: t, base: srv.URL}
+	for _, s := range []float64{0.5, 1, 9.9, 10, 55, 99.999} {
+		c.send("hv", "x", s)
+	}
+	status, _, b := c.do("GET", "/danmu/heatmap/hv?buckets=10&duration=100", "", "")
+	if status != 200 {
+		t.Fatalf("heatmap: %d %s", status, b)
+	}
+	var h service.Heatmap
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	want := []int{3, 1, 0, 0, 0, 1, 0, 0, 0, 1}
+	if h.BucketMs != 10_000 || h.Total != 6 || fmt.Sprint(h.Counts) != fmt.Sprint(want) {
+		t.Fatalf("heatmap = %+v, want 10 s buckets %v", h, want)
+	}
+	// Without a duration the buckets span up to the last danmaku.
+	status, _, b = c.do("GET", "/danmu/heatmap/hv?buckets=4", "", "")
+	if status != 200 || !strings.Contains(string(b), `"total":6`) {
+		t.Fatalf("heatmap without duration: %d %s", status, b)
+	}
+	if status, _, _ := c.do("GET", "/danmu/heatmap/hv?buckets=5000", "", ""); status != 400 {
+		t.Fatalf("too many buckets: %d", status)
+	}
+	if status, _, b := c.do("GET", "/danmu/heatmap/empty", "", ""); status != 200 || !strings.Contains(string(b), `"total":0`) {
+		t.Fatalf("empty video: %d %s", status, b)
+	}
+}

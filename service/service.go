@@ -40,6 +40,7 @@ type Service struct {
 	mod   Moderator
 	now   func() time.Time
 	log   *slog.Logger
+	heat  heatmapCache
 }
 
 // Options are the optional parts of a Service.

@@ -28,6 +28,9 @@ type Config struct {
 	MaxPageSize  int
 	LogFormat    string
 	LogLevel     string
+	// BenchNoop adds POST /bench/noop, a handler that reads the body and
+	// answers {} — the baseline of the send benchmark.
+	BenchNoop bool
 }
 
 // Main is the program: its configuration and the parts it opened. Create it
@@ -63,6 +66,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.IntVar(&c.MaxPageSize, "max-page-size", 100, "largest page size a client may ask for")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ...]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
 		fs.PrintDefaults()
@@ -143,6 +147,9 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxPageSize: c.MaxPageSize,
 	}, m.Store, service.Options{Log: m.Log})
 	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes}, m.Svc, nil, m.Log)
+	if c.BenchNoop {
+		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
+	}
 	return nil
 }
 

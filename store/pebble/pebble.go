@@ -36,7 +36,11 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-var _ danmaku.Store = (*Store)(nil)
+var (
+	_ danmaku.Store       = (*Store)(nil)
+	_ danmaku.BatchPutter = (*Store)(nil)
+	_ danmaku.TimeCounter = (*Store)(nil)
+)
 
 // stripes is the number of locks that serialise the existence check and
 // the commit of puts to the same key.
@@ -143,6 +147,52 @@ func (s *Store) Put(ctx context.Context, d *danmaku.Danmaku) error {
 	return nil
 }
 
+// PutBatch stores many danmaku in one durable commit, for imports and bulk
+// loads. Danmaku whose id already exists are skipped, never overwritten;
+// it returns how many were stored. Concurrent PutBatch calls must not carry
+// the same ids (Put has no such restriction).
+func (s *Store) PutBatch(ctx context.Context, ds []*danmaku.Danmaku) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	n := 0
+	seen := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		vk := videoKey(d.ObjectID, d.ID)
+		if seen[string(vk)] {
+			continue
+		}
+		seen[string(vk)] = true
+		_, closer, err := s.db.Get(vk)
+		if err == nil {
+			_ = closer.Close()
+			continue
+		}
+		if !errors.Is(err, pebble.ErrNotFound) {
+			return 0, fmt.Errorf("check danmaku %s: %w", d.ID, err)
+		}
+		stored := *d
+		stored.Count = 0
+		val, err := json.Marshal(&stored)
+		if err != nil {
+			return 0, fmt.Errorf("encode danmaku %s: %w", d.ID, err)
+		}
+		if err := b.Set(vk, val, nil); err != nil {
+			return 0, fmt.Errorf("batch danmaku %s: %w", d.ID, err)
+		}
+		if err := b.Set(userKey(d.UserID, d.ID), val, nil); err != nil {
+			return 0, fmt.Errorf("batch user index %s: %w", d.ID, err)
+		}
+		n++
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("commit %d danmaku: %w", n, err)
+	}
+	return n, nil
+}
+
 // Get returns one danmaku or danmaku.ErrNotFound.
 func (s *Store) Get(ctx context.Context, objectID string, id danmaku.ID) (*danmaku.Danmaku, error) {
 	if err := ctx.Err(); err != nil {
@@ -209,6 +259,53 @@ func (s *Store) ListByUser(ctx context.Context, q danmaku.UserQuery) (danmaku.Pa
 		ok = it.SeekLT(userKey(q.UserID, q.Before))
 	}
 	return collect(ctx, it, ok, it.Prev, q.Limit)
+}
+
+// CountByTime counts a video's danmaku per playback-time bucket from the
+// keys alone, without decoding any record.
+func (s *Store) CountByTime(ctx context.Context, objectID string, bucket danmaku.Time, counts []int) error {
+	if bucket <= 0 || len(counts) == 0 {
+		return fmt.Errorf("count by time: bucket and counts must be positive")
+	}
+	p := prefix('v', objectID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	if err != nil {
+		return fmt.Errorf("count %s: %w", objectID, err)
+	}
+	defer it.Close()
+	for ok, n := it.First(), 0; ok; ok, n = it.Next(), n+1 {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		k := it.Key()
+		ms := int64(binary.BigEndian.Uint64(k[len(p) : len(p)+8]))
+		i := min(int(ms/int64(bucket)), len(counts)-1)
+		counts[i]++
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("count %s: %w", objectID, err)
+	}
+	return nil
+}
+
+// LastTime returns the playback time of a video's last danmaku.
+func (s *Store) LastTime(ctx context.Context, objectID string) (danmaku.Time, error) {
+	p := prefix('v', objectID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	if err != nil {
+		return 0, fmt.Errorf("last of %s: %w", objectID, err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return 0, fmt.Errorf("last of %s: %w", objectID, err)
+		}
+		return 0, danmaku.ErrNotFound
+	}
+	k := it.Key()
+	return danmaku.Time(binary.BigEndian.Uint64(k[len(p) : len(p)+8])), nil
 }
 
 // collect reads up to limit records from it, starting at the current

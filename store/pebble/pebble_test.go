@@ -48,3 +48,29 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("after reopen: %+v, %v", got, err)
 	}
 }
+
+func TestPutBatchSkipsExisting(t *testing.T) {
+	s := MustOpen(t)
+	defer s.Close()
+	gen := danmaku.NewIDGen(nil)
+	mk := func(text string) *danmaku.Danmaku {
+		return &danmaku.Danmaku{ID: gen.Next(1), ObjectID: "v", UserID: "u", Content: danmaku.Content{Text: text, Size: 25, Position: 1}}
+	}
+	a, b := mk("a"), mk("b")
+	if err := s.Put(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	clash := *a
+	clash.Content.Text = "overwrite"
+	n, err := s.PutBatch(context.Background(), []*danmaku.Danmaku{&clash, b, b})
+	if err != nil || n != 1 {
+		t.Fatalf("PutBatch = %d, %v; want 1 stored", n, err)
+	}
+	got, err := s.Get(context.Background(), "v", a.ID)
+	if err != nil || got.Content.Text != "a" {
+		t.Fatalf("existing danmaku overwritten: %+v, %v", got, err)
+	}
+	if _, err := s.Get(context.Background(), "v", b.ID); err != nil {
+		t.Fatalf("new danmaku not stored: %v", err)
+	}
+}
