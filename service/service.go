@@ -37,7 +37,7 @@ type Service struct {
 	ids   *danmaku.IDGen
 	pub   danmaku.Publisher
 	live  LiveClock
-	mod   Moderator
+	mod   danmaku.Moderator
 	now   func() time.Time
 	log   *slog.Logger
 	heat  heatmapCache
@@ -47,7 +47,7 @@ type Service struct {
 type Options struct {
 	Publisher danmaku.Publisher // Fan-out; nil stores without pushing.
 	Live      LiveClock         // Live sessions; nil means none.
-	Moderator Moderator         // Word filter, bans and limits; nil allows all.
+	Moderator danmaku.Moderator // Word filter, bans and limits; nil allows all.
 	IDs       *danmaku.IDGen    // Nil makes one with a random node number.
 	Now       func() time.Time  // Nil means time.Now.
 	Log       *slog.Logger      // Nil discards.
@@ -154,21 +154,4 @@ func (s *Service) sender(a danmaku.Actor, req danmaku.SendRequest) (string, erro
 		return req.UserID, nil
 	}
 	return "", &danmaku.Error{Code: danmaku.EUNAUTHORIZED, Message: "sign in or give a userId to send danmaku"}
-}
-
-// Moderator decides whether a danmaku may be sent and how it is shown. The
-// moderation package implements it.
-type Moderator interface {
-	// Check returns the verdict on d before it is stored, or an *Error
-	// (EREFUSED, ERATELIMIT, EFORBIDDEN) that refuses it.
-	Check(ctx context.Context, a danmaku.Actor, d *danmaku.Danmaku) (Verdict, error)
-	// Accepted records that d was stored (for duplicate and rate windows).
-	Accepted(d *danmaku.Danmaku)
-}
-
-// Verdict is a moderation decision on an accepted danmaku.
-type Verdict struct {
-	Text   string // The text to store: the original, or masked.
-	Shadow bool   // Show to the author and moderators only.
-	Reason string // Why it was masked or shadowed, for moderators.
 }

@@ -1,0 +1,161 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/service"
+	"github.com/danmakud/danmakud/store/pebble"
+)
+
+func mustStore(t *testing.T) *pebble.Store {
+	t.Helper()
+	st, err := pebble.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func sendReq(objectID, text string, ms danmaku.Time) danmaku.SendRequest {
+	return danmaku.SendRequest{ObjectID: objectID, UserID: "u1", Content: danmaku.Content{Text: text, Size: 25, Position: 1, Time: ms}}
+}
+
+// TestSendDrawsANewIDOnConflict stores a danmaku under the very id that the
+// service will draw next, as another node with the same node number could.
+func TestSendDrawsANewIDOnConflict(t *testing.T) {
+	st := mustStore(t)
+	frozen := time.UnixMilli(1_800_000_000_000)
+	now := func() time.Time { return frozen }
+	clash := danmaku.ID{PlayMs: 14_000, UnixMs: frozen.UnixMilli(), Seq: 0, Node: 7}
+	other := &danmaku.Danmaku{ID: clash, ObjectID: "v", UserID: "other", Content: danmaku.Content{Text: "first", Size: 25, Position: 1, Time: 14_000}}
+	if err := st.Put(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Config{}, st, service.Options{IDs: danmaku.NewIDGenNode(7, now), Now: now})
+	d, err := svc.Send(context.Background(), danmaku.Actor{}, sendReq("v", "second", 14_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ID == clash {
+		t.Fatal("Send reused the taken id")
+	}
+	got, err := st.Get(context.Background(), "v", clash)
+	if err != nil || got.Content.Text != "first" {
+		t.Fatalf("the first danmaku was overwritten: %+v, %v", got, err)
+	}
+}
+
+// liveAt is a LiveClock with one session started at a fixed time.
+type liveAt struct {
+	objectID string
+	start    time.Time
+}
+
+func (l liveAt) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
+	if objectID != l.objectID {
+		return 0, false
+	}
+	return danmaku.Time(now.Sub(l.start).Milliseconds()), true
+}
+
+func TestLiveSessionSetsPlaybackTime(t *testing.T) {
+	st := mustStore(t)
+	start := time.UnixMilli(1_800_000_000_000)
+	now := start.Add(90*time.Second + 250*time.Millisecond)
+	svc := service.New(service.Config{}, st, service.Options{
+		Live: liveAt{objectID: "live1", start: start},
+		Now:  func() time.Time { return now },
+	})
+	d, err := svc.Send(context.Background(), danmaku.Actor{}, sendReq("live1", "hi", 3_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Content.Time != 90_250 {
+		t.Fatalf("live danmaku time = %v ms, want 90250 (the client's time is not trusted)", int64(d.Content.Time))
+	}
+	d, err = svc.Send(context.Background(), danmaku.Actor{}, sendReq("vod", "hi", 3_000_000))
+	if err != nil || d.Content.Time != 3_000_000 {
+		t.Fatalf("a video on demand keeps the client's time: %v, %v", d, err)
+	}
+}
+
+// recorder is a Publisher that remembers what it was given.
+type recorder struct{ got []*danmaku.Danmaku }
+
+func (r *recorder) Publish(_ context.Context, d *danmaku.Danmaku, _ bool) error {
+	r.got = append(r.got, d)
+	return nil
+}
+
+// refuser is a Moderator that refuses "bad", shadows "odd" and masks "meh".
+type refuser struct{ accepted int }
+
+func (m *refuser) Check(_ context.Context, _ danmaku.Actor, d *danmaku.Danmaku) (danmaku.Verdict, error) {
+	switch d.Content.Text {
+	case "bad":
+		return danmaku.Verdict{}, danmaku.Errorf(danmaku.EREFUSED, "refused")
+	case "odd":
+		return danmaku.Verdict{Text: d.Content.Text, Shadow: true}, nil
+	case "meh":
+		return danmaku.Verdict{Text: "***"}, nil
+	}
+	return danmaku.Verdict{Text: d.Content.Text}, nil
+}
+
+func (m *refuser) Accepted(*danmaku.Danmaku) { m.accepted++ }
+
+func TestModerationVerdicts(t *testing.T) {
+	st := mustStore(t)
+	pub := &recorder{}
+	mod := &refuser{}
+	svc := service.New(service.Config{}, st, service.Options{Publisher: pub, Moderator: mod})
+	ctx := context.Background()
+	if _, err := svc.Send(ctx, danmaku.Actor{}, sendReq("v", "bad", 1)); danmaku.ErrorCode(err) != danmaku.EREFUSED {
+		t.Fatalf("refused text: %v", err)
+	}
+	shadow, err := svc.Send(ctx, danmaku.Actor{}, sendReq("v", "odd", 2))
+	if err != nil || !shadow.Shadow {
+		t.Fatalf("shadowed text: %+v, %v", shadow, err)
+	}
+	masked, err := svc.Send(ctx, danmaku.Actor{}, sendReq("v", "meh", 3))
+	if err != nil || masked.Content.Text != "***" {
+		t.Fatalf("masked text: %+v, %v", masked, err)
+	}
+	if len(pub.got) != 1 || pub.got[0].ID != masked.ID {
+		t.Fatalf("published %d danmaku, want only the masked one", len(pub.got))
+	}
+	if mod.accepted != 2 {
+		t.Fatalf("Accepted called %d times, want 2", mod.accepted)
+	}
+	// The shadowed danmaku is stored, visible to its author and moderators only.
+	for _, tc := range []struct {
+		actor danmaku.Actor
+		want  int
+	}{
+		{danmaku.Actor{UserID: "someone"}, 1},
+		{danmaku.Actor{UserID: "u1"}, 2},
+		{danmaku.Actor{UserID: "mod", Role: danmaku.RoleModerator, Rooms: []string{"v"}}, 2},
+		{danmaku.Actor{UserID: "mod2", Role: danmaku.RoleModerator, Rooms: []string{"w"}}, 1},
+	} {
+		r, err := svc.QueryByTime(ctx, tc.actor, "v", 0, 20)
+		if err != nil || len(r.Data) != tc.want {
+			t.Errorf("%+v sees %d danmaku, want %d (%v)", tc.actor, len(r.Data), tc.want, err)
+		}
+	}
+}
+
+func TestSendNeedsASender(t *testing.T) {
+	svc := service.New(service.Config{}, mustStore(t), service.Options{})
+	req := sendReq("v", "hi", 0)
+	req.UserID = ""
+	_, err := svc.Send(context.Background(), danmaku.Actor{}, req)
+	var e *danmaku.Error
+	if !errors.As(err, &e) || e.Code != danmaku.EUNAUTHORIZED {
+		t.Fatalf("anonymous send without userId: %v", err)
+	}
+}
