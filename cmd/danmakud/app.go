@@ -13,6 +13,7 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/service"
+	dynamostore "github.com/danmakud/danmakud/store/dynamodb"
 	"github.com/danmakud/danmakud/store/pebble"
 )
 
@@ -21,7 +22,9 @@ import (
 // line wins over the environment.
 type Config struct {
 	Addr         string
+	Store        string // "pebble" or "dynamodb".
 	DataDir      string
+	Dynamo       dynamostore.Config
 	MaxText      int
 	MaxBodyBytes int64
 	PageSize     int
@@ -59,7 +62,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs := flag.NewFlagSet("danmakud", flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
 	fs.StringVar(&c.Addr, "addr", ":5000", "address to listen on")
+	fs.StringVar(&c.Store, "store", "pebble", "store: pebble (embedded, in -data) or dynamodb")
 	fs.StringVar(&c.DataDir, "data", "./data", "directory of the embedded store")
+	fs.StringVar(&c.Dynamo.Endpoint, "dynamodb-endpoint", "", "DynamoDB endpoint URL (dynalite: http://127.0.0.1:8001); empty for AWS")
+	fs.StringVar(&c.Dynamo.Region, "dynamodb-region", "", "AWS region; empty for the standard AWS configuration")
+	fs.StringVar(&c.Dynamo.Table, "dynamodb-table", dynamostore.DefaultTable, "DynamoDB table (create it with: danmakud create-table)")
+	fs.DurationVar(&c.Dynamo.RetryDeadline, "dynamodb-retry", dynamostore.DefaultRetryDeadline, "how long to retry a throttled or failed DynamoDB call before answering 503")
 	fs.IntVar(&c.MaxText, "max-text", 100, "longest danmaku text, in characters")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", 4096, "largest request body, in bytes")
 	fs.IntVar(&c.PageSize, "page-size", 20, "default page size of listings")
@@ -68,7 +76,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ...]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ...]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -118,15 +126,28 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-max-page-size: must be between 1 and %d", danmaku.MaxPageSize)
 	case c.PageSize < 1 || c.PageSize > c.MaxPageSize:
 		return errors.New("-page-size: must be between 1 and -max-page-size")
-	case c.DataDir == "":
+	case c.Store != "pebble" && c.Store != "dynamodb":
+		return fmt.Errorf("-store: must be pebble or dynamodb, not %q", c.Store)
+	case c.Store == "pebble" && c.DataDir == "":
 		return errors.New("-data: must not be empty")
+	case c.Store == "dynamodb" && c.Dynamo.Table == "":
+		return errors.New("-dynamodb-table: must not be empty")
+	case c.Dynamo.RetryDeadline < 0:
+		return errors.New("-dynamodb-retry: must not be negative")
 	}
 	return nil
 }
 
 // openStore opens the configured store.
 func (m *Main) openStore(ctx context.Context) error {
-	st, err := pebble.Open(m.Config.DataDir, m.Log)
+	var st danmaku.Store
+	var err error
+	switch m.Config.Store {
+	case "dynamodb":
+		st, err = dynamostore.Open(ctx, m.Config.Dynamo)
+	default:
+		st, err = pebble.Open(m.Config.DataDir, m.Log)
+	}
 	if err != nil {
 		return err
 	}
@@ -156,7 +177,7 @@ func (m *Main) Open(ctx context.Context) error {
 // Run serves until ctx is cancelled.
 func (m *Main) Run(ctx context.Context, ready func(net.Addr)) error {
 	return serve(ctx, m.Config.Addr, m.API, m.Log, func(a net.Addr) {
-		m.Log.Info("danmakud listening", "addr", a.String(), "data", m.Config.DataDir)
+		m.Log.Info("danmakud listening", "addr", a.String(), "store", m.Config.Store)
 		if ready != nil {
 			ready(a)
 		}

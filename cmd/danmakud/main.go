@@ -29,7 +29,7 @@ func main() {
 }
 
 // run parses the settings, which come before an optional subcommand
-// (serve, import), and runs it; with none it serves. ready, when not nil,
+// (serve, import, create-table), and runs it; with none it serves. ready, when not nil,
 // receives the bound address once the server listens (tests bind ":0").
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(net.Addr)) error {
 	m := NewMain(stderr)
@@ -56,8 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return err
 		}
 		return runImport(ctx, m.Store, rest, stdout, stderr)
+	case "create-table":
+		return runCreateTable(ctx, m.Config.Dynamo, rest, stdout)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, import)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, import, create-table)", cmd)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
