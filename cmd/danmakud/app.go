@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 
 	danmaku "github.com/danmakud/danmakud"
@@ -21,6 +22,7 @@ import (
 // variable: flag -max-text is DANMAKUD_MAX_TEXT; a flag given on the command
 // line wins over the environment.
 type Config struct {
+	ConfigFile   string
 	Addr         string
 	Store        string // "pebble" or "dynamodb".
 	DataDir      string
@@ -61,6 +63,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	c := &m.Config
 	fs := flag.NewFlagSet("danmakud", flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
+	fs.StringVar(&c.ConfigFile, "config", "", "optional settings file of name = value lines; flags and the environment win over it")
 	fs.StringVar(&c.Addr, "addr", ":5000", "address to listen on")
 	fs.StringVar(&c.Store, "store", "pebble", "store: pebble (embedded, in -data) or dynamodb")
 	fs.StringVar(&c.DataDir, "data", "./data", "directory of the embedded store")
@@ -82,8 +85,14 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := applyEnv(fs, getenv); err != nil {
+	set, err := applyEnv(fs, getenv)
+	if err != nil {
 		return nil, err
+	}
+	if c.ConfigFile != "" {
+		if err := applyFile(fs, c.ConfigFile, set); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -97,8 +106,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 }
 
 // applyEnv sets every flag that the command line did not set from its
-// environment variable, if that is set.
-func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+// environment variable, if that is set, and returns the names of the flags
+// set by either.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) (map[string]bool, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
@@ -111,9 +121,41 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s: %w", name, e)
 			}
+			set[f.Name] = true
 		}
 	})
-	return err
+	return set, err
+}
+
+// applyFile reads "name = value" lines (flag names without the dash; "#"
+// starts a comment) from path and sets the flags that neither the command
+// line nor the environment set.
+func applyFile(fs *flag.FlagSet, path string, set map[string]bool) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("-config: %w", err)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name, value = strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)
+		if !ok || name == "" {
+			return fmt.Errorf("%s:%d: want name = value", path, i+1)
+		}
+		if fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("%s:%d: unknown setting %q", path, i+1, name)
+		}
+		if set[name] {
+			continue
+		}
+		if err := fs.Set(name, value); err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", path, i+1, name, err)
+		}
+	}
+	return nil
 }
 
 func (c *Config) validate() error {

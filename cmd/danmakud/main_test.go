@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSettingsPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "danmakud.conf")
+	conf := "# comment\nmax-text = 50\npage-size = 5\naddr = \":7000\"\n"
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DANMAKUD_CONFIG": file, "DANMAKUD_PAGE_SIZE": "7"}
+	m := NewMain(io.Discard)
+	rest, err := m.ParseFlags([]string{"-addr", ":6000", "import", "x"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	if c.Addr != ":6000" || c.PageSize != 7 || c.MaxText != 50 || c.MaxPageSize != 100 {
+		t.Fatalf("flag > env > file > default broken: %+v", c)
+	}
+	if strings.Join(rest, " ") != "import x" {
+		t.Fatalf("rest = %q", rest)
+	}
+}
+
+func TestInvalidSettingsNameTheSetting(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-max-text", "0"}, nil, "-max-text"},
+		{[]string{"-max-text", "abc"}, nil, "max-text"},
+		{nil, map[string]string{"DANMAKUD_MAX_BODY": "nope"}, "DANMAKUD_MAX_BODY"},
+		{[]string{"-store", "mysql"}, nil, "-store"},
+		{[]string{"-log-format", "xml"}, nil, "-log-format"},
+		{[]string{"-page-size", "500"}, nil, "-page-size"},
+		{[]string{"-config", "/does/not/exist"}, nil, "-config"},
+	}
+	for _, tc := range tests {
+		m := NewMain(io.Discard)
+		_, err := m.ParseFlags(tc.args, func(k string) string { return tc.env[k] })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("args %v env %v: err = %v, want one naming %s", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	m := NewMain(&out)
+	if _, err := m.ParseFlags([]string{"-h"}, func(string) string { return "" }); err == nil {
+		t.Fatal("-h did not stop")
+	}
+	for _, name := range []string{"-addr", "-data", "-store", "-max-text", "-max-body", "-config", "-dynamodb-endpoint", "DANMAKUD_MAX_TEXT"} {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("-h does not mention %s", name)
+		}
+	}
+}
+
+// TestServeEndToEnd runs the whole server on a free port with the embedded
+// store, sends the seed's request and stops it as SIGTERM would.
+func TestServeEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	args := []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "warn"}
+	go func() { done <- run(ctx, args, io.Discard, io.Discard, func(a net.Addr) { addrc <- a }) }()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("server ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	body := `{"objectId":"1","userId":"1","ownerId":"1","content":{"text":"haha","color":"yellow","size":"40px","position":1,"time":14}}`
+	resp, err := http.Post(base+"/danmu/send", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"text":"haha"`) {
+		t.Fatalf("send: %d %s", resp.StatusCode, b)
+	}
+	resp, err = http.Get(base + "/danmu/queryByTime/1?playingTime=14")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"text":"haha"`) {
+		t.Fatalf("query: %s", b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
