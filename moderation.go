@@ -9,8 +9,6 @@ type Moderator interface {
 	// Check returns the verdict on d before it is stored, or an *Error
 	// (EREFUSED, ERATELIMIT, EFORBIDDEN) that refuses it.
 	Check(ctx context.Context, a Actor, d *Danmaku) (Verdict, error)
-	// Accepted records that d was stored (for duplicate and rate windows).
-	Accepted(d *Danmaku)
 }
 
 // Verdict is a moderation decision on a danmaku that may be stored.

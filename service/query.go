@@ -128,6 +128,8 @@ func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, 
 	if r, ok := s.pub.(Retractor); ok {
 		r.Retract(objectID, id)
 	}
+	s.feed.Record(Event{At: s.now().UnixMilli(), ObjectID: objectID, UserID: d.UserID, Outcome: OutcomeDeleted,
+		Reason: "deleted by " + a.UserID, Danmaku: d})
 	return d, nil
 }
 

@@ -41,6 +41,8 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	heat  heatmapCache
+	feed  Feed
+	stats counters
 }
 
 // Options are the optional parts of a Service.
@@ -79,6 +81,9 @@ func New(cfg Config, store danmaku.Store, opt Options) *Service {
 	}
 }
 
+// Feed returns the moderators' feed of sends and deletions.
+func (s *Service) Feed() *Feed { return &s.feed }
+
 // Limits returns the content limits in force.
 func (s *Service) Limits() danmaku.Limits { return s.cfg.Limits }
 
@@ -108,11 +113,22 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 			d.Content.Time = off
 		}
 	}
+	outcome, reason := OutcomeAccepted, ""
 	if s.mod != nil {
 		v, err := s.mod.Check(ctx, a, d)
 		if err != nil {
+			s.stats.count(danmaku.ErrorCode(err))
+			s.feed.Record(Event{At: d.CreatedAt, ObjectID: d.ObjectID, UserID: d.UserID, Outcome: OutcomeRejected,
+				Reason: danmaku.ErrorMessage(err), Code: danmaku.ErrorCode(err), Text: d.Content.Text})
 			return nil, err
 		}
+		switch {
+		case v.Shadow:
+			outcome = OutcomeShadowed
+		case v.Text != d.Content.Text:
+			outcome = OutcomeMasked
+		}
+		reason = v.Reason
 		d.Content.Text = v.Text
 		d.Shadow = v.Shadow
 	}
@@ -125,11 +141,11 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 		s.log.Warn("id conflict, drawing a new id", "objectId", d.ObjectID, "id", d.ID.String())
 	}
 	if err != nil {
+		s.stats.count(danmaku.ErrorCode(err))
 		return nil, fmt.Errorf("store danmaku: %w", err)
 	}
-	if s.mod != nil {
-		s.mod.Accepted(d)
-	}
+	s.stats.count(outcome)
+	s.feed.Record(Event{At: d.CreatedAt, ObjectID: d.ObjectID, UserID: d.UserID, Outcome: outcome, Reason: reason, Danmaku: d})
 	if s.pub != nil && !d.Shadow {
 		priority := d.UserID == d.OwnerID || a.CanModerate(d.ObjectID)
 		if err := s.pub.Publish(ctx, d, priority); err != nil {

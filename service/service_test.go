@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,7 +94,7 @@ func (r *recorder) Publish(_ context.Context, d *danmaku.Danmaku, _ bool) error 
 }
 
 // refuser is a Moderator that refuses "bad", shadows "odd" and masks "meh".
-type refuser struct{ accepted int }
+type refuser struct{}
 
 func (m *refuser) Check(_ context.Context, _ danmaku.Actor, d *danmaku.Danmaku) (danmaku.Verdict, error) {
 	switch d.Content.Text {
@@ -106,8 +107,6 @@ func (m *refuser) Check(_ context.Context, _ danmaku.Actor, d *danmaku.Danmaku) 
 	}
 	return danmaku.Verdict{Text: d.Content.Text}, nil
 }
-
-func (m *refuser) Accepted(*danmaku.Danmaku) { m.accepted++ }
 
 func TestModerationVerdicts(t *testing.T) {
 	st := mustStore(t)
@@ -128,9 +127,6 @@ func TestModerationVerdicts(t *testing.T) {
 	}
 	if len(pub.got) != 1 || pub.got[0].ID != masked.ID {
 		t.Fatalf("published %d danmaku, want only the masked one", len(pub.got))
-	}
-	if mod.accepted != 2 {
-		t.Fatalf("Accepted called %d times, want 2", mod.accepted)
 	}
 	// The shadowed danmaku is stored, visible to its author and moderators only.
 	for _, tc := range []struct {
@@ -157,5 +153,56 @@ func TestSendNeedsASender(t *testing.T) {
 	var e *danmaku.Error
 	if !errors.As(err, &e) || e.Code != danmaku.EUNAUTHORIZED {
 		t.Fatalf("anonymous send without userId: %v", err)
+	}
+}
+
+func TestFeedRecordsEveryOutcome(t *testing.T) {
+	svc := service.New(service.Config{}, mustStore(t), service.Options{Moderator: &refuser{}})
+	ctx := context.Background()
+	events, cancel := svc.Feed().Subscribe("v")
+	defer cancel()
+	for _, text := range []string{"fine", "bad", "odd", "meh"} {
+		_, _ = svc.Send(ctx, danmaku.Actor{}, sendReq("v", text, 1))
+	}
+	_, _ = svc.Send(ctx, danmaku.Actor{}, sendReq("elsewhere", "fine", 1))
+	recent := svc.Feed().Recent("v", 10)
+	var got []string
+	for _, e := range recent {
+		got = append(got, e.Outcome)
+	}
+	want := []string{service.OutcomeMasked, service.OutcomeShadowed, service.OutcomeRejected, service.OutcomeAccepted}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("room feed newest first = %v, want %v", got, want)
+	}
+	if recent[2].Text != "bad" || recent[2].Code != danmaku.EREFUSED || recent[2].Reason == "" {
+		t.Fatalf("rejected event = %+v", recent[2])
+	}
+	if n := len(svc.Feed().Recent("", 10)); n != 5 {
+		t.Fatalf("global feed holds %d events, want 5", n)
+	}
+	for i := 0; i < 4; i++ {
+		if e := <-events; e.ObjectID != "v" {
+			t.Fatalf("room subscriber got an event of %q", e.ObjectID)
+		}
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("room subscriber got an extra event %+v", e)
+	default:
+	}
+	counts := svc.SendCounts()
+	if counts[service.OutcomeAccepted] != 2 || counts[danmaku.EREFUSED] != 1 || counts[service.OutcomeShadowed] != 1 {
+		t.Fatalf("send counts = %v", counts)
+	}
+}
+
+func TestFeedKeepsTheLast500(t *testing.T) {
+	var f service.Feed
+	for i := 0; i < 1200; i++ {
+		f.Record(service.Event{ObjectID: "r", At: int64(i)})
+	}
+	recent := f.Recent("r", 1000)
+	if len(recent) != service.FeedSize || recent[0].At != 1199 || recent[499].At != 700 {
+		t.Fatalf("feed kept %d, first %d, last %d", len(recent), recent[0].At, recent[len(recent)-1].At)
 	}
 }

@@ -1,0 +1,12 @@
+// Package moderation decides what happens to a danmaku before it is stored:
+// sensitive words (Filter, with a Matcher over Normalize'd text), bans
+// (BanList) and rate limits (Limiter). Each has a small interface
+// (WordList, Bans, RateLimiter) with an in-memory implementation here, so
+// that a shared one (Redis) can replace it.
+//
+// The send pipeline is expected to check, in order: the ban list
+// (Bans.Check, then the configured BanMode), the limits (RateLimiter.Allow,
+// whose error is ERATELIMIT with RetryAfter), and the words
+// (WordList.Check: Reject gives an EREFUSED error that does not name the
+// word, Shadow stores the danmaku as shadowed, Mask stores Verdict.Text).
+package moderation

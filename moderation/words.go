@@ -1,0 +1,432 @@
+package moderation
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+// Action is what happens to a danmaku whose text holds a listed word. The
+// zero Action, Allow, means no listed word matched. Stronger actions have
+// larger values: Reject > Shadow > Mask > Allow.
+type Action int
+
+// Actions, from weakest to strongest.
+const (
+	Allow  Action = iota // Nothing matched.
+	Mask                 // The matched characters are replaced by '*'; the danmaku is stored and broadcast.
+	Shadow               // Stored and shown to its author and moderators only.
+	Reject               // Refused with an error that does not name the word.
+)
+
+// String returns "allow", "mask", "shadow" or "reject".
+func (a Action) String() string {
+	switch a {
+	case Mask:
+		return "mask"
+	case Shadow:
+		return "shadow"
+	case Reject:
+		return "reject"
+	}
+	return "allow"
+}
+
+// ParseAction parses "mask", "shadow" or "reject" (any case).
+func ParseAction(s string) (Action, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "mask":
+		return Mask, nil
+	case "shadow":
+		return Shadow, nil
+	case "reject":
+		return Reject, nil
+	}
+	return Allow, fmt.Errorf("unknown action %q: want mask, shadow or reject", s)
+}
+
+// MarshalText writes the action's name.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads an action's name; "allow" is not accepted.
+func (a *Action) UnmarshalText(b []byte) error {
+	v, err := ParseAction(string(b))
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
+// Scope says which list a verdict's strongest match came from.
+type Scope int
+
+// Scopes.
+const (
+	ScopeNone   Scope = iota // Nothing matched.
+	ScopeGlobal              // The global list.
+	ScopeRoom                // The room's own list.
+)
+
+// String returns "", "global" or "room".
+func (s Scope) String() string {
+	switch s {
+	case ScopeGlobal:
+		return "global"
+	case ScopeRoom:
+		return "room"
+	}
+	return ""
+}
+
+// Err returns the EREFUSED error for a rejected text, without naming the
+// word, or nil when v.Action is not Reject.
+func (v Verdict) Err() error {
+	if v.Action != Reject {
+		return nil
+	}
+	return &danmaku.Error{Code: danmaku.EREFUSED, Field: "content.text", Message: "the text was refused by the room's rules"}
+}
+
+// MaxWordRunes is the longest listed word, in canonical runes.
+const MaxWordRunes = 64
+
+// DefaultAction is the action of a word listed without one.
+const DefaultAction = Mask
+
+// Rule is one listed word. Room is empty for the global list.
+type Rule struct {
+	Room   string `json:"room,omitempty"`
+	Word   string `json:"word"`
+	Action Action `json:"action"`
+}
+
+// Verdict is the result of checking a text.
+type Verdict struct {
+	// Action is the strongest action of all matched words; Allow when none
+	// matched.
+	Action Action
+	// Text is the original text with the characters of every Mask word
+	// replaced by '*': the text to store when Action is Allow, Mask or
+	// Shadow. Words with other actions are left as they are.
+	Text string
+	// Scope is the list that the strongest match came from (the global
+	// list when both lists hold an equally strong match).
+	Scope Scope
+	// Matches counts matched occurrences, for metrics.
+	Matches int
+}
+
+// WordList is a checked, editable set of word rules: a global list and one
+// list per room. Implementations are safe for concurrent use, and an edit
+// applies to every Check that starts after it returns.
+type WordList interface {
+	// Check matches text against the global list and the list of room
+	// (room may be empty).
+	Check(room, text string) Verdict
+	// Add adds rules, or changes the action of words already listed
+	// (words are compared in canonical form). It returns an EINVALID
+	// *danmaku.Error and adds nothing if any rule is invalid.
+	Add(rules ...Rule) error
+	// Remove removes a word from the list of room ("" for the global
+	// list) and reports whether it was listed.
+	Remove(room, word string) (bool, error)
+	// List returns the rules of room ("" for the global list), sorted by
+	// canonical word.
+	List(room string) []Rule
+}
+
+// Filter is the in-memory WordList. Checks never block on edits: each
+// edit rebuilds the matcher of the scope it changes and swaps a new
+// immutable snapshot in atomically. Rebuilding a 50,000-word list takes
+// tens of milliseconds, which suits edits made by hand.
+//
+// The zero Filter is not usable; call NewFilter.
+type Filter struct {
+	mu    sync.Mutex                 // Serialises edits.
+	words map[string]map[string]Rule // Room ("" global) → canonical word → rule.
+	snap  atomic.Pointer[filterSnapshot]
+}
+
+var _ WordList = (*Filter)(nil)
+
+type filterSnapshot struct {
+	global *compiledList
+	rooms  map[string]*compiledList
+}
+
+type compiledList struct {
+	m       *Matcher
+	actions []Action
+}
+
+// NewFilter returns an empty filter.
+func NewFilter() *Filter {
+	f := &Filter{words: make(map[string]map[string]Rule)}
+	f.snap.Store(&filterSnapshot{rooms: map[string]*compiledList{}})
+	return f
+}
+
+// Check implements WordList.
+func (f *Filter) Check(room, text string) Verdict {
+	v := Verdict{Text: text}
+	snap := f.snap.Load()
+	lists := [2]*compiledList{snap.global, nil}
+	if room != "" {
+		lists[1] = snap.rooms[room]
+	}
+	if lists[0] == nil && lists[1] == nil {
+		return v
+	}
+	t := Normalize(text)
+	var masks [][2]int
+	for i, cl := range lists {
+		if cl == nil {
+			continue
+		}
+		scope := ScopeGlobal + Scope(i)
+		cl.m.Each(t.Runes, func(m Match) bool {
+			v.Matches++
+			a := cl.actions[m.Pattern]
+			if a > v.Action {
+				v.Action, v.Scope = a, scope
+			}
+			if a == Mask {
+				masks = append(masks, [2]int{m.Start, m.End})
+			}
+			return true
+		})
+	}
+	v.Text = t.Mask(text, masks)
+	return v
+}
+
+// canonicalRule validates r and returns its canonical word.
+func canonicalRule(r Rule) (string, error) {
+	if r.Room != "" {
+		if err := danmaku.ValidateObjectID(r.Room); err != nil {
+			return "", &danmaku.Error{Code: danmaku.EINVALID, Field: "room", Message: strings.TrimPrefix(err.Error(), "objectId: ")}
+		}
+	}
+	if r.Action < Mask || r.Action > Reject {
+		return "", danmaku.FieldError("action", "must be mask, shadow or reject")
+	}
+	if !utf8.ValidString(r.Word) {
+		return "", danmaku.FieldError("word", "must be valid UTF-8")
+	}
+	w := NormalizeString(r.Word)
+	switch n := utf8.RuneCountInString(w); {
+	case n == 0:
+		return "", danmaku.FieldError("word", "has no letters or digits once spaces, punctuation and symbols are removed")
+	case n > MaxWordRunes:
+		return "", danmaku.FieldError("word", "is %d characters long once normalised; the limit is %d", n, MaxWordRunes)
+	}
+	return w, nil
+}
+
+// Add implements WordList.
+func (f *Filter) Add(rules ...Rule) error {
+	canon := make([]string, len(rules))
+	for i, r := range rules {
+		w, err := canonicalRule(r)
+		if err != nil {
+			return err
+		}
+		canon[i] = w
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changed := make(map[string]bool)
+	for i, r := range rules {
+		list := f.words[r.Room]
+		if list == nil {
+			list = make(map[string]Rule)
+			f.words[r.Room] = list
+		}
+		r.Word = strings.TrimSpace(r.Word)
+		list[canon[i]] = r
+		changed[r.Room] = true
+	}
+	f.publish(changed)
+	return nil
+}
+
+// Remove implements WordList.
+func (f *Filter) Remove(room, word string) (bool, error) {
+	w := NormalizeString(word)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	list := f.words[room]
+	if _, ok := list[w]; !ok {
+		return false, nil
+	}
+	delete(list, w)
+	if len(list) == 0 {
+		delete(f.words, room)
+	}
+	f.publish(map[string]bool{room: true})
+	return true, nil
+}
+
+// List implements WordList.
+func (f *Filter) List(room string) []Rule {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	list := f.words[room]
+	keys := slices.Sorted(maps.Keys(list))
+	out := make([]Rule, len(keys))
+	for i, k := range keys {
+		out[i] = list[k]
+	}
+	return out
+}
+
+// Rooms returns the rooms that have their own list, sorted.
+func (f *Filter) Rooms() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var rooms []string
+	for r := range f.words {
+		if r != "" {
+			rooms = append(rooms, r)
+		}
+	}
+	slices.Sort(rooms)
+	return rooms
+}
+
+// Len returns the number of listed words over all scopes.
+func (f *Filter) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, l := range f.words {
+		n += len(l)
+	}
+	return n
+}
+
+// publish rebuilds the changed scopes and swaps in a new snapshot. f.mu
+// must be held.
+func (f *Filter) publish(changed map[string]bool) {
+	old := f.snap.Load()
+	next := &filterSnapshot{global: old.global, rooms: old.rooms}
+	roomsCopied := false
+	for room := range changed {
+		cl := compile(f.words[room])
+		if room == "" {
+			next.global = cl
+			continue
+		}
+		if !roomsCopied {
+			next.rooms = maps.Clone(old.rooms)
+			roomsCopied = true
+		}
+		if cl == nil {
+			delete(next.rooms, room)
+		} else {
+			next.rooms[room] = cl
+		}
+	}
+	f.snap.Store(next)
+}
+
+// compile builds the matcher of one scope, or returns nil for an empty one.
+func compile(list map[string]Rule) *compiledList {
+	if len(list) == 0 {
+		return nil
+	}
+	keys := slices.Sorted(maps.Keys(list))
+	pats := make([][]rune, len(keys))
+	acts := make([]Action, len(keys))
+	for i, k := range keys {
+		pats[i] = []rune(k)
+		acts[i] = list[k].Action
+	}
+	return &compiledList{m: NewMatcher(pats), actions: acts}
+}
+
+// ParseWords reads a word-list file. The format is line based:
+//
+//	# A comment: lines whose first non-blank character is '#'.
+//	badword              a word with DefaultAction (mask)
+//	reject<TAB>badword   an action, a tab, then the word
+//	badword,shadow       the word, a comma, then the action
+//	[room abc123]        the lines that follow go to room abc123's list
+//	[global]             the lines that follow go to the global list
+//
+// Actions are mask, shadow and reject. Blank lines are skipped. Words are
+// kept as written; they are compared in canonical form (see Normalize). An
+// error names the line.
+func ParseWords(r io.Reader) ([]Rule, error) {
+	var rules []Rule
+	room := ""
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			sec := strings.Fields(line[1 : len(line)-1])
+			switch {
+			case len(sec) == 1 && sec[0] == "global":
+				room = ""
+			case len(sec) == 2 && sec[0] == "room":
+				if err := danmaku.ValidateObjectID(sec[1]); err != nil {
+					return nil, fmt.Errorf("line %d: room: %w", n, err)
+				}
+				room = sec[1]
+			default:
+				return nil, fmt.Errorf("line %d: unknown section %q: want [global] or [room ID]", n, line)
+			}
+			continue
+		}
+		rule := Rule{Room: room, Word: line, Action: DefaultAction}
+		if head, word, ok := strings.Cut(line, "\t"); ok {
+			a, err := ParseAction(head)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			rule.Action, rule.Word = a, strings.TrimSpace(word)
+		} else if i := strings.LastIndexByte(line, ','); i >= 0 {
+			if a, err := ParseAction(line[i+1:]); err == nil {
+				rule.Action, rule.Word = a, strings.TrimSpace(line[:i])
+			}
+		}
+		if _, err := canonicalRule(rule); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		rules = append(rules, rule)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read word list: %w", err)
+	}
+	return rules, nil
+}
+
+// LoadFile reads a word-list file (see ParseWords) and adds its rules.
+func (f *Filter) LoadFile(path string) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open word list: %w", err)
+	}
+	defer file.Close()
+	rules, err := ParseWords(file)
+	if err != nil {
+		return fmt.Errorf("word list %s: %w", path, err)
+	}
+	if err := f.Add(rules...); err != nil {
+		return fmt.Errorf("word list %s: %w", path, err)
+	}
+	return nil
+}
