@@ -17,17 +17,17 @@ import (
 	"strings"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/service"
 )
-
-// Authenticator tells who makes a request. It returns an *danmaku.Error
-// (EUNAUTHORIZED) for a credential that is present but invalid.
-type Authenticator func(*http.Request) (danmaku.Actor, error)
 
 // Config holds the HTTP layer's own limits.
 type Config struct {
 	// MaxBodyBytes caps request bodies (default 4 KiB).
 	MaxBodyBytes int64
+	// CORSOrigins lists the origins whose pages may call the API ("*" for
+	// any); empty allows only same-origin pages, as browsers do by default.
+	CORSOrigins []string
 }
 
 // Server routes requests. Create it with New, then Mount extra handlers
@@ -47,7 +47,7 @@ func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger)
 		cfg.MaxBodyBytes = 4 << 10
 	}
 	if auth == nil {
-		auth = func(r *http.Request) (danmaku.Actor, error) { return danmaku.Actor{IP: RemoteIP(r)}, nil }
+		auth = AuthFunc(trustBody)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -59,6 +59,7 @@ func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger)
 	s.mux.HandleFunc("GET /danmu/user/{userId}", s.handleByUser)
 	s.mux.HandleFunc("DELETE /danmu/item/{objectId}/{id}", s.handleDelete)
 	s.mux.HandleFunc("GET /danmu/heatmap/{objectId}", s.handleHeatmap)
+	s.mux.HandleFunc("GET /danmu/me", s.handleMe)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	return s
 }
@@ -66,10 +67,6 @@ func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger)
 // Handle registers h for pattern (a ServeMux pattern such as
 // "GET /danmu/ws/{objectId}").
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
-
-// Authenticate tells who makes r, with the Server's Authenticator; other
-// handlers mounted on the Server use it to agree with the API.
-func (s *Server) Authenticate(r *http.Request) (danmaku.Actor, error) { return s.auth(r) }
 
 // ServeHTTP answers unknown routes and wrong methods with JSON errors,
 // recovers from panics, and otherwise dispatches to the registered routes.
@@ -83,11 +80,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, s.log, fmt.Errorf("panic: %v", v))
 		}
 	}()
+	if s.cors(w, r) {
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.noRoute(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// cors adds the CORS headers for an allowed Origin and answers preflight
+// requests; it reports whether it answered.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cfg.CORSOrigins) == 0 || !auth.OriginAllowed(r, s.cfg.CORSOrigins) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Credentials", "true")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// WriteError writes err as a JSON error response, for handlers mounted
+// beside the API.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, s.log, err)
 }
 
 // noRoute lets the mux decide between 404, 405 and a redirect, and turns
@@ -120,7 +147,7 @@ func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(status int)      { r.status = status }
 
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
-	a, err := s.auth(r)
+	a, err := s.auth.Identify(w, r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -161,7 +188,7 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, e
 }
 
 func (s *Server) handleQueryByTime(w http.ResponseWriter, r *http.Request) {
-	a, err := s.auth(r)
+	a, err := s.viewer(r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -191,7 +218,7 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 		s.handleQueryByTime(w, r)
 		return
 	}
-	a, err := s.auth(r)
+	a, err := s.viewer(r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -210,7 +237,7 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleByUser(w http.ResponseWriter, r *http.Request) {
-	a, err := s.auth(r)
+	a, err := s.viewer(r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -230,7 +257,7 @@ func (s *Server) handleByUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	a, err := s.auth(r)
+	a, err := s.viewer(r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

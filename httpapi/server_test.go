@@ -250,7 +250,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestDeletePermissions(t *testing.T) {
-	srv := MustServe(t, testAuth)
+	srv := MustServe(t, httpapi.AuthFunc(testAuth))
 	author := client{t: t, base: srv.URL, user: "u1"}
 	other := client{t: t, base: srv.URL, user: "u2"}
 	admin := client{t: t, base: srv.URL, user: "boss:admin"}
@@ -271,7 +271,7 @@ func TestDeletePermissions(t *testing.T) {
 }
 
 func TestBodyUserIDMustMatchToken(t *testing.T) {
-	srv := MustServe(t, testAuth)
+	srv := MustServe(t, httpapi.AuthFunc(testAuth))
 	c := client{t: t, base: srv.URL, user: "alice"}
 	status, _, b := c.do("POST", "/danmu/send", "application/json", `{"objectId":"1","userId":"mallory","content":{"text":"hi"}}`)
 	if status != 400 || !strings.Contains(string(b), "userId") {

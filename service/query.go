@@ -126,7 +126,7 @@ func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, 
 		return nil, fmt.Errorf("delete %s: %w", id, err)
 	}
 	if r, ok := s.pub.(Retractor); ok {
-		r.Retract(objectID, id)
+		r.Delete(objectID, id)
 	}
 	s.feed.Record(Event{At: s.now().UnixMilli(), ObjectID: objectID, UserID: d.UserID, Outcome: OutcomeDeleted,
 		Reason: "deleted by " + a.UserID, Danmaku: d})
@@ -136,5 +136,5 @@ func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, 
 // Retractor removes a danmaku from viewers' screens; publishers that can do
 // so implement it.
 type Retractor interface {
-	Retract(objectID string, id danmaku.ID)
+	Delete(objectID string, id danmaku.ID)
 }

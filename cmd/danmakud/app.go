@@ -10,9 +10,13 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/httpapi"
+	"github.com/danmakud/danmakud/live"
+	"github.com/danmakud/danmakud/moderation"
 	"github.com/danmakud/danmakud/service"
 	dynamostore "github.com/danmakud/danmakud/store/dynamodb"
 	"github.com/danmakud/danmakud/store/pebble"
@@ -36,6 +40,24 @@ type Config struct {
 	// BenchNoop adds POST /bench/noop, a handler that reads the body and
 	// answers {} — the baseline of the send benchmark.
 	BenchNoop bool
+
+	Secret        string // HS256 key shared with the host site; generated and kept in -data when empty.
+	Anonymous     bool   // Give browsers a signed anonymous id so that they can send without a token.
+	AdminPassword string // The admin sign-in credential; empty means the key printed by "danmakud admin-key".
+	Origins       string // Comma-separated origins allowed to open WebSockets, besides the same origin; "*" for any.
+	CORSOrigins   string // Comma-separated origins allowed to call the API from browsers; "*" for any.
+
+	WordsFile       string
+	BanMode         string
+	RateLimits      bool
+	UserRate        float64
+	UserBurst       int
+	IPRate          float64
+	IPBurst         int
+	DuplicateWindow time.Duration
+
+	Tick       time.Duration
+	MaxPerTick int
 }
 
 // Main is the program: its configuration and the parts it opened. Create it
@@ -46,6 +68,9 @@ type Main struct {
 	Store  danmaku.Store
 	Svc    *service.Service
 	API    *httpapi.Server
+	Hub    *live.Hub
+	Auth   *auth.Authenticator
+	Guard  *moderation.Guard
 
 	stderr  io.Writer
 	closers []func() error
@@ -77,9 +102,24 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.IntVar(&c.MaxPageSize, "max-page-size", 100, "largest page size a client may ask for")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.Secret, "secret", "", "HS256 secret (at least 32 bytes) that signs user tokens; empty: generated once and kept in -data")
+	fs.BoolVar(&c.Anonymous, "anonymous", true, "give each browser a signed anonymous id so that it can send without a token")
+	fs.StringVar(&c.AdminPassword, "admin-password", "", "admin sign-in password; empty: the key that \"danmakud admin-key\" prints")
+	fs.StringVar(&c.Origins, "origins", "", "comma-separated origins allowed to open WebSockets besides the same origin (\"*\" for any)")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from browsers (\"*\" for any)")
+	fs.StringVar(&c.WordsFile, "words", "", "sensitive-word file loaded at start (see docs/operations.md)")
+	fs.StringVar(&c.BanMode, "ban-mode", "reject", "what happens to a banned user's danmaku: reject or shadow")
+	fs.BoolVar(&c.RateLimits, "rate-limits", true, "enforce rate limits (turn off for load tests)")
+	fs.Float64Var(&c.UserRate, "user-rate", 0.5, "danmaku a second each user may send, sustained")
+	fs.IntVar(&c.UserBurst, "user-burst", 3, "danmaku a user may send in a burst")
+	fs.Float64Var(&c.IPRate, "ip-rate", 5, "danmaku a second each IP address may send, sustained")
+	fs.IntVar(&c.IPBurst, "ip-burst", 20, "danmaku an IP address may send in a burst")
+	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 30*time.Second, "refuse the same text from the same user within this window (0 turns it off)")
+	fs.DurationVar(&c.Tick, "tick", live.DefaultTickInterval, "default tick of live rooms (100ms to 5s)")
+	fs.IntVar(&c.MaxPerTick, "max-per-tick", live.DefaultMaxPerTick, "default cap of danmaku broadcast per tick")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ...]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ... | token ... | admin-key]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -176,6 +216,21 @@ func (c *Config) validate() error {
 		return errors.New("-dynamodb-table: must not be empty")
 	case c.Dynamo.RetryDeadline < 0:
 		return errors.New("-dynamodb-retry: must not be negative")
+	case c.Secret != "" && len(c.Secret) < auth.MinSecretLen:
+		return fmt.Errorf("-secret: must be at least %d bytes", auth.MinSecretLen)
+	case c.UserRate <= 0 || c.IPRate <= 0:
+		return errors.New("-user-rate, -ip-rate: must be positive")
+	case c.UserBurst < 1 || c.IPBurst < 1:
+		return errors.New("-user-burst, -ip-burst: must be at least 1")
+	case c.DuplicateWindow < 0:
+		return errors.New("-duplicate-window: must not be negative")
+	case c.MaxPerTick < 1 || c.MaxPerTick > live.MaxMaxPerTick:
+		return fmt.Errorf("-max-per-tick: must be from 1 to %d", live.MaxMaxPerTick)
+	case c.Tick < live.MinTickInterval || c.Tick > live.MaxTickInterval:
+		return fmt.Errorf("-tick: must be from %v to %v", live.MinTickInterval, live.MaxTickInterval)
+	}
+	if _, err := moderation.ParseBanMode(c.BanMode); err != nil {
+		return fmt.Errorf("-ban-mode: %w", err)
 	}
 	return nil
 }
@@ -198,22 +253,13 @@ func (m *Main) openStore(ctx context.Context) error {
 	return nil
 }
 
-// Open opens the store and builds the service and the HTTP API.
+// Open opens the store and builds the service, the live hub and the HTTP
+// API (see wire.go).
 func (m *Main) Open(ctx context.Context) error {
 	if err := m.openStore(ctx); err != nil {
 		return err
 	}
-	c := m.Config
-	m.Svc = service.New(service.Config{
-		Limits:      danmaku.Limits{MaxTextRunes: c.MaxText},
-		PageSize:    c.PageSize,
-		MaxPageSize: c.MaxPageSize,
-	}, m.Store, service.Options{Log: m.Log})
-	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes}, m.Svc, nil, m.Log)
-	if c.BenchNoop {
-		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
-	}
-	return nil
+	return m.wire()
 }
 
 // Run serves until ctx is cancelled.

@@ -13,6 +13,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/danmakud/danmakud/auth"
 )
 
 func main() {
@@ -29,7 +32,7 @@ func main() {
 }
 
 // run parses the settings, which come before an optional subcommand
-// (serve, import, create-table), and runs it; with none it serves. ready, when not nil,
+// (serve, import, create-table, token, admin-key), and runs it; with none it serves. ready, when not nil,
 // receives the bound address once the server listens (tests bind ":0").
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(net.Addr)) error {
 	m := NewMain(stderr)
@@ -58,8 +61,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return runImport(ctx, m.Store, rest, stdout, stderr)
 	case "create-table":
 		return runCreateTable(ctx, m.Config.Dynamo, rest, stdout)
+	case "token", "admin-key":
+		if err := m.openAuth(); err != nil {
+			return err
+		}
+		if cmd == "admin-key" {
+			fmt.Fprintln(stdout, m.Auth.AdminKey())
+			return nil
+		}
+		return runToken(m.Auth, rest, stdout)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, import, create-table)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, import, create-table, token, admin-key)", cmd)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -75,4 +87,31 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("-log-format: must be text or json, not %q", format)
+}
+
+// runToken is "danmakud token": it prints a token signed with the server's
+// secret, for a host site's tests or an operator.
+func runToken(a *auth.Authenticator, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	user := fs.String("user", "", "user id (the token's subject); required")
+	role := fs.String("role", "viewer", "viewer, moderator or admin")
+	rooms := fs.String("rooms", "", "comma-separated rooms a moderator moderates")
+	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := auth.ParseRole(*role)
+	if err != nil {
+		return fmt.Errorf("token: -role: %w", err)
+	}
+	if *user == "" {
+		return errors.New("token: -user is required")
+	}
+	tok, err := a.Issue(auth.TokenRequest{UserID: *user, Role: r, Rooms: splitList(*rooms), TTL: *ttl})
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
 }

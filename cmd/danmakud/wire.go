@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/auth"
+	"github.com/danmakud/danmakud/httpapi"
+	"github.com/danmakud/danmakud/live"
+	"github.com/danmakud/danmakud/moderation"
+	"github.com/danmakud/danmakud/service"
+	"github.com/danmakud/danmakud/web"
+)
+
+// wire builds everything above the store: authentication, moderation, the
+// live hub, the service and the routes.
+func (m *Main) wire() error {
+	c := m.Config
+	if err := m.openAuth(); err != nil {
+		return err
+	}
+	if err := m.openGuard(); err != nil {
+		return err
+	}
+	// The hub sends through the service, and the service publishes to the
+	// hub: the hub gets a reference that is filled in once both exist.
+	sender := &senderRef{}
+	origins := splitList(c.Origins)
+	hub, err := live.New(live.Config{
+		Sender:       sender,
+		Authenticate: m.viewer,
+		CheckOrigin:  func(r *http.Request) bool { return auth.OriginAllowed(r, origins) },
+		Limits:       danmaku.Limits{MaxTextRunes: c.MaxText},
+	}, m.Log)
+	if err != nil {
+		return fmt.Errorf("live hub: %w", err)
+	}
+	m.Hub = hub
+	m.closers = append(m.closers, hub.Close)
+	m.Svc = service.New(service.Config{
+		Limits:      danmaku.Limits{MaxTextRunes: c.MaxText},
+		PageSize:    c.PageSize,
+		MaxPageSize: c.MaxPageSize,
+	}, m.Store, service.Options{Publisher: hub, Live: hub, Moderator: m.Guard, Log: m.Log})
+	sender.svc = m.Svc
+
+	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins)}, m.Svc, m.Auth, m.Log)
+	m.API.Handle("GET /danmu/ws/{objectId}", http.HandlerFunc(hub.ServeWS))
+	m.API.Handle("GET /danmu/stream/{objectId}", http.HandlerFunc(hub.ServeSSE))
+	m.API.MountAdmin(httpapi.Admin{
+		Guard:       m.Guard,
+		Hub:         hub,
+		Login:       m.Auth.AdminLogin,
+		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.2, IPBurst: 5, DuplicateWindow: -1}),
+	})
+	web.New().Mount(m.API.Handle)
+	if c.BenchNoop {
+		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
+	}
+	return nil
+}
+
+// viewer is the actor of a live connection: unidentified viewers may watch.
+func (m *Main) viewer(r *http.Request) (danmaku.Actor, error) { return m.API.Viewer(r) }
+
+// senderRef forwards sends from the hub to the service built after it.
+type senderRef struct{ svc *service.Service }
+
+func (s *senderRef) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error) {
+	return s.svc.Send(ctx, a, req)
+}
+
+func (m *Main) openAuth() error {
+	secret, err := m.secret()
+	if err != nil {
+		return err
+	}
+	a, err := auth.New(auth.Config{Secret: secret, Anonymous: m.Config.Anonymous, AdminPassword: m.Config.AdminPassword})
+	if err != nil {
+		return fmt.Errorf("-secret: %w", err)
+	}
+	m.Auth = a
+	return nil
+}
+
+// secret returns the configured secret, or the one kept in the data
+// directory, made on first start.
+func (m *Main) secret() ([]byte, error) {
+	if m.Config.Secret != "" {
+		return []byte(m.Config.Secret), nil
+	}
+	path := filepath.Join(m.Config.DataDir, "secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	var raw [32]byte
+	_, _ = rand.Read(raw[:]) // Since Go 1.24, crypto/rand.Read never returns an error.
+	secret := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make data directory: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write secret: %w", err)
+	}
+	m.Log.Info("generated a token secret", "file", path)
+	return []byte(secret), nil
+}
+
+func (m *Main) openGuard() error {
+	c := m.Config
+	words := moderation.NewFilter()
+	if c.WordsFile != "" {
+		if err := words.LoadFile(c.WordsFile); err != nil {
+			return fmt.Errorf("-words: %w", err)
+		}
+	}
+	dup := c.DuplicateWindow
+	if dup == 0 {
+		dup = -1 // The limiter reads 0 as its default and a negative window as off.
+	}
+	limits := moderation.NewLimiter(moderation.LimitConfig{
+		UserRate: c.UserRate, UserBurst: c.UserBurst, IPRate: c.IPRate, IPBurst: c.IPBurst,
+		DuplicateWindow: dup, Disabled: !c.RateLimits,
+	})
+	mode, _ := moderation.ParseBanMode(c.BanMode) // Checked by validate.
+	m.Guard = moderation.NewGuard(words, limits, moderation.NewBanList(), mode, nil)
+	return nil
+}
+
+// splitList splits a comma-separated setting, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,378 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/live"
+	"github.com/danmakud/danmakud/moderation"
+)
+
+// Admin holds what the admin API acts on. Admins act everywhere; room
+// moderators act on their rooms only.
+type Admin struct {
+	Guard *moderation.Guard
+	Hub   *live.Hub
+	// Login exchanges the admin credential for an admin token.
+	Login func(password string) (string, error)
+	// LoginLimits throttles sign-in attempts per address; nil allows all.
+	LoginLimits moderation.RateLimiter
+	Now         func() time.Time
+}
+
+// MountAdmin registers the admin API under /admin/api/.
+func (s *Server) MountAdmin(a Admin) {
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	h := &adminHandlers{s: s, a: a}
+	s.mux.HandleFunc("POST /admin/api/login", h.login)
+	s.mux.HandleFunc("GET /admin/api/feed", h.feed)
+	s.mux.HandleFunc("GET /admin/api/feed/stream", h.feedStream)
+	s.mux.HandleFunc("GET /admin/api/words", h.listWords)
+	s.mux.HandleFunc("POST /admin/api/words", h.addWord)
+	s.mux.HandleFunc("DELETE /admin/api/words", h.removeWord)
+	s.mux.HandleFunc("GET /admin/api/bans", h.listBans)
+	s.mux.HandleFunc("POST /admin/api/bans", h.ban)
+	s.mux.HandleFunc("DELETE /admin/api/bans", h.unban)
+	s.mux.HandleFunc("GET /admin/api/rooms/{objectId}", h.room)
+	s.mux.HandleFunc("POST /admin/api/rooms/{objectId}", h.setRoom)
+	s.mux.HandleFunc("POST /admin/api/rooms/{objectId}/live/start", h.startLive)
+	s.mux.HandleFunc("POST /admin/api/rooms/{objectId}/live/end", h.endLive)
+	s.mux.HandleFunc("GET /admin/api/stats", h.stats)
+}
+
+type adminHandlers struct {
+	s *Server
+	a Admin
+}
+
+// actor returns the caller if it may moderate room ("" means every room,
+// which only admins may), or writes the error and returns false.
+func (h *adminHandlers) actor(w http.ResponseWriter, r *http.Request, room string) (danmaku.Actor, bool) {
+	a, err := h.s.auth.Authenticate(r)
+	if err != nil {
+		writeError(w, r, h.s.log, &danmaku.Error{Code: danmaku.EUNAUTHORIZED, Message: "sign in as an admin or a moderator"})
+		return a, false
+	}
+	allowed := a.Role == danmaku.RoleAdmin || (room != "" && a.CanModerate(room))
+	if !allowed {
+		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.EFORBIDDEN, "this needs the admin role or a moderator of the room"))
+		return a, false
+	}
+	return a, true
+}
+
+// decode reads a small JSON body into v.
+func (h *adminHandlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := h.s.readJSONBody(w, r)
+	if err == nil {
+		if e := json.Unmarshal(body, v); e != nil {
+			err = danmaku.Errorf(danmaku.EINVALID, "body: %v", e)
+		}
+	}
+	if err != nil {
+		writeError(w, r, h.s.log, err)
+		return false
+	}
+	return true
+}
+
+func (h *adminHandlers) login(w http.ResponseWriter, r *http.Request) {
+	if h.a.LoginLimits != nil {
+		if err := h.a.LoginLimits.Allow(moderation.Attempt{IP: RemoteIP(r)}); err != nil {
+			writeError(w, r, h.s.log, err)
+			return
+		}
+	}
+	var in struct {
+		Password string `json:"password"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	token, err := h.a.Login(in.Password)
+	if err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, map[string]string{"token": token})
+}
+
+func (h *adminHandlers) feed(w http.ResponseWriter, r *http.Request) {
+	room := r.URL.Query().Get("room")
+	if _, ok := h.actor(w, r, room); !ok {
+		return
+	}
+	writeJSON(w, map[string]any{"events": h.s.svc.Feed().Recent(room, 500)})
+}
+
+// feedStream pushes new feed events as Server-Sent Events.
+func (h *adminHandlers) feedStream(w http.ResponseWriter, r *http.Request) {
+	room := r.URL.Query().Get("room")
+	if _, ok := h.actor(w, r, room); !ok {
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, r, h.s.log, fmt.Errorf("feed stream: response writer cannot flush"))
+		return
+	}
+	events, cancel := h.s.svc.Feed().Subscribe(room)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
+				return
+			}
+		case e := <-events:
+			b, _ := json.Marshal(e)
+			if _, err := fmt.Fprintf(w, "event: feed\ndata: %s\n\n", b); err != nil {
+				return
+			}
+		}
+		flusher.Flush()
+	}
+}
+
+func (h *adminHandlers) listWords(w http.ResponseWriter, r *http.Request) {
+	room := r.URL.Query().Get("room")
+	if _, ok := h.actor(w, r, room); !ok {
+		return
+	}
+	writeJSON(w, map[string]any{"room": room, "rules": h.a.Guard.Words.List(room)})
+}
+
+func (h *adminHandlers) addWord(w http.ResponseWriter, r *http.Request) {
+	var rule moderation.Rule
+	if !h.decode(w, r, &rule) {
+		return
+	}
+	if _, ok := h.actor(w, r, rule.Room); !ok {
+		return
+	}
+	if err := h.a.Guard.Words.Add(rule); err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	writeJSON(w, map[string]any{"added": rule})
+}
+
+func (h *adminHandlers) removeWord(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	room := q.Get("room")
+	if _, ok := h.actor(w, r, room); !ok {
+		return
+	}
+	removed, err := h.a.Guard.Words.Remove(room, q.Get("word"))
+	if err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	if !removed {
+		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.ENOTFOUND, "no such word in this list"))
+		return
+	}
+	writeJSON(w, map[string]bool{"removed": true})
+}
+
+func (h *adminHandlers) listBans(w http.ResponseWriter, r *http.Request) {
+	room := r.URL.Query().Get("room")
+	scope := room
+	if room == "" {
+		scope = "*"
+	}
+	if _, ok := h.actor(w, r, room); !ok {
+		return
+	}
+	writeJSON(w, map[string]any{"bans": h.a.Guard.Bans.List(scope, h.a.Now())})
+}
+
+func (h *adminHandlers) ban(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		UserID  string `json:"userId"`
+		Room    string `json:"room"`
+		Reason  string `json:"reason"`
+		Seconds int64  `json:"seconds"` // 0 means permanent.
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	a, ok := h.actor(w, r, in.Room)
+	if !ok {
+		return
+	}
+	if in.Seconds < 0 {
+		writeError(w, r, h.s.log, danmaku.FieldError("seconds", "must not be negative"))
+		return
+	}
+	now := h.a.Now()
+	b := moderation.Ban{UserID: in.UserID, Room: in.Room, Reason: in.Reason, By: a.UserID, Since: now}
+	if in.Seconds > 0 {
+		b.Until = now.Add(time.Duration(in.Seconds) * time.Second)
+	}
+	if err := h.a.Guard.Bans.Ban(r.Context(), b); err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	writeJSON(w, map[string]any{"ban": b})
+}
+
+func (h *adminHandlers) unban(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	room := q.Get("room")
+	if _, ok := h.actor(w, r, room); !ok {
+		return
+	}
+	removed, err := h.a.Guard.Bans.Unban(r.Context(), q.Get("userId"), room)
+	if err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	if !removed {
+		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.ENOTFOUND, "no such ban"))
+		return
+	}
+	writeJSON(w, map[string]bool{"removed": true})
+}
+
+// roomState is what the admin page shows and sets of one room.
+type roomState struct {
+	ObjectID        string        `json:"objectId"`
+	Paused          bool          `json:"paused"`
+	SlowModeSeconds float64       `json:"slowModeSeconds"`
+	TickMs          int64         `json:"tickMs"`
+	MaxPerTick      int           `json:"maxPerTick"`
+	Live            *live.Session `json:"live,omitempty"`
+}
+
+func (h *adminHandlers) state(objectID string) roomState {
+	c := h.a.Hub.RoomConfig(objectID)
+	st := roomState{
+		ObjectID:        objectID,
+		Paused:          h.a.Guard.Paused(objectID),
+		SlowModeSeconds: h.a.Guard.Limits.SlowMode(objectID).Seconds(),
+		TickMs:          c.TickInterval.Milliseconds(),
+		MaxPerTick:      c.MaxPerTick,
+	}
+	if s, ok := h.a.Hub.Session(objectID); ok {
+		st.Live = &s
+	}
+	return st
+}
+
+func (h *adminHandlers) room(w http.ResponseWriter, r *http.Request) {
+	objectID := r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	if _, ok := h.actor(w, r, objectID); !ok {
+		return
+	}
+	writeJSON(w, h.state(objectID))
+}
+
+func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
+	objectID := r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	if _, ok := h.actor(w, r, objectID); !ok {
+		return
+	}
+	var in struct {
+		Paused          *bool    `json:"paused"`
+		SlowModeSeconds *float64 `json:"slowModeSeconds"`
+		TickMs          *int64   `json:"tickMs"`
+		MaxPerTick      *int     `json:"maxPerTick"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	if in.TickMs != nil || in.MaxPerTick != nil {
+		c := h.a.Hub.RoomConfig(objectID)
+		if in.TickMs != nil {
+			c.TickInterval = time.Duration(*in.TickMs) * time.Millisecond
+		}
+		if in.MaxPerTick != nil {
+			c.MaxPerTick = *in.MaxPerTick
+		}
+		if err := h.a.Hub.SetRoomConfig(objectID, c); err != nil {
+			writeError(w, r, h.s.log, err)
+			return
+		}
+	}
+	if in.SlowModeSeconds != nil {
+		if *in.SlowModeSeconds < 0 || *in.SlowModeSeconds > 3600 {
+			writeError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to 3600"))
+			return
+		}
+		h.a.Guard.Limits.SetSlowMode(objectID, time.Duration(*in.SlowModeSeconds*float64(time.Second)))
+	}
+	if in.Paused != nil {
+		h.a.Guard.SetPaused(objectID, *in.Paused)
+	}
+	writeJSON(w, h.state(objectID))
+}
+
+func (h *adminHandlers) startLive(w http.ResponseWriter, r *http.Request) {
+	h.live(w, r, h.a.Hub.StartLive)
+}
+
+func (h *adminHandlers) endLive(w http.ResponseWriter, r *http.Request) {
+	h.live(w, r, h.a.Hub.EndLive)
+}
+
+func (h *adminHandlers) live(w http.ResponseWriter, r *http.Request, act func(string, time.Time) (live.Session, error)) {
+	objectID := r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	if _, ok := h.actor(w, r, objectID); !ok {
+		return
+	}
+	s, err := act(objectID, h.a.Now())
+	if err != nil {
+		writeError(w, r, h.s.log, err)
+		return
+	}
+	writeJSON(w, map[string]any{"session": s})
+}
+
+func (h *adminHandlers) stats(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.actor(w, r, ""); !ok {
+		return
+	}
+	hs := h.a.Hub.Stats()
+	writeJSON(w, map[string]any{
+		"viewers":         hs.Viewers,
+		"rooms":           hs.Rooms,
+		"sends":           h.s.svc.SendCounts(),
+		"broadcast":       hs.Broadcast,
+		"folded":          hs.Folded,
+		"droppedByCap":    hs.DroppedByCap,
+		"droppedPending":  hs.DroppedPending,
+		"droppedBatches":  hs.DroppedBatches,
+		"slowDisconnects": hs.SlowDisconnects,
+		"ticks":           hs.Ticks,
+		"lateTicks":       hs.LateTicks,
+		"maxTickLagMs":    hs.MaxTickLag.Milliseconds(),
+		"at":              h.a.Now().UnixMilli(),
+	})
+}

@@ -1,0 +1,155 @@
+package live
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+// Defaults and bounds of a room's settings.
+const (
+	DefaultTickInterval = time.Second
+	MinTickInterval     = 100 * time.Millisecond
+	MaxTickInterval     = 5 * time.Second
+	DefaultMaxPerTick   = 100
+	MaxMaxPerTick       = 1000
+
+	// RingSize is how many recent batches a joiner receives in its welcome.
+	RingSize = 10
+)
+
+// Close codes sent in the WebSocket close frame (see docs/protocol.md).
+const (
+	CloseGoingAway   = 1001 // The server is shutting down.
+	CloseTooBig      = 1009 // A client frame exceeded MaxMessageBytes.
+	CloseTooSlow     = 4008 // The viewer fell too far behind and was dropped.
+	CloseBadMessage  = 4000 // A client message could not be understood.
+	CloseRoomClosing = 4001 // The room was shut down.
+)
+
+// RoomConfig holds one room's settings. Zero fields take the defaults.
+type RoomConfig struct {
+	// TickInterval is how often pending danmaku are merged and pushed:
+	// 100 ms to 5 s, default 1 s.
+	TickInterval time.Duration
+	// MaxPerTick caps the items broadcast per tick: 1 to 1000, default 100.
+	// Every accepted danmaku is stored whether it is broadcast or not.
+	MaxPerTick int
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c RoomConfig) withDefaults() RoomConfig {
+	if c.TickInterval == 0 {
+		c.TickInterval = DefaultTickInterval
+	}
+	if c.MaxPerTick == 0 {
+		c.MaxPerTick = DefaultMaxPerTick
+	}
+	return c
+}
+
+// Validate returns an EINVALID *danmaku.Error naming the first field out of
+// range, or nil. Zero fields are valid and mean the default.
+func (c RoomConfig) Validate() error {
+	if c.TickInterval != 0 && (c.TickInterval < MinTickInterval || c.TickInterval > MaxTickInterval) {
+		return danmaku.FieldError("tickInterval", "must be from %v to %v", MinTickInterval, MaxTickInterval)
+	}
+	if c.MaxPerTick < 0 || c.MaxPerTick > MaxMaxPerTick {
+		return danmaku.FieldError("maxPerTick", "must be from 1 to %d", MaxMaxPerTick)
+	}
+	return nil
+}
+
+// Sender stores a danmaku sent over a live connection, with the same
+// validation, moderation and storage as POST /danmu/send.
+type Sender interface {
+	Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error)
+}
+
+// Ticker is the tick source of a room; Config.NewTicker makes one. It lets
+// tests stall and drive the ticker.
+type Ticker interface {
+	C() <-chan time.Time
+	Stop()
+}
+
+type realTicker struct{ t *time.Ticker }
+
+func (r realTicker) C() <-chan time.Time { return r.t.C }
+func (r realTicker) Stop()               { r.t.Stop() }
+
+// Config configures a Hub. The zero Config is usable: real clock, no
+// sending over WebSocket, same-origin check, default limits.
+type Config struct {
+	// Sender stores danmaku sent over WebSocket; nil refuses such sends.
+	Sender Sender
+	// Authenticate establishes who opens a connection; nil means every
+	// connection is an anonymous viewer. An error refuses the upgrade.
+	Authenticate func(*http.Request) (danmaku.Actor, error)
+	// CheckOrigin allows or refuses a WebSocket upgrade by its Origin; nil
+	// allows requests without Origin and same-origin requests.
+	CheckOrigin func(*http.Request) bool
+	// WriteError writes an error response before an upgrade; nil writes
+	// {"code","message"} with a status chosen from the error code.
+	WriteError func(http.ResponseWriter, *http.Request, error)
+	// Limits bounds the danmaku sent over WebSocket.
+	Limits danmaku.Limits
+
+	// Now and NewTicker are the clock and tick source; nil means real time.
+	Now       func() time.Time
+	NewTicker func(time.Duration) Ticker
+
+	// QueueLen is the number of messages a viewer may have waiting while
+	// its connection is backed up; older batches are dropped first and the
+	// viewer is told how many (default 16).
+	QueueLen int
+	// MaxStalledTicks is how many consecutive ticks a viewer may stay
+	// backed up before it is disconnected with CloseTooSlow (default 30).
+	MaxStalledTicks int
+	// MaxMessageBytes limits a client message (default 4096).
+	MaxMessageBytes int
+	// PingInterval is how often the server pings idle connections
+	// (default 30 s); a connection that sends nothing for three intervals
+	// is closed.
+	PingInterval time.Duration
+	// IdleRoomTicks is how many ticks a room with no viewers and nothing
+	// pending lives on, keeping its recent batches for joiners (default 60).
+	IdleRoomTicks int
+	// MaxRooms bounds the rooms held in memory (default 100,000).
+	MaxRooms int
+	// SocketSendBuffer, if positive, sets SO_SNDBUF on viewer sockets.
+	SocketSendBuffer int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.NewTicker == nil {
+		c.NewTicker = func(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = 16
+	}
+	if c.MaxStalledTicks <= 0 {
+		c.MaxStalledTicks = 30
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 4096
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.IdleRoomTicks <= 0 {
+		c.IdleRoomTicks = 60
+	}
+	if c.MaxRooms <= 0 {
+		c.MaxRooms = 100_000
+	}
+	if c.Limits.MaxTextRunes <= 0 {
+		c.Limits = danmaku.DefaultLimits()
+	}
+	return c
+}

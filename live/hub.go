@@ -1,0 +1,283 @@
+// Package live pushes accepted danmaku to everyone watching a video or a
+// live event. Each room merges the danmaku of one tick interval into one
+// batch (folding repeats, capping fairly), encodes it once, and writes the
+// same bytes to every viewer; see docs/protocol.md for the wire protocol.
+//
+// WebSocket viewers are moved onto an event-loop poller (lesismal/nbio)
+// after the upgrade, so an idle viewer costs no goroutine and no buffers.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/logging"
+	"github.com/lesismal/nbio/nbhttp"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+)
+
+// Publisher is what the send path calls once a danmaku is stored.
+type Publisher interface {
+	// Publish queues d for its room's next tick; it never waits for
+	// viewers. priority marks the room owner's and moderators' danmaku,
+	// which the per-tick cap keeps. Shadow danmaku are never broadcast.
+	Publish(ctx context.Context, d *danmaku.Danmaku, priority bool) error
+}
+
+var _ Publisher = (*Hub)(nil)
+
+// Hub holds the live rooms of one server. Create it with New and release
+// it with Close. It is safe for concurrent use.
+type Hub struct {
+	cfg      Config
+	log      *slog.Logger
+	engine   *nbhttp.Engine
+	upgrader *websocket.Upgrader
+	stats    counters
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	configs  map[string]RoomConfig
+	sessions map[string]Session
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// New returns a running Hub. log may be nil.
+func New(cfg Config, log *slog.Logger) (*Hub, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		cfg:      cfg.withDefaults(),
+		log:      log,
+		rooms:    make(map[string]*room),
+		configs:  make(map[string]RoomConfig),
+		sessions: make(map[string]Session),
+	}
+	logging.SetLevel(logging.LevelError) // nbio logs every engine start at info.
+	h.engine = nbhttp.NewEngine(nbhttp.Config{
+		Name:                    "danmakud-live",
+		NPoller:                 max(1, nbioPollers()),
+		ReadBufferSize:          8 << 10,
+		MaxWriteBufferSize:      4 * maxBacklogBytes,
+		ReleaseWebsocketPayload: true,
+		SupportServerOnly:       true,
+	})
+	h.engine.OnWrittenSize(func(c *nbio.Conn, _ []byte, n int) {
+		if wsc, ok := c.Session().(*websocket.Conn); ok {
+			if s, ok := wsc.Session().(*wsSink); ok {
+				if s.written.Add(int64(n)) >= s.queued.Load() && s.v.waiting.Load() {
+					// The poller holds the connection's lock here, so the
+					// queued messages are written from another goroutine.
+					go s.v.drained()
+				}
+			}
+		}
+	})
+	if err := h.engine.Start(); err != nil {
+		return nil, fmt.Errorf("live: start poller: %w", err)
+	}
+	h.upgrader = h.newUpgrader()
+	return h, nil
+}
+
+// Close disconnects every viewer with CloseGoingAway, stops the rooms and
+// the poller. Publish after Close does nothing.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.rooms = map[string]*room{}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		r.closed = true
+		vs := r.snapshotLocked()
+		r.mu.Unlock()
+		close(r.stop)
+		for _, v := range vs {
+			v.close(CloseGoingAway, "server shutting down")
+		}
+	}
+	h.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := h.engine.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("live: stop poller: %w", err)
+	}
+	return nil
+}
+
+// Publish queues d for the next tick of its room (see Publisher). It
+// returns an EUNAVAILABLE *danmaku.Error only when the hub is closed or
+// holds MaxRooms rooms already.
+func (h *Hub) Publish(ctx context.Context, d *danmaku.Danmaku, priority bool) error {
+	if d == nil || d.Shadow {
+		return nil
+	}
+	h.stats.published.Add(1)
+	for {
+		r, err := h.room(d.ObjectID)
+		if err != nil {
+			return err
+		}
+		if r.add(d, priority, h.cfg.Now()) {
+			return nil
+		}
+	}
+}
+
+// Delete withdraws a danmaku from its room: from the pending tick and the
+// recent batches, and from every viewer's screen with a "delete" message.
+func (h *Hub) Delete(objectID string, id danmaku.ID) {
+	h.mu.Lock()
+	r := h.rooms[objectID]
+	h.mu.Unlock()
+	if r != nil {
+		r.remove(id)
+	}
+}
+
+// SetRoomConfig changes a room's tick interval and cap. It returns an
+// EINVALID *danmaku.Error for values out of range. Pending danmaku are
+// flushed before a new interval applies.
+func (h *Hub) SetRoomConfig(objectID string, c RoomConfig) error {
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if c == (RoomConfig{}) {
+		delete(h.configs, objectID)
+	} else {
+		h.configs[objectID] = c
+	}
+	r := h.rooms[objectID]
+	h.mu.Unlock()
+	if r != nil {
+		for sent := false; !sent; {
+			select {
+			case r.reconf <- c:
+				sent = true
+			default:
+				select {
+				case <-r.reconf: // Replace a change not yet applied.
+				default:
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// RoomConfig returns the settings of objectID with defaults filled in.
+func (h *Hub) RoomConfig(objectID string) RoomConfig {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.configs[objectID].withDefaults()
+}
+
+// room returns the room of objectID, creating and starting it if needed.
+func (h *Hub) room(objectID string) (*room, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, danmaku.Errorf(danmaku.EUNAVAILABLE, "the live service is shutting down")
+	}
+	if r, ok := h.rooms[objectID]; ok {
+		return r, nil
+	}
+	if len(h.rooms) >= h.cfg.MaxRooms {
+		return nil, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "too many live rooms", RetryAfter: 10 * time.Second}
+	}
+	r := newRoom(h, objectID, h.configs[objectID], h.cfg.Now())
+	h.rooms[objectID] = r
+	h.wg.Go(r.run)
+	return r, nil
+}
+
+// removeIfIdle removes r if it still has no viewers and nothing pending,
+// and reports whether it did.
+func (h *Hub) removeIfIdle(r *room) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.viewers) > 0 || len(r.slots) > 0 {
+		return false
+	}
+	r.closed = true
+	if h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+	}
+	return true
+}
+
+// noteLag records how late a tick ran.
+func (h *Hub) noteLag(lag, interval time.Duration) {
+	if lag > interval/2 {
+		h.stats.lateTicks.Add(1)
+	}
+	for {
+		old := h.stats.maxLagNs.Load()
+		if int64(lag) <= old || h.stats.maxLagNs.CompareAndSwap(old, int64(lag)) {
+			return
+		}
+	}
+}
+
+// Stats is a snapshot of the hub's counters since New.
+type Stats struct {
+	Rooms           int
+	Viewers         int
+	Published       uint64        // Danmaku given to Publish (shadow ones excluded).
+	Broadcast       uint64        // Items sent in batches (a folded item counts once).
+	Folded          uint64        // Danmaku folded into another item.
+	DroppedByCap    uint64        // Items left out by the per-tick cap.
+	DroppedPending  uint64        // Danmaku over the pending bound of a tick.
+	DroppedBatches  uint64        // Batches dropped from slow viewers' queues.
+	SlowDisconnects uint64        // Viewers disconnected for falling behind.
+	Ticks           uint64        // Ticks run over all rooms.
+	Batches         uint64        // Batches made over all rooms.
+	LateTicks       uint64        // Ticks that ran more than half an interval late.
+	MaxTickLag      time.Duration // The latest a tick ran.
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	rooms := len(h.rooms)
+	h.mu.Unlock()
+	s := &h.stats
+	return Stats{
+		Rooms:           rooms,
+		Viewers:         int(s.viewers.Load()),
+		Published:       s.published.Load(),
+		Broadcast:       s.broadcast.Load(),
+		Folded:          s.folded.Load(),
+		DroppedByCap:    s.droppedByCap.Load(),
+		DroppedPending:  s.droppedPending.Load(),
+		DroppedBatches:  s.droppedBatches.Load(),
+		SlowDisconnects: s.slowClosed.Load(),
+		Ticks:           s.ticks.Load(),
+		Batches:         s.batches.Load(),
+		LateTicks:       s.lateTicks.Load(),
+		MaxTickLag:      time.Duration(s.maxLagNs.Load()),
+	}
+}

@@ -1,0 +1,188 @@
+package live
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+// message is one server message encoded once and shared by every viewer
+// that receives it: the JSON payload, the same payload framed as one
+// WebSocket text frame, and as one Server-Sent Event.
+type message struct {
+	seq     uint64             // Batch sequence number; 0 for other messages.
+	n       int                // Danmaku items carried (folded items count once).
+	at      int64              // A batch's tick time, Unix milliseconds.
+	items   []*danmaku.Danmaku // A batch's items, kept for deletes.
+	payload []byte             // JSON.
+	ws      []byte             // WebSocket frame: header + payload.
+	sse     []byte             // "id: …\nevent: …\ndata: …\n\n".
+}
+
+// newMessage frames payload for both transports. event names the SSE
+// event; seq, when non-zero, becomes its id.
+func newMessage(event string, seq uint64, n int, payload []byte) *message {
+	return &message{seq: seq, n: n, payload: payload, ws: wsFrame(opText, payload), sse: sseEvent(event, seq, payload)}
+}
+
+// WebSocket opcodes used by the server.
+const (
+	opText  = 0x1
+	opClose = 0x8
+	opPing  = 0x9
+	opPong  = 0xA
+)
+
+// wsFrame returns an unmasked, final server frame carrying payload.
+func wsFrame(op byte, payload []byte) []byte {
+	n := len(payload)
+	var b []byte
+	switch {
+	case n < 126:
+		b = make([]byte, 2, 2+n)
+		b[1] = byte(n)
+	case n <= 0xFFFF:
+		b = make([]byte, 4, 4+n)
+		b[1] = 126
+		binary.BigEndian.PutUint16(b[2:], uint16(n))
+	default:
+		b = make([]byte, 10, 10+n)
+		b[1] = 127
+		binary.BigEndian.PutUint64(b[2:], uint64(n))
+	}
+	b[0] = 0x80 | op
+	return append(b, payload...)
+}
+
+// closeFrame returns a close frame with code and reason.
+func closeFrame(code int, reason string) []byte {
+	p := binary.BigEndian.AppendUint16(nil, uint16(code))
+	return wsFrame(opClose, append(p, reason...))
+}
+
+// sseEvent formats one Server-Sent Event. The payload is JSON from
+// encoding/json, which never holds a raw newline.
+func sseEvent(event string, seq uint64, payload []byte) []byte {
+	b := make([]byte, 0, len(payload)+48)
+	if seq > 0 {
+		b = append(b, "id: "...)
+		b = strconv.AppendUint(b, seq, 10)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: "...)
+	b = append(b, event...)
+	b = append(b, "\ndata: "...)
+	b = append(b, payload...)
+	return append(b, "\n\n"...)
+}
+
+// batchJSON is the wire form of a batch.
+type batchJSON struct {
+	Type  string             `json:"type"`
+	Seq   uint64             `json:"seq"`
+	At    int64              `json:"at"`
+	Items []*danmaku.Danmaku `json:"items"`
+}
+
+// encodeBatch encodes one tick's items.
+func encodeBatch(seq uint64, atMs int64, items []*danmaku.Danmaku) (*message, error) {
+	p, err := json.Marshal(batchJSON{Type: "batch", Seq: seq, At: atMs, Items: items})
+	if err != nil {
+		return nil, err
+	}
+	m := newMessage("batch", seq, len(items), p)
+	m.at, m.items = atMs, items
+	return m, nil
+}
+
+// roomState is the room part of a welcome message.
+type roomState struct {
+	ObjectID   string   `json:"objectId"`
+	TickMs     int64    `json:"tickMs"`
+	MaxPerTick int      `json:"maxPerTick"`
+	Viewers    int      `json:"viewers"`
+	Seq        uint64   `json:"seq"` // Last batch sent; the next is seq+1.
+	Live       *Session `json:"live"`
+}
+
+// encodeWelcome builds a joiner's welcome: the room state and the recent
+// batches, whose payloads are embedded as they are.
+func encodeWelcome(st roomState, recent []*message) (*message, error) {
+	head, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	size := len(head) + 64
+	for _, m := range recent {
+		size += len(m.payload) + 1
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"type":"welcome","room":`...)
+	b = append(b, head...)
+	b = append(b, `,"batches":[`...)
+	for i, m := range recent {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, m.payload...)
+	}
+	b = append(b, "]}"...)
+	return newMessage("welcome", 0, 0, b), nil
+}
+
+// control encodes a small message that is not a batch.
+func control(event string, v any) *message {
+	p, err := json.Marshal(v)
+	if err != nil {
+		// Only fixed struct types reach here; they always encode.
+		p = []byte(`{"type":"error","code":"internal","message":"internal error"}`)
+	}
+	return newMessage(event, 0, 0, p)
+}
+
+// droppedJSON tells a slow viewer how many batches it missed.
+type droppedJSON struct {
+	Type  string `json:"type"`
+	Count int    `json:"count"`
+	Next  uint64 `json:"next"` // The seq of the next batch it will receive.
+}
+
+// deleteJSON withdraws danmaku from every screen.
+type deleteJSON struct {
+	Type string       `json:"type"`
+	IDs  []danmaku.ID `json:"ids"`
+}
+
+// ackJSON acknowledges a danmaku sent over WebSocket.
+type ackJSON struct {
+	Type    string           `json:"type"`
+	Ref     string           `json:"ref,omitempty"`
+	ID      danmaku.ID       `json:"id"`
+	Danmaku *danmaku.Danmaku `json:"danmaku"`
+}
+
+// errorJSON reports a failed client request.
+type errorJSON struct {
+	Type       string `json:"type"`
+	Ref        string `json:"ref,omitempty"`
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	Field      string `json:"field,omitempty"`
+	RetryAfter int64  `json:"retryAfter,omitempty"` // Milliseconds.
+}
+
+// errorMessage converts err into an error message for ref.
+func errorMessage(ref string, err error) *message {
+	e := errorJSON{Type: "error", Ref: ref, Code: danmaku.ErrorCode(err), Message: danmaku.ErrorMessage(err)}
+	var de *danmaku.Error
+	if errors.As(err, &de) {
+		e.Field = de.Field
+	}
+	if ra := danmaku.ErrorRetryAfter(err); ra > 0 {
+		e.RetryAfter = max(ra.Milliseconds(), 1)
+	}
+	return control("error", e)
+}

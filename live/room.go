@@ -1,0 +1,315 @@
+package live
+
+import (
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+// Bounds on what a room keeps pending for one tick: the cap times these
+// factors. Items beyond them are still stored, just never broadcast.
+const (
+	pendingFactor = 20 // Total pending items per tick, times MaxPerTick.
+)
+
+// slot holds the danmaku accepted during one tick interval.
+type slot struct {
+	idx     int64 // Interval number since the room's epoch.
+	items   []pendingItem
+	perUser map[string]int
+}
+
+// room is one video's or live event's audience and pending danmaku.
+type room struct {
+	hub    *Hub
+	id     string
+	reconf chan RoomConfig
+	stop   chan struct{}
+	done   chan struct{}
+
+	// fanMu serialises fan-outs (ticks and deletes), so that every viewer
+	// sees messages in the order the room made them.
+	fanMu sync.Mutex
+
+	mu       sync.Mutex
+	cfg      RoomConfig
+	epoch    time.Time
+	slots    []*slot // Ascending idx.
+	seq      uint64  // Last batch sequence number.
+	ring     []*message
+	viewers  map[*viewer]struct{}
+	idle     int
+	lastPing time.Time
+	closed   bool
+}
+
+func newRoom(h *Hub, id string, cfg RoomConfig, now time.Time) *room {
+	return &room{
+		hub:      h,
+		id:       id,
+		reconf:   make(chan RoomConfig, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		cfg:      cfg.withDefaults(),
+		epoch:    now,
+		viewers:  make(map[*viewer]struct{}),
+		lastPing: now,
+	}
+}
+
+// slotIndex returns the interval number of t.
+func (r *room) slotIndex(t time.Time) int64 {
+	d := t.Sub(r.epoch)
+	if d < 0 {
+		return 0
+	}
+	return int64(d / r.cfg.TickInterval)
+}
+
+// add queues d for the tick interval it arrived in. It returns false if
+// the room is closed (the caller retries with a fresh room).
+func (r *room) add(d *danmaku.Danmaku, priority bool, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	idx := r.slotIndex(now)
+	var s *slot
+	if n := len(r.slots); n > 0 && r.slots[n-1].idx >= idx {
+		s = r.slots[n-1] // Same interval, or the clock stepped back.
+	} else {
+		s = &slot{idx: idx, perUser: make(map[string]int)}
+		r.slots = append(r.slots, s)
+	}
+	limit := r.cfg.MaxPerTick
+	if !priority && (len(s.items) >= pendingFactor*limit || s.perUser[d.UserID] >= limit) {
+		r.hub.stats.droppedPending.Add(1)
+		return true
+	}
+	if len(s.items) >= 2*pendingFactor*limit {
+		r.hub.stats.droppedPending.Add(1)
+		return true
+	}
+	s.items = append(s.items, pendingItem{d: d, priority: priority})
+	s.perUser[d.UserID]++
+	return true
+}
+
+// run is the room's tick loop.
+func (r *room) run() {
+	defer close(r.done)
+	r.mu.Lock()
+	interval := r.cfg.TickInterval
+	r.mu.Unlock()
+	t := r.hub.cfg.NewTicker(interval)
+	defer func() { t.Stop() }()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case c := <-r.reconf:
+			r.tickAll()
+			r.mu.Lock()
+			r.cfg = c.withDefaults()
+			r.epoch = r.hub.cfg.Now()
+			interval = r.cfg.TickInterval
+			r.mu.Unlock()
+			t.Stop()
+			t = r.hub.cfg.NewTicker(interval)
+		case at := <-t.C():
+			if lag := r.hub.cfg.Now().Sub(at); lag > 0 {
+				r.hub.noteLag(lag, interval)
+			}
+			if r.tick(false) {
+				if r.hub.removeIfIdle(r) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// tickAll flushes every pending slot, the current one included; it is
+// used before the interval changes.
+func (r *room) tickAll() { r.tick(true) }
+
+// tick merges every complete interval that is still pending into one batch
+// each, in order with contiguous seq, and sends them to every viewer. A
+// late ticker therefore loses nothing: the intervals it missed are merged
+// now. It reports whether the room has been idle long enough to go.
+func (r *room) tick(all bool) (idle bool) {
+	r.fanMu.Lock()
+	defer r.fanMu.Unlock()
+	h := r.hub
+	now := h.cfg.Now()
+	h.stats.ticks.Add(1)
+
+	r.mu.Lock()
+	cur := r.slotIndex(now)
+	n := 0
+	for n < len(r.slots) && (all || r.slots[n].idx < cur) {
+		n++
+	}
+	due := slices.Clone(r.slots[:n])
+	r.slots = slices.Delete(r.slots, 0, n)
+	var msgs []*message
+	for _, s := range due {
+		sel := choose(s.items, r.cfg.MaxPerTick)
+		h.stats.folded.Add(uint64(sel.folded))
+		h.stats.droppedByCap.Add(uint64(sel.droppedByCap))
+		if len(sel.items) == 0 {
+			continue
+		}
+		at := r.epoch.Add(time.Duration(s.idx+1) * r.cfg.TickInterval)
+		m, err := encodeBatch(r.seq+1, at.UnixMilli(), sel.items)
+		if err != nil {
+			h.log.Error("live: encode batch", "objectId", r.id, "err", err)
+			continue
+		}
+		r.seq++
+		h.stats.batches.Add(1)
+		h.stats.broadcast.Add(uint64(len(sel.items)))
+		r.ring = append(r.ring, m)
+		if len(r.ring) > RingSize {
+			r.ring = slices.Delete(r.ring, 0, len(r.ring)-RingSize)
+		}
+		msgs = append(msgs, m)
+	}
+	var ping *message
+	if now.Sub(r.lastPing) >= h.cfg.PingInterval {
+		r.lastPing = now
+		ping = pingMessage
+	}
+	var vs []*viewer
+	if len(msgs) > 0 || ping != nil {
+		vs = r.snapshotLocked()
+	}
+	if len(r.viewers) == 0 && len(r.slots) == 0 {
+		r.idle++
+	} else {
+		r.idle = 0
+	}
+	idle = r.idle >= h.cfg.IdleRoomTicks
+	r.mu.Unlock()
+
+	h.fanout(vs, func(v *viewer) {
+		if len(msgs) > 0 {
+			v.deliver(msgs, &h.cfg, &h.stats)
+		}
+		if ping != nil {
+			v.ping(ping)
+		}
+	})
+	return idle
+}
+
+// pingMessage keeps idle connections alive: a WebSocket ping frame, or an
+// SSE comment.
+var pingMessage = &message{ws: wsFrame(opPing, nil), sse: []byte(": ping\n\n")}
+
+// snapshotLocked returns the current viewers.
+func (r *room) snapshotLocked() []*viewer {
+	vs := make([]*viewer, 0, len(r.viewers))
+	for v := range r.viewers {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// join adds v to the room and writes its welcome before any batch can
+// reach it. It returns false if the room is closed.
+func (r *room) join(v *viewer, live *Session) bool {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return false
+	}
+	r.viewers[v] = struct{}{}
+	r.hub.stats.viewers.Add(1)
+	r.idle = 0
+	st := roomState{
+		ObjectID:   r.id,
+		TickMs:     r.cfg.TickInterval.Milliseconds(),
+		MaxPerTick: r.cfg.MaxPerTick,
+		Viewers:    len(r.viewers),
+		Seq:        r.seq,
+		Live:       live,
+	}
+	recent := slices.Clone(r.ring)
+	v.mu.Lock()
+	v.minSeq = r.seq + 1
+	r.mu.Unlock()
+	defer v.mu.Unlock()
+	m, err := encodeWelcome(st, recent)
+	if err != nil {
+		r.hub.log.Error("live: encode welcome", "objectId", r.id, "err", err)
+		v.closeLocked(CloseGoingAway, "internal error")
+		return true
+	}
+	v.writeLocked([][]byte{v.frame(m)})
+	return true
+}
+
+// leave removes v from the room; it is safe to call more than once.
+func (r *room) leave(v *viewer) {
+	r.mu.Lock()
+	if _, ok := r.viewers[v]; ok {
+		delete(r.viewers, v)
+		r.hub.stats.viewers.Add(-1)
+	}
+	r.mu.Unlock()
+}
+
+// remove withdraws id from the pending danmaku and the recent batches and
+// tells every viewer to remove it from the screen.
+func (r *room) remove(id danmaku.ID) {
+	r.fanMu.Lock()
+	defer r.fanMu.Unlock()
+	r.mu.Lock()
+	for _, s := range r.slots {
+		s.items = slices.DeleteFunc(s.items, func(p pendingItem) bool { return p.d.ID == id })
+	}
+	for i, m := range r.ring {
+		if !slices.ContainsFunc(m.items, func(d *danmaku.Danmaku) bool { return d.ID == id }) {
+			continue
+		}
+		items := slices.DeleteFunc(slices.Clone(m.items), func(d *danmaku.Danmaku) bool { return d.ID == id })
+		nm, err := encodeBatch(m.seq, m.at, items)
+		if err != nil {
+			continue
+		}
+		r.ring[i] = nm
+	}
+	vs := r.snapshotLocked()
+	r.mu.Unlock()
+	m := control("delete", deleteJSON{Type: "delete", IDs: []danmaku.ID{id}})
+	r.hub.fanout(vs, func(v *viewer) { v.deliver([]*message{m}, &r.hub.cfg, &r.hub.stats) })
+}
+
+// fanout runs f for every viewer, spread over up to GOMAXPROCS goroutines
+// for large rooms.
+func (h *Hub) fanout(vs []*viewer, f func(*viewer)) {
+	const perWorker = 2048
+	workers := min(runtime.GOMAXPROCS(0), (len(vs)+perWorker-1)/perWorker)
+	if workers <= 1 {
+		for _, v := range vs {
+			f(v)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (len(vs) + workers - 1) / workers
+	for i := 0; i < len(vs); i += chunk {
+		part := vs[i:min(i+chunk, len(vs))]
+		wg.Go(func() {
+			for _, v := range part {
+				f(v)
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,78 @@
+package live
+
+import (
+	"time"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+// Session is one live session of a room: between its start and end, a
+// danmaku's playback time is its offset from StartedAt, so that the
+// recording replays each danmaku at the moment it was sent.
+type Session struct {
+	ObjectID  string    `json:"objectId"`
+	StartedAt time.Time `json:"startedAt"`
+	EndedAt   time.Time `json:"endedAt,omitzero"` // Zero while the session runs.
+}
+
+// Offset returns the playback time of an instant during s: the time since
+// the start in milliseconds, clamped to 0..danmaku.MaxPlayMs.
+func (s Session) Offset(now time.Time) danmaku.Time {
+	ms := now.Sub(s.StartedAt).Milliseconds()
+	return danmaku.Time(min(max(ms, 0), danmaku.MaxPlayMs))
+}
+
+// StartLive starts a live session for objectID. It returns an ECONFLICT
+// *danmaku.Error if one is already running and EINVALID for a bad id.
+// Authorisation is the caller's job.
+func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		return Session{}, err
+	}
+	h.mu.Lock()
+	if s, ok := h.sessions[objectID]; ok {
+		h.mu.Unlock()
+		return s, danmaku.Errorf(danmaku.ECONFLICT, "a live session is already running for %s since %s", objectID, s.StartedAt.UTC().Format(time.RFC3339))
+	}
+	s := Session{ObjectID: objectID, StartedAt: now}
+	h.sessions[objectID] = s
+	h.mu.Unlock()
+	return s, nil
+}
+
+// EndLive ends the running live session of objectID and returns it with
+// EndedAt set, or an ENOTFOUND *danmaku.Error if none runs.
+func (h *Hub) EndLive(objectID string, now time.Time) (Session, error) {
+	h.mu.Lock()
+	s, ok := h.sessions[objectID]
+	if ok {
+		delete(h.sessions, objectID)
+	}
+	h.mu.Unlock()
+	if !ok {
+		return Session{}, danmaku.Errorf(danmaku.ENOTFOUND, "no live session is running for %s", objectID)
+	}
+	s.EndedAt = now
+	return s, nil
+}
+
+// LiveOffset returns the playback time of a danmaku accepted at now for
+// objectID and true while a live session runs, or false otherwise (the
+// client's time is used then).
+func (h *Hub) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
+	h.mu.Lock()
+	s, ok := h.sessions[objectID]
+	h.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	return s.Offset(now), true
+}
+
+// liveSession returns the running session of objectID, if any.
+func (h *Hub) liveSession(objectID string) (Session, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.sessions[objectID]
+	return s, ok
+}

@@ -1,0 +1,213 @@
+package live
+
+import (
+	"sync"
+	"sync/atomic"
+
+	danmaku "github.com/danmakud/danmakud"
+)
+
+// sink is a viewer's connection as the fan-out sees it.
+type sink interface {
+	// write hands bufs to the connection, in order, without blocking on
+	// the peer.
+	write(bufs [][]byte) error
+	// backlog returns how many bytes handed to write have not reached the
+	// kernel yet; a positive backlog means the peer is not keeping up.
+	backlog() int64
+	// close ends the connection, with a close frame where the transport
+	// has one.
+	close(code int, reason string)
+}
+
+// maxBacklogBytes bounds what a viewer may have waiting in user space
+// when a direct message (welcome, ack, error, pong) is written.
+const maxBacklogBytes = 1 << 20
+
+// viewer is one connection watching one room.
+type viewer struct {
+	room  *room
+	sink  sink
+	sse   bool
+	actor danmaku.Actor
+
+	mu      sync.Mutex
+	minSeq  uint64     // Batches below this were part of the welcome.
+	queue   []*message // Waiting while the connection is backed up.
+	dropped int        // Batches dropped since the client was last told.
+	stalled int        // Consecutive ticks spent backed up.
+	closed  bool
+	// waiting is set while messages are queued behind a backlog; the
+	// transport then calls drained once the backlog clears.
+	waiting atomic.Bool
+}
+
+// frame returns the bytes of m for v's transport.
+func (v *viewer) frame(m *message) []byte {
+	if v.sse {
+		return m.sse
+	}
+	return m.ws
+}
+
+// deliver queues msgs for v and writes whatever is queued if the
+// connection has drained; it never blocks on the peer. The oldest batches
+// go first when the queue is full, and a viewer that stays backed up for
+// MaxStalledTicks deliveries is disconnected.
+func (v *viewer) deliver(msgs []*message, cfg *Config, st *counters) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return
+	}
+	backlog := v.sink.backlog() > 0
+	if !backlog && len(v.queue) == 0 && v.dropped == 0 && len(msgs) == 1 {
+		// The common case: one batch to a viewer that keeps up.
+		if msgs[0].seq == 0 || msgs[0].seq >= v.minSeq {
+			v.stalled = 0
+			v.writeLocked([][]byte{v.frame(msgs[0])})
+		}
+		return
+	}
+	for _, m := range msgs {
+		if m.seq != 0 && m.seq < v.minSeq {
+			continue
+		}
+		v.queue = append(v.queue, m)
+	}
+	for len(v.queue) > cfg.QueueLen {
+		i := 0
+		for j, m := range v.queue {
+			if m.seq != 0 {
+				i = j
+				break
+			}
+		}
+		if v.queue[i].seq != 0 {
+			v.dropped++
+			st.droppedBatches.Add(1)
+		}
+		v.queue = append(v.queue[:i], v.queue[i+1:]...)
+	}
+	if len(v.queue) == 0 {
+		return
+	}
+	if backlog {
+		v.waiting.Store(true)
+		if v.sink.backlog() == 0 {
+			// Drained meanwhile; the transport may have looked at
+			// waiting before it was set.
+			v.flushLocked()
+			return
+		}
+		v.stalled++
+		if v.stalled >= cfg.MaxStalledTicks {
+			st.slowClosed.Add(1)
+			v.closeLocked(CloseTooSlow, "too slow: fell behind")
+		}
+		return
+	}
+	v.flushLocked()
+}
+
+// flushLocked writes the queue, preceded by a "dropped" notice if batches
+// were dropped since the last write.
+func (v *viewer) flushLocked() {
+	v.stalled = 0
+	v.waiting.Store(false)
+	bufs := make([][]byte, 0, len(v.queue)+1)
+	if v.dropped > 0 {
+		var next uint64
+		for _, m := range v.queue {
+			if m.seq != 0 {
+				next = m.seq
+				break
+			}
+		}
+		bufs = append(bufs, v.frame(control("dropped", droppedJSON{Type: "dropped", Count: v.dropped, Next: next})))
+		v.dropped = 0
+	}
+	for _, m := range v.queue {
+		bufs = append(bufs, v.frame(m))
+	}
+	clear(v.queue)
+	v.queue = v.queue[:0]
+	v.writeLocked(bufs)
+}
+
+// drained is called by the transport when its backlog reaches zero while
+// messages wait in the queue; it writes them without waiting for the
+// next tick.
+func (v *viewer) drained() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed || len(v.queue) == 0 || v.sink.backlog() > 0 {
+		return
+	}
+	v.flushLocked()
+}
+
+// send writes one message directly (not through the batch queue). A
+// viewer whose backlog already exceeds maxBacklogBytes is disconnected.
+func (v *viewer) send(m *message) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return
+	}
+	if v.sink.backlog() > maxBacklogBytes {
+		v.closeLocked(CloseTooSlow, "too slow: backlog")
+		return
+	}
+	v.writeLocked([][]byte{v.frame(m)})
+}
+
+// ping writes a keep-alive to a viewer that is not backed up.
+func (v *viewer) ping(m *message) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed || v.sink.backlog() > 0 {
+		return
+	}
+	v.writeLocked([][]byte{v.frame(m)})
+}
+
+// writeLocked writes bufs and closes the viewer on failure.
+func (v *viewer) writeLocked(bufs [][]byte) {
+	if err := v.sink.write(bufs); err != nil {
+		v.closeLocked(CloseGoingAway, "write failed")
+	}
+}
+
+// close ends the viewer's connection.
+func (v *viewer) close(code int, reason string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.closeLocked(code, reason)
+}
+
+func (v *viewer) closeLocked(code int, reason string) {
+	if v.closed {
+		return
+	}
+	v.closed = true
+	clear(v.queue)
+	v.queue = nil
+	v.sink.close(code, reason)
+}
+
+// counters are the Hub's statistics, updated atomically.
+type counters struct {
+	published      atomic.Uint64
+	broadcast      atomic.Uint64
+	folded         atomic.Uint64
+	droppedByCap   atomic.Uint64
+	droppedPending atomic.Uint64
+	droppedBatches atomic.Uint64
+	slowClosed     atomic.Uint64
+	ticks          atomic.Uint64
+	batches        atomic.Uint64
+	lateTicks      atomic.Uint64
+	maxLagNs       atomic.Int64
+	viewers        atomic.Int64
+}

@@ -1,0 +1,260 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+)
+
+// nbioPollers returns how many poller goroutines serve WebSocket viewers.
+func nbioPollers() int { return 1 + runtime.NumCPU()/4 }
+
+// sendTimeout bounds the store write behind one WebSocket send.
+const sendTimeout = 10 * time.Second
+
+// maxRefLen bounds the client's reference echoed in acks and errors.
+const maxRefLen = 64
+
+// wsSink writes pre-framed messages to a WebSocket connection held by the
+// nbio poller. Writes never block: bytes the kernel does not take at once
+// wait in the poller, and backlog reports them.
+type wsSink struct {
+	conn    *nbio.Conn
+	v       *viewer
+	queued  atomic.Int64 // Bytes handed to conn.
+	written atomic.Int64 // Bytes the kernel took (counted by the poller).
+	once    sync.Once
+}
+
+func (s *wsSink) write(bufs [][]byte) error {
+	if len(bufs) == 0 {
+		return nil
+	}
+	var n int
+	for _, b := range bufs {
+		n += len(b)
+	}
+	s.queued.Add(int64(n))
+	b := bufs[0]
+	if len(bufs) > 1 {
+		// One write of the joined frames: nbio v1.6.8's Writev neither
+		// reports fully written vectors to OnWrittenSize nor keeps the
+		// vectors after a partial write, so it is avoided.
+		b = make([]byte, 0, n)
+		for _, x := range bufs {
+			b = append(b, x...)
+		}
+	}
+	_, err := s.conn.Write(b)
+	return err
+}
+
+func (s *wsSink) backlog() int64 { return max(s.queued.Load()-s.written.Load(), 0) }
+
+func (s *wsSink) close(code int, reason string) {
+	s.once.Do(func() {
+		_, _ = s.conn.Write(closeFrame(code, reason))
+		_ = s.conn.Close()
+	})
+}
+
+// newUpgrader configures the WebSocket upgrade: connections move to the
+// hub's poller, compression is declined (see docs/protocol.md), client
+// messages are limited to MaxMessageBytes.
+func (h *Hub) newUpgrader() *websocket.Upgrader {
+	u := websocket.NewUpgrader()
+	u.Engine = h.engine
+	u.BlockingModTrasferConnToPoller = true
+	u.KeepaliveTime = 3 * h.cfg.PingInterval
+	u.MessageLengthLimit = h.cfg.MaxMessageBytes
+	u.CheckOrigin = h.cfg.CheckOrigin
+	u.EnableCompression(false)
+	u.SetPingHandler(func(c *websocket.Conn, data string) {
+		if s, ok := c.Session().(*wsSink); ok {
+			s.v.send(&message{ws: wsFrame(opPong, []byte(data))})
+		}
+	})
+	u.OnMessage(h.onMessage)
+	u.OnClose(func(c *websocket.Conn, _ error) {
+		if s, ok := c.Session().(*wsSink); ok {
+			s.v.close(CloseGoingAway, "")
+			s.v.room.leave(s.v)
+		}
+	})
+	return u
+}
+
+// ServeWS upgrades GET /danmu/ws/{objectId} to a WebSocket that receives
+// the room's welcome, then its batches, and may send danmaku. Errors
+// before the upgrade are written with Config.WriteError.
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
+	objectID := r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	actor, err := h.authenticate(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if _, err := h.room(objectID); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	wsc, err := h.upgrader.Upgrade(w, r, nil, true)
+	if err != nil {
+		return // The upgrader has answered the request.
+	}
+	nbc, ok := wsc.UnderlayerConn().(*nbio.Conn)
+	if !ok {
+		// Only plain TCP connections move to the poller; TLS is expected
+		// to end at a proxy in front of danmakud.
+		h.log.Error("live: websocket connection is not on the poller", "type", typeName(wsc.UnderlayerConn()))
+		_ = wsc.Close()
+		return
+	}
+	_ = nbc.SetReadDeadline(time.Now().Add(3 * h.cfg.PingInterval))
+	if h.cfg.SocketSendBuffer > 0 {
+		_ = nbc.SetWriteBuffer(h.cfg.SocketSendBuffer)
+	}
+	v := &viewer{actor: actor}
+	s := &wsSink{conn: nbc, v: v}
+	v.sink = s
+	wsc.SetSession(s)
+	h.joinRoom(objectID, v)
+}
+
+// joinRoom adds v to objectID's room, replacing a room that closed
+// meanwhile.
+func (h *Hub) joinRoom(objectID string, v *viewer) bool {
+	var live *Session
+	if s, ok := h.liveSession(objectID); ok {
+		live = &s
+	}
+	for {
+		r, err := h.room(objectID)
+		if err != nil {
+			v.close(CloseGoingAway, danmaku.ErrorMessage(err))
+			return false
+		}
+		v.room = r
+		if r.join(v, live) {
+			return true
+		}
+	}
+}
+
+func (h *Hub) authenticate(r *http.Request) (danmaku.Actor, error) {
+	if h.cfg.Authenticate == nil {
+		return danmaku.Actor{}, nil
+	}
+	return h.cfg.Authenticate(r)
+}
+
+// clientMessage is a message from a viewer.
+type clientMessage struct {
+	Type    string          `json:"type"`
+	Ref     string          `json:"ref"`
+	Content json.RawMessage `json:"content"`
+}
+
+// pongJSON answers a client's {"type":"ping"}.
+type pongJSON struct {
+	Type string `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+}
+
+// onMessage handles one client message; nbio runs it on its handler pool,
+// where blocking on the store is allowed.
+func (h *Hub) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte) {
+	s, ok := c.Session().(*wsSink)
+	if !ok {
+		return
+	}
+	v := s.v
+	if mt != websocket.TextMessage {
+		v.send(errorMessage("", danmaku.Errorf(danmaku.EINVALID, "messages must be JSON text frames")))
+		return
+	}
+	var in clientMessage
+	if err := json.Unmarshal(data, &in); err != nil {
+		v.send(errorMessage("", danmaku.Errorf(danmaku.EINVALID, "message is not a JSON object")))
+		return
+	}
+	if len(in.Ref) > maxRefLen {
+		v.send(errorMessage("", danmaku.FieldError("ref", "must be at most %d bytes", maxRefLen)))
+		return
+	}
+	switch in.Type {
+	case "ping":
+		v.send(control("pong", pongJSON{Type: "pong", Ref: in.Ref}))
+	case "send":
+		v.send(h.handleSend(v, in))
+	default:
+		v.send(errorMessage(in.Ref, danmaku.FieldError("type", "must be \"send\" or \"ping\"")))
+	}
+}
+
+// handleSend stores a danmaku sent over WebSocket through the Sender and
+// returns the ack or the error message.
+func (h *Hub) handleSend(v *viewer, in clientMessage) *message {
+	if h.cfg.Sender == nil {
+		return errorMessage(in.Ref, danmaku.Errorf(danmaku.EUNAVAILABLE, "sending over this connection is not enabled"))
+	}
+	body, err := json.Marshal(struct {
+		ObjectID string          `json:"objectId"`
+		Content  json.RawMessage `json:"content,omitempty"`
+	}{v.room.id, in.Content})
+	if err != nil {
+		return errorMessage(in.Ref, danmaku.Errorf(danmaku.EINVALID, "content is not valid JSON"))
+	}
+	req, err := danmaku.ParseSend(body, h.cfg.Limits)
+	if err != nil {
+		return errorMessage(in.Ref, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
+	d, err := h.cfg.Sender.Send(ctx, v.actor, req)
+	if err != nil {
+		if danmaku.ErrorCode(err) == danmaku.EINTERNAL {
+			h.log.Error("live: send over websocket", "objectId", v.room.id, "err", err)
+		}
+		return errorMessage(in.Ref, err)
+	}
+	return control("ack", ackJSON{Type: "ack", Ref: in.Ref, ID: d.ID, Danmaku: d})
+}
+
+// writeError answers a request that was not upgraded.
+func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if h.cfg.WriteError != nil {
+		h.cfg.WriteError(w, r, err)
+		return
+	}
+	status := http.StatusInternalServerError
+	switch danmaku.ErrorCode(err) {
+	case danmaku.EINVALID:
+		status = http.StatusBadRequest
+	case danmaku.EUNAUTHORIZED:
+		status = http.StatusUnauthorized
+	case danmaku.EFORBIDDEN:
+		status = http.StatusForbidden
+	case danmaku.EUNAVAILABLE:
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": danmaku.ErrorCode(err), "message": danmaku.ErrorMessage(err)})
+}
+
+func typeName(c net.Conn) string { return fmt.Sprintf("%T", c) }

@@ -1,0 +1,143 @@
+// api.js talks to danmakud: the HTTP API and the live WebSocket.
+
+// ApiError is an error answered by the server: code and message from its
+// JSON error body, and the HTTP status (0 for a network failure).
+export class ApiError extends Error {
+  constructor(status, code, message, field = '', retryAfterMs = 0) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+// errorFrom reads an error object in either form the server uses:
+// {"error":{"code","message",...}} or {"type":"error","code","message",...}.
+export function errorFrom(body, status = 0) {
+  const e = body && typeof body === 'object' ? (body.error && typeof body.error === 'object' ? body.error : body) : {};
+  const retry = Number(e.retryAfterMs ?? e.retryAfter ?? 0);
+  const msg = typeof e.message === 'string' ? e.message : `request failed (${status})`;
+  const field = typeof e.field === 'string' ? e.field : '';
+  return new ApiError(status, String(e.code || 'internal'), field && !msg.startsWith(field) ? `${field}: ${msg}` : msg, field, retry);
+}
+
+// Api calls the HTTP API at base ('' for the page's own origin).
+export class Api {
+  constructor(base = '') {
+    this.base = base;
+  }
+
+  async request(path, init) {
+    let res;
+    try {
+      res = await fetch(this.base + path, { credentials: 'same-origin', ...init });
+    } catch (err) {
+      throw new ApiError(0, 'unavailable', `network error: ${err.message}`);
+    }
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    if (!res.ok) throw errorFrom(body, res.status);
+    return body;
+  }
+
+  // send stores a danmaku and returns it as stored.
+  send(body) {
+    return this.request('/danmu/send', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  }
+
+  // queryByTime returns {data, cursor}: danmaku from playback time t on.
+  queryByTime(objectId, t, size) {
+    const q = new URLSearchParams({ playingTime: String(Math.max(0, Math.floor(t * 1000) / 1000)), size: String(size) });
+    return this.request(`/danmu/queryByTime/${encodeURIComponent(objectId)}?${q}`);
+  }
+
+  // pull continues a listing from cursor.
+  pull(objectId, cursor, size) {
+    const q = new URLSearchParams({ cursor, size: String(size) });
+    return this.request(`/danmu/pull/${encodeURIComponent(objectId)}?${q}`);
+  }
+
+  // heatmap returns {bucketMs, counts} for a video of duration seconds.
+  heatmap(objectId, buckets, duration) {
+    const q = new URLSearchParams({ buckets: String(buckets), duration: String(Math.ceil(duration)) });
+    return this.request(`/danmu/heatmap/${encodeURIComponent(objectId)}?${q}`);
+  }
+}
+
+// LiveSocket keeps a WebSocket to a room open, reconnecting with backoff.
+// It calls onMessage with every parsed message and onState with 'open' or
+// 'closed'.
+export class LiveSocket {
+  constructor(objectId, { onMessage, onState }) {
+    this.objectId = objectId;
+    this.onMessage = onMessage;
+    this.onState = onState || (() => {});
+    this.ws = null;
+    this.closed = false;
+    this.backoff = 500;
+    this.refs = new Map();
+    this.nextRef = 1;
+    this.connect();
+  }
+
+  connect() {
+    if (this.closed) return;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${proto}//${location.host}/danmu/ws/${encodeURIComponent(this.objectId)}`);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.backoff = 500;
+      this.onState('open');
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (msg && (msg.type === 'ack' || msg.type === 'error') && msg.ref && this.refs.has(msg.ref)) {
+        const { resolve, reject } = this.refs.get(msg.ref);
+        this.refs.delete(msg.ref);
+        if (msg.type === 'ack') resolve(msg.danmaku);
+        else reject(errorFrom(msg));
+        return;
+      }
+      this.onMessage(msg);
+    };
+    ws.onclose = () => {
+      this.onState('closed');
+      for (const { reject } of this.refs.values()) reject(new ApiError(0, 'unavailable', 'connection closed'));
+      this.refs.clear();
+      if (this.closed) return;
+      setTimeout(() => this.connect(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, 15000);
+    };
+  }
+
+  // send sends a danmaku over the socket and resolves with the stored one.
+  send(content) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new ApiError(0, 'unavailable', 'not connected'));
+    }
+    const ref = `r${this.nextRef++}`;
+    return new Promise((resolve, reject) => {
+      this.refs.set(ref, { resolve, reject });
+      this.ws.send(JSON.stringify({ type: 'send', ref, content }));
+    });
+  }
+
+  close() {
+    this.closed = true;
+    if (this.ws) this.ws.close();
+  }
+}

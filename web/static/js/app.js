@@ -1,0 +1,434 @@
+// app.js wires the player page: the clock (demo, video or live room), the
+// renderer, the time-window loader, the live socket, the sending box, the
+// settings panel and the heatmap. It also exposes two hooks for tests:
+// window.__danmaku (renderer state) and window.__danmakuStats (frame times).
+
+import { Api, LiveSocket } from './api.js';
+import { DemoClock, LiveClock, VideoClock } from './clock.js';
+import { drawDemo, formatTime, seedItems } from './demo.js';
+import { Heatmap } from './heatmap.js';
+import { sendIdentity, userId } from './identity.js';
+import { WindowLoader } from './loader.js';
+import { Renderer, fromAPI } from './renderer.js';
+import { compileFilter, load as loadSettings, normalize, save as saveSettings } from './settings.js';
+import { FrameStats } from './stats.js';
+
+const $ = (id) => document.getElementById(id);
+
+// objectIdFromPath returns the object of /watch/{objectId}, or "demo".
+function objectIdFromPath(path) {
+  const m = path.match(/^\/watch\/([^/]+)\/?$/);
+  if (!m) return 'demo';
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return 'demo';
+  }
+}
+
+const objectId = objectIdFromPath(location.pathname);
+const me = userId();
+const api = new Api();
+const stats = new FrameStats();
+const renderer = new Renderer($('danmaku-layer'));
+const mineIds = new Set(); // Ids the server gave this viewer's sends.
+const video = $('video');
+const demoLayer = $('demo-layer');
+const demoCtx = demoLayer.getContext('2d');
+const heatmap = new Heatmap(api, objectId, $('heatmap'));
+
+let settings = loadSettings();
+let clock = null;
+let mode = 'vod'; // 'vod' or 'live'.
+let tickMs = 1000;
+let socketState = 'connecting';
+let localSeq = 0;
+let dragging = false;
+let lastDemo = -1;
+
+$('room-name').textContent = objectId;
+$('user-id').textContent = me;
+
+function status(msg) {
+  $('status').textContent = msg;
+}
+
+function isMine(it) {
+  return mineIds.has(it.id) || it.userId === me;
+}
+
+// toItems converts API danmaku into renderer items, marking the viewer's.
+function toItems(list) {
+  const out = [];
+  for (const d of list) {
+    const it = fromAPI(d);
+    if (!it) continue;
+    it.mine = isMine(it);
+    out.push(it);
+  }
+  return out;
+}
+
+const loader = new WindowLoader(api, objectId, {
+  sink: (data) => renderer.add(toItems(data)),
+  onError: (err) => status(`Loading danmaku failed: ${err.message}`),
+});
+
+// setClock switches the time source and starts over from its time.
+function setClock(c) {
+  if (clock) {
+    clock.removeEventListener('seek', onSeek);
+    clock.removeEventListener('state', updateControls);
+    if (clock.detach) clock.detach();
+  }
+  clock = c;
+  clock.addEventListener('seek', onSeek);
+  clock.addEventListener('state', updateControls);
+  onSeek();
+  updateControls();
+  heatmap.refresh(clock.duration);
+}
+
+function onSeek() {
+  const t = clock.now();
+  renderer.seek(t);
+  if (mode === 'vod') {
+    loader.reset(t);
+    loader.tick(t);
+  }
+}
+
+// Live messages.
+
+function onMessage(msg) {
+  if (!msg || typeof msg !== 'object') return;
+  switch (msg.type) {
+    case 'welcome':
+      onWelcome(msg);
+      break;
+    case 'batch':
+      onBatch(Array.isArray(msg.items) ? msg.items : []);
+      break;
+    case 'delete':
+      if (Array.isArray(msg.ids)) renderer.remove(msg.ids);
+      break;
+    case 'live':
+      if (msg.live) goLive(); else if (msg.live === null) goVOD();
+      break;
+    case 'error':
+      status(`Live: ${msg.message || msg.error?.message || 'error'}`);
+      break;
+  }
+}
+
+function onWelcome(msg) {
+  const room = msg.room || msg;
+  if (Number(room.tickMs) > 0) tickMs = Number(room.tickMs);
+  if (room.live) {
+    goLive();
+    const batches = Array.isArray(msg.batches) ? msg.batches : [];
+    const last = batches[batches.length - 1];
+    if (last && Array.isArray(last.items)) onBatch(last.items);
+  } else if (mode === 'live') {
+    goVOD();
+  }
+}
+
+function goLive() {
+  if (mode === 'live') return;
+  mode = 'live';
+  $('live-badge').hidden = false;
+  setClock(new LiveClock());
+}
+
+function goVOD() {
+  if (mode === 'vod') return;
+  mode = 'vod';
+  $('live-badge').hidden = true;
+  showDemo();
+}
+
+// onBatch shows pushed danmaku. A live room spreads each tick's batch over
+// the tick; a video puts danmaku ahead of the playhead on the timeline and
+// shows ones that just happened at once.
+function onBatch(list) {
+  const items = toItems(list).filter((it) => !it.mine);
+  const now = clock.now();
+  if (mode === 'live') {
+    items.forEach((it, i) => renderer.showAt(it, now + (i * tickMs) / 1000 / items.length));
+    return;
+  }
+  for (const it of items) {
+    if (it.time >= now) renderer.add([it]);
+    else if (now - it.time <= 3 && !clock.paused) renderer.showAt(it, now);
+  }
+}
+
+const socket = new LiveSocket(objectId, {
+  onMessage,
+  onState: (s) => { socketState = s; },
+});
+
+// Media.
+
+function showDemo() {
+  video.pause();
+  video.removeAttribute('src');
+  video.load();
+  video.hidden = true;
+  demoLayer.hidden = false;
+  lastDemo = -1;
+  setClock(mode === 'live' ? new LiveClock() : new DemoClock(600));
+}
+
+function openVideo(src, label) {
+  video.hidden = false;
+  demoLayer.hidden = true;
+  video.src = src;
+  if (mode === 'vod') setClock(new VideoClock(video));
+  video.play().catch(() => status('Press play to start the video.'));
+  status(`Opened ${label}`);
+}
+
+video.addEventListener('error', () => {
+  if (!video.getAttribute('src')) return;
+  if (!video.hidden) status('The video could not be played; showing the demo instead.');
+  showDemo();
+});
+video.addEventListener('durationchange', () => heatmap.refresh(clock.duration));
+
+$('open-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const url = $('video-url').value.trim();
+  if (url) openVideo(url, url);
+});
+$('video-file').addEventListener('change', () => {
+  const f = $('video-file').files[0];
+  if (f) openVideo(URL.createObjectURL(f), f.name);
+});
+$('demo-button').addEventListener('click', () => {
+  showDemo();
+  status('');
+});
+
+// Controls.
+
+function updateControls() {
+  if (!clock) return;
+  const now = clock.now();
+  const dur = clock.duration;
+  $('play').textContent = clock.paused ? 'Play' : 'Pause';
+  $('time').textContent = mode === 'live' ? `live ${formatTime(now)}` : `${formatTime(now)} / ${formatTime(dur)}`;
+  const seek = $('seek');
+  seek.disabled = mode === 'live' || !(dur > 0);
+  if (dur > 0) seek.max = String(dur);
+  if (!dragging) seek.value = String(now);
+  $('rate').value = String(clock.rate);
+}
+
+$('play').addEventListener('click', () => (clock.paused ? clock.play() : clock.pause()));
+$('seek').addEventListener('input', () => {
+  dragging = true;
+  $('time').textContent = `${formatTime(Number($('seek').value))} / ${formatTime(clock.duration)}`;
+});
+$('seek').addEventListener('change', () => {
+  dragging = false;
+  clock.seek(Number($('seek').value));
+});
+$('rate').addEventListener('change', () => clock.setRate(Number($('rate').value)));
+$('toggle').addEventListener('click', () => applySettings({ ...settings, enabled: !settings.enabled }, true));
+$('settings-button').addEventListener('click', () => {
+  const panel = $('settings');
+  panel.hidden = !panel.hidden;
+  $('settings-button').setAttribute('aria-expanded', String(!panel.hidden));
+});
+
+// Sending.
+
+async function send(text, color, position, size) {
+  const now = clock.now();
+  const localId = `local-${++localSeq}`;
+  renderer.showAt({ id: localId, text, color, size, mode: position, time: now, userId: me, count: 1, mine: true }, now);
+  const content = { text, color, size: `${size}px`, position, time: Math.round(now * 1000) / 1000 };
+  try {
+    const d = await api.send({ objectId, ...sendIdentity(), content });
+    const id = String(d.id);
+    mineIds.add(id);
+    if (mode === 'vod') heatmap.bump(Number(d.content?.time));
+    renderer.rekey(localId, id);
+    status('');
+    return d;
+  } catch (err) {
+    renderer.remove([localId]);
+    status(`Not sent: ${err.message}`);
+    throw err;
+  }
+}
+
+$('send-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = $('send-text').value.trim();
+  if (!text) return;
+  const position = Number($('send-mode').value);
+  send(text, $('send-color').value, position, Number($('send-size').value))
+    .then(() => { $('send-text').value = ''; })
+    .catch(() => {});
+});
+
+async function seedDemo() {
+  const button = $('seed-button');
+  button.disabled = true;
+  let n = 0;
+  try {
+    for (const content of seedItems()) {
+      const d = await api.send({ objectId, userId: 'demo-seed', content });
+      heatmap.bump(Number(d.content?.time));
+      n++;
+    }
+    status(`Seeded ${n} danmaku.`);
+    button.hidden = true;
+  } catch (err) {
+    status(`Seeded ${n} danmaku, then: ${err.message}`);
+  } finally {
+    button.disabled = false;
+    onSeek();
+  }
+}
+
+$('seed-button').addEventListener('click', seedDemo);
+
+async function offerSeed() {
+  try {
+    const res = await api.queryByTime(objectId, 0, 1);
+    $('seed-button').hidden = Array.isArray(res?.data) && res.data.length > 0;
+  } catch {
+    $('seed-button').hidden = true;
+  }
+}
+
+// Settings.
+
+function applySettings(s, persist) {
+  settings = normalize(s);
+  if (persist) saveSettings(settings);
+  const { blocked, invalid } = compileFilter(settings);
+  renderer.configure(settings, blocked);
+  $('settings-note').textContent = invalid.length ? `Ignored invalid expressions: ${invalid.join(', ')}` : '';
+  $('toggle').textContent = settings.enabled ? 'Danmaku on' : 'Danmaku off';
+  $('toggle').setAttribute('aria-pressed', String(settings.enabled));
+}
+
+const lines = (id) => $(id).value.split('\n').map((s) => s.trim()).filter(Boolean);
+
+function readSettingsForm() {
+  return {
+    ...settings,
+    opacity: Number($('set-opacity').value),
+    speed: Number($('set-speed').value),
+    fontScale: Number($('set-font').value),
+    area: Number($('set-area').value),
+    density: Number($('set-density').value),
+    overlap: $('set-overlap').checked,
+    blockKeywords: lines('set-keywords'),
+    blockRegex: lines('set-regex'),
+    blockUsers: lines('set-users'),
+    blockModes: [...document.querySelectorAll('input[name=block-mode]:checked')].map((el) => el.value),
+  };
+}
+
+function fillSettingsForm() {
+  $('set-opacity').value = String(settings.opacity);
+  $('set-speed').value = String(settings.speed);
+  $('set-font').value = String(settings.fontScale);
+  $('set-area').value = String(settings.area);
+  $('set-density').value = String(settings.density);
+  $('set-overlap').checked = settings.overlap;
+  $('set-keywords').value = settings.blockKeywords.join('\n');
+  $('set-regex').value = settings.blockRegex.join('\n');
+  $('set-users').value = settings.blockUsers.join('\n');
+  for (const el of document.querySelectorAll('input[name=block-mode]')) el.checked = settings.blockModes.includes(el.value);
+}
+
+$('settings').addEventListener('change', () => applySettings(readSettingsForm(), true));
+$('settings').addEventListener('input', (ev) => {
+  if (ev.target.type === 'range') applySettings(readSettingsForm(), true);
+});
+
+// Frames.
+
+function resize() {
+  renderer.resize();
+  const r = demoLayer.getBoundingClientRect();
+  const dpr = window.devicePixelRatio || 1;
+  demoLayer.width = Math.max(1, Math.round(r.width * dpr));
+  demoLayer.height = Math.max(1, Math.round(r.height * dpr));
+  lastDemo = -1;
+  heatmap.redraw();
+}
+
+let lastControls = 0;
+
+function frame(ts) {
+  const t0 = performance.now();
+  const now = clock.now();
+  if (mode === 'vod') {
+    loader.tick(now);
+    renderer.prune(now);
+  }
+  if (!demoLayer.hidden && now !== lastDemo) {
+    const r = demoLayer.getBoundingClientRect();
+    drawDemo(demoCtx, r.width, r.height, window.devicePixelRatio || 1, now, clock.duration);
+    lastDemo = now;
+  }
+  renderer.frame(now);
+  if (ts - lastControls > 250) {
+    updateControls();
+    lastControls = ts;
+  }
+  stats.record(ts, performance.now() - t0);
+  requestAnimationFrame(frame);
+}
+
+// Test and diagnostic hooks.
+
+window.__danmaku = {
+  objectId,
+  userId: me,
+  onScreen: () => renderer.onScreen(),
+  pending: () => renderer.pendingCount(),
+  counts: () => ({ ...renderer.counts }),
+  mode: () => mode,
+  socket: () => socketState,
+  clock: () => ({ kind: clock.kind, now: clock.now(), paused: clock.paused, rate: clock.rate, duration: clock.duration }),
+  loader: () => ({ from: loader.from, loadedUntil: loader.loadedUntil, done: loader.done, requests: loader.requests }),
+  seek: (t) => clock.seek(t),
+  play: () => clock.play(),
+  pause: () => clock.pause(),
+  send: (text, opts = {}) => send(text, opts.color || '#ffffff', opts.position || 1, opts.size || 25),
+  heatmap: () => [...heatmap.counts],
+  settings: () => ({ ...settings }),
+  setSettings: (patch) => { applySettings({ ...settings, ...patch }, true); fillSettingsForm(); },
+  // inject shows API-shaped danmaku spread over the next `over` seconds.
+  inject: (list, over = 0) => {
+    const items = toItems(list);
+    const now = clock.now();
+    items.forEach((it, i) => renderer.showAt(it, now + (over * i) / Math.max(1, items.length)));
+    return items.length;
+  },
+};
+
+window.__danmakuStats = (opts = {}) => {
+  if (opts.reset) stats.reset();
+  return { ...stats.report(), onScreen: renderer.active.length, viewport: { width: renderer.width, height: renderer.height, dpr: renderer.dpr } };
+};
+
+applySettings(settings, false);
+fillSettingsForm();
+new ResizeObserver(resize).observe($('stage'));
+resize();
+const src = new URLSearchParams(location.search).get('src');
+if (src) openVideo(src, src); else showDemo();
+offerSeed();
+setInterval(() => heatmap.refresh(clock.duration), 30000);
+window.addEventListener('pagehide', () => socket.close());
+requestAnimationFrame(frame);
