@@ -32,6 +32,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	danmaku "github.com/danmakud/danmakud"
 )
@@ -41,6 +42,9 @@ var (
 	_ danmaku.BatchPutter = (*Store)(nil)
 	_ danmaku.TimeCounter = (*Store)(nil)
 )
+
+// cacheBytes is the size of the block cache.
+const cacheBytes = 64 << 20
 
 // stripes is the number of locks that serialise the existence check and
 // the commit of puts to the same key.
@@ -60,10 +64,16 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cache := pebble.NewCache(cacheBytes)
+	defer cache.Unref() // The DB holds its own reference.
 	opts := &pebble.Options{
 		Logger:             pebbleLogger{log},
 		FormatMajorVersion: pebble.FormatNewest,
+		Cache:              cache,
 	}
+	// Bloom filters let the existence check of every Put skip tables that
+	// cannot hold the new key; the other levels inherit L0's policy.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
