@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
@@ -28,6 +30,9 @@ type Config struct {
 	// CORSOrigins lists the origins whose pages may call the API ("*" for
 	// any); empty allows only same-origin pages, as browsers do by default.
 	CORSOrigins []string
+	// Health reports whether each dependency is reachable (for /healthz);
+	// nil reports none.
+	Health func() map[string]bool
 }
 
 // Server routes requests. Create it with New, then Mount extra handlers
@@ -61,6 +66,7 @@ func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger)
 	s.mux.HandleFunc("GET /danmu/heatmap/{objectId}", s.handleHeatmap)
 	s.mux.HandleFunc("GET /danmu/me", s.handleMe)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	return s
 }
 
@@ -300,8 +306,27 @@ func (s *Server) handleHeatmap(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, h)
 }
 
+// handleHealth answers while the process serves; it also reports each
+// dependency, which may be down while the node keeps serving.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, map[string]string{"status": "ok"})
+	body := map[string]any{"status": "ok"}
+	if s.cfg.Health != nil {
+		body["dependencies"] = s.cfg.Health()
+	}
+	writeJSON(w, body)
+}
+
+// handleReady answers 200 when the store answers, so that a load balancer
+// sends traffic only to nodes that can take sends, and 503 otherwise.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.svc.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		writeError(w, r, s.log, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "the store does not answer", RetryAfter: time.Second})
+		return
+	}
+	writeJSON(w, map[string]string{"status": "ready"})
 }
 
 // NoopHandler reads a body of at most maxBody bytes and answers {}: the

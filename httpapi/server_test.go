@@ -208,8 +208,8 @@ func TestErrors(t *testing.T) {
 	c := client{t: t, base: srv.URL}
 	tests := []struct {
 		name, method, path, ctype, body string
-		status                           int
-		code                             string
+		status                          int
+		code                            string
 	}{
 		{"bad json", "POST", "/danmu/send", "application/json", `{"objectId":`, 400, "invalid"},
 		{"bad field", "POST", "/danmu/send", "application/json", `{"objectId":"1","content":{"text":""}}`, 400, "invalid"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
 )
@@ -55,7 +56,9 @@ func (s *Service) list(ctx context.Context, a danmaku.Actor, objectID string, st
 	if err != nil {
 		return Result{}, err
 	}
+	began := time.Now()
 	page, err := s.store.List(ctx, danmaku.Query{ObjectID: objectID, Start: start, Limit: size})
+	s.observe("list", began, err)
 	if err != nil {
 		return Result{}, fmt.Errorf("list %s: %w", objectID, err)
 	}
@@ -82,7 +85,9 @@ func (s *Service) ByUser(ctx context.Context, a danmaku.Actor, userID, cursor st
 			return Result{}, danmaku.FieldError("cursor", "must be a cursor from a previous page or \"-1\"")
 		}
 	}
+	began := time.Now()
 	page, err := s.store.ListByUser(ctx, q)
+	s.observe("list_user", began, err)
 	if err != nil {
 		return Result{}, fmt.Errorf("list user: %w", err)
 	}
@@ -118,7 +123,9 @@ func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, 
 	if !a.CanModerate(objectID) && (a.UserID == "" || a.UserID != d.UserID) {
 		return nil, danmaku.Errorf(danmaku.EFORBIDDEN, "only the author or a moderator of this room may delete this danmaku")
 	}
+	began := time.Now()
 	d, err = s.store.Delete(ctx, objectID, id)
+	s.observe("delete", began, err)
 	if errors.Is(err, danmaku.ErrNotFound) {
 		return nil, err
 	}

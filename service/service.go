@@ -40,6 +40,7 @@ type Service struct {
 	mod   danmaku.Moderator
 	now   func() time.Time
 	log   *slog.Logger
+	obs   func(op string, d time.Duration, err error)
 	heat  heatmapCache
 	feed  Feed
 	stats counters
@@ -53,6 +54,9 @@ type Options struct {
 	IDs       *danmaku.IDGen    // Nil makes one with a random node number.
 	Now       func() time.Time  // Nil means time.Now.
 	Log       *slog.Logger      // Nil discards.
+	// ObserveStore, when set, is told the duration and result of every
+	// store call (for metrics).
+	ObserveStore func(op string, d time.Duration, err error)
 }
 
 // New returns a Service over store.
@@ -77,7 +81,7 @@ func New(cfg Config, store danmaku.Store, opt Options) *Service {
 	}
 	return &Service{
 		cfg: cfg, store: store, ids: opt.IDs, pub: opt.Publisher, live: opt.Live,
-		mod: opt.Moderator, now: opt.Now, log: opt.Log,
+		mod: opt.Moderator, now: opt.Now, log: opt.Log, obs: opt.ObserveStore,
 	}
 }
 
@@ -134,7 +138,9 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 	}
 	for attempt := 0; ; attempt++ {
 		d.ID = s.ids.Next(d.Content.Time)
+		start := time.Now()
 		err = s.store.Put(ctx, d)
+		s.observe("put", start, err)
 		if !errors.Is(err, danmaku.ErrConflict) || attempt == maxIDRetries {
 			break
 		}
@@ -154,6 +160,21 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 		}
 	}
 	return d, nil
+}
+
+// observe reports a store call that began at start.
+func (s *Service) observe(op string, start time.Time, err error) {
+	if s.obs != nil {
+		s.obs(op, time.Since(start), err)
+	}
+}
+
+// Ready checks that the store answers, for /readyz.
+func (s *Service) Ready(ctx context.Context) error {
+	start := time.Now()
+	_, err := s.store.List(ctx, danmaku.Query{ObjectID: "danmakud-readyz", Limit: 1})
+	s.observe("list", start, err)
+	return err
 }
 
 // sender decides whose danmaku this is: the authenticated user, or the

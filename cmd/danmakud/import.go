@@ -15,11 +15,6 @@ import (
 	"golang.org/x/term"
 )
 
-// importStats counts what an import did.
-type importStats struct {
-	imported, present, skipped int
-}
-
 // runImport runs "danmakud import": it streams a danmaku file into st for
 // one video and prints a summary line to stdout. Danmaku already in the
 // store (the same file imported before: import ids are derived from the
@@ -71,65 +66,13 @@ func runImport(ctx context.Context, st danmaku.Store, args []string, stdout, std
 	}
 
 	start := time.Now()
-	stats, err := importBilibili(ctx, st, *object, r)
+	stats, err := bilibili.Import(ctx, st, *object, r)
 	if err != nil {
-		return fmt.Errorf("import %s: %w (imported %d before stopping)", path, err, stats.imported)
+		return fmt.Errorf("import %s: %w (imported %d before stopping)", path, err, stats.Imported)
 	}
 	fmt.Fprintf(stdout, "imported %d, already present %d, skipped %d (into %s in %s)\n",
-		stats.imported, stats.present, stats.skipped, *object, time.Since(start).Round(time.Millisecond))
+		stats.Imported, stats.Present, stats.Skipped, *object, time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// importBatch is how many danmaku an import writes per commit when the
-// store can write batches.
-const importBatch = 500
-
-// importBilibili decodes Bilibili XML from r and puts every danmaku into st
-// under objectID, in batches when st is a danmaku.BatchPutter.
-func importBilibili(ctx context.Context, st danmaku.Store, objectID string, r io.Reader) (importStats, error) {
-	var s importStats
-	bp, batched := st.(danmaku.BatchPutter)
-	var batch []*danmaku.Danmaku
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		n, err := bp.PutBatch(ctx, batch)
-		if err != nil {
-			return fmt.Errorf("store %d danmaku: %w", len(batch), err)
-		}
-		s.imported += n
-		s.present += len(batch) - n
-		batch = batch[:0]
-		return nil
-	}
-	res, err := bilibili.Decode(r, func(d *danmaku.Danmaku) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		d.ObjectID = objectID
-		if batched {
-			batch = append(batch, d)
-			if len(batch) >= importBatch {
-				return flush()
-			}
-			return nil
-		}
-		switch err := st.Put(ctx, d); {
-		case errors.Is(err, danmaku.ErrConflict):
-			s.present++
-		case err != nil:
-			return fmt.Errorf("store danmaku %s: %w", d.ID, err)
-		default:
-			s.imported++
-		}
-		return nil
-	})
-	s.skipped = res.Skipped
-	if err != nil {
-		return s, err
-	}
-	return s, flush()
 }
 
 // openInput opens path, or standard input for "-", and returns its size

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// streamGrace is how long requests in flight may run after shutdown
+// starts before their contexts are cancelled.
+const streamGrace = 2 * time.Second
+
 // serve listens on addr, reports the bound address to ready, and serves h
 // until ctx is cancelled; then it stops accepting and waits for requests in
 // flight to finish.
@@ -18,12 +22,21 @@ func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, r
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	// Request contexts end a moment after shutdown starts, so that
+	// long-lived streams (Server-Sent Events) return and Shutdown can
+	// finish, while ordinary requests in flight get time to complete.
+	// WebSocket connections are not the server's after the upgrade: the
+	// live hub holds them on its poller and closes them in Hub.Close.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
+	srv.RegisterOnShutdown(func() { time.AfterFunc(streamGrace, cancelBase) })
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -14,6 +14,7 @@ import (
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
+	"github.com/danmakud/danmakud/compat/dplayer"
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/live"
 	"github.com/danmakud/danmakud/moderation"
@@ -62,6 +63,8 @@ func (m *Main) wire() error {
 		Login:       m.Auth.AdminLogin,
 		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.2, IPBurst: 5, DuplicateWindow: -1}),
 	})
+	m.API.MountFormats(m.Store)
+	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.Store, m.dplayerActor, m.Svc.Limits())))
 	web.New().Mount(m.API.Handle)
 	if c.BenchNoop {
 		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
@@ -71,6 +74,22 @@ func (m *Main) wire() error {
 
 // viewer is the actor of a live connection: unidentified viewers may watch.
 func (m *Main) viewer(r *http.Request) (danmaku.Actor, error) { return m.API.Viewer(r) }
+
+// dplayerActor identifies a DPlayer request. DPlayer's requests carry a
+// token when the page configures one and no cookie when the page is on
+// another origin; in anonymous mode such a sender gets a fresh anonymous id
+// (per-IP limits still apply).
+func (m *Main) dplayerActor(r *http.Request) (danmaku.Actor, error) {
+	a, err := m.Auth.Authenticate(r)
+	if errors.Is(err, auth.ErrNoCredentials) && m.Config.Anonymous {
+		id, _ := m.Auth.NewAnonymousID()
+		return danmaku.Actor{UserID: id, Anonymous: true, IP: httpapi.RemoteIP(r)}, nil
+	}
+	if errors.Is(err, auth.ErrNoCredentials) {
+		return danmaku.Actor{IP: httpapi.RemoteIP(r)}, nil
+	}
+	return a, err
+}
 
 // senderRef forwards sends from the hub to the service built after it.
 type senderRef struct{ svc *service.Service }

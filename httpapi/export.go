@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/format/ass"
+	"github.com/danmakud/danmakud/format/bilibili"
+)
+
+// maxImportBytes caps an uploaded danmaku file.
+const maxImportBytes = 64 << 20
+
+// MountFormats registers the exports (Bilibili XML, ASS subtitles) and the
+// moderators' import of Bilibili XML into store.
+func (s *Server) MountFormats(store danmaku.Store) {
+	s.mux.HandleFunc("GET /danmu/export/{file}", func(w http.ResponseWriter, r *http.Request) {
+		s.export(w, r, store)
+	})
+	s.mux.HandleFunc("POST /admin/api/import/{objectId}", func(w http.ResponseWriter, r *http.Request) {
+		s.importXML(w, r, store)
+	})
+}
+
+// export answers /danmu/export/{objectId}.xml and .ass. Shadowed danmaku
+// are left out.
+func (s *Server) export(w http.ResponseWriter, r *http.Request, store danmaku.Store) {
+	file := r.PathValue("file")
+	objectID, format, ok := strings.Cut(file, ".")
+	if !ok || (format != "xml" && format != "ass") {
+		writeError(w, r, s.log, danmaku.Errorf(danmaku.ENOTFOUND, "export as {objectId}.xml (Bilibili XML) or {objectId}.ass (ASS subtitles)"))
+		return
+	}
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", `inline; filename="`+file+`"`)
+	var err error
+	switch format {
+	case "xml":
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		err = bilibili.Export(r.Context(), w, store, objectID, bilibili.Header{})
+	case "ass":
+		w.Header().Set("Content-Type", "text/x-ssa; charset=utf-8")
+		_, err = ass.Export(r.Context(), w, store, objectID, ass.Options{})
+	}
+	if err != nil {
+		// Part of the body may be out already; the log keeps the cause.
+		s.log.Error("export", "objectId", objectID, "format", format, "err", err)
+	}
+}
+
+// importXML stores an uploaded Bilibili XML file in a room; moderators of
+// the room and admins may.
+func (s *Server) importXML(w http.ResponseWriter, r *http.Request, store danmaku.Store) {
+	objectID := r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	a, err := s.auth.Authenticate(r)
+	if err != nil || !a.CanModerate(objectID) {
+		writeError(w, r, s.log, danmaku.Errorf(danmaku.EFORBIDDEN, "importing needs the admin role or a moderator of the room"))
+		return
+	}
+	stats, err := bilibili.Import(r.Context(), store, objectID, http.MaxBytesReader(w, r.Body, maxImportBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, r, s.log, danmaku.Errorf(danmaku.ETOOLARGE, "the file is larger than %d MB (imported %d before stopping)", maxImportBytes>>20, stats.Imported))
+			return
+		}
+		writeError(w, r, s.log, danmaku.Errorf(danmaku.EINVALID, "import stopped after %d danmaku: %v", stats.Imported, err))
+		return
+	}
+	writeJSON(w, stats)
+}
