@@ -29,20 +29,20 @@ func (s *Server) MountAdmin(a Admin) {
 		a.Now = time.Now
 	}
 	h := &adminHandlers{s: s, a: a}
-	s.mux.HandleFunc("POST /admin/api/login", h.login)
-	s.mux.HandleFunc("GET /admin/api/feed", h.feed)
-	s.mux.HandleFunc("GET /admin/api/feed/stream", h.feedStream)
-	s.mux.HandleFunc("GET /admin/api/words", h.listWords)
-	s.mux.HandleFunc("POST /admin/api/words", h.addWord)
-	s.mux.HandleFunc("DELETE /admin/api/words", h.removeWord)
-	s.mux.HandleFunc("GET /admin/api/bans", h.listBans)
-	s.mux.HandleFunc("POST /admin/api/bans", h.ban)
-	s.mux.HandleFunc("DELETE /admin/api/bans", h.unban)
-	s.mux.HandleFunc("GET /admin/api/rooms/{objectId}", h.room)
-	s.mux.HandleFunc("POST /admin/api/rooms/{objectId}", h.setRoom)
-	s.mux.HandleFunc("POST /admin/api/rooms/{objectId}/live/start", h.startLive)
-	s.mux.HandleFunc("POST /admin/api/rooms/{objectId}/live/end", h.endLive)
-	s.mux.HandleFunc("GET /admin/api/stats", h.stats)
+	s.handleFunc("POST /admin/api/login", h.login)
+	s.handleFunc("GET /admin/api/feed", h.feed)
+	s.handleFunc("GET /admin/api/feed/stream", h.feedStream)
+	s.handleFunc("GET /admin/api/words", h.listWords)
+	s.handleFunc("POST /admin/api/words", h.addWord)
+	s.handleFunc("DELETE /admin/api/words", h.removeWord)
+	s.handleFunc("GET /admin/api/bans", h.listBans)
+	s.handleFunc("POST /admin/api/bans", h.ban)
+	s.handleFunc("DELETE /admin/api/bans", h.unban)
+	s.handleFunc("GET /admin/api/rooms/{objectId}", h.room)
+	s.handleFunc("POST /admin/api/rooms/{objectId}", h.setRoom)
+	s.handleFunc("POST /admin/api/rooms/{objectId}/live/start", h.startLive)
+	s.handleFunc("POST /admin/api/rooms/{objectId}/live/end", h.endLive)
+	s.handleFunc("GET /admin/api/stats", h.stats)
 }
 
 type adminHandlers struct {

@@ -16,10 +16,10 @@ const maxImportBytes = 64 << 20
 // MountFormats registers the exports (Bilibili XML, ASS subtitles) and the
 // moderators' import of Bilibili XML into store.
 func (s *Server) MountFormats(store danmaku.Store) {
-	s.mux.HandleFunc("GET /danmu/export/{file}", func(w http.ResponseWriter, r *http.Request) {
+	s.handleFunc("GET /danmu/export/{file}", func(w http.ResponseWriter, r *http.Request) {
 		s.export(w, r, store)
 	})
-	s.mux.HandleFunc("POST /admin/api/import/{objectId}", func(w http.ResponseWriter, r *http.Request) {
+	s.handleFunc("POST /admin/api/import/{objectId}", func(w http.ResponseWriter, r *http.Request) {
 		s.importXML(w, r, store)
 	})
 }

@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +45,8 @@ type Server struct {
 	auth Authenticator
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// patterns lists the registered routes in registration order.
+	patterns []string
 }
 
 // New returns a Server for svc. auth may be nil: every caller is then an
@@ -58,21 +62,47 @@ func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger)
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, svc: svc, auth: auth, log: log, mux: http.NewServeMux()}
-	s.mux.HandleFunc("POST /danmu/send", s.handleSend)
-	s.mux.HandleFunc("GET /danmu/queryByTime/{objectId}", s.handleQueryByTime)
-	s.mux.HandleFunc("GET /danmu/pull/{objectId}", s.handlePull)
-	s.mux.HandleFunc("GET /danmu/user/{userId}", s.handleByUser)
-	s.mux.HandleFunc("DELETE /danmu/item/{objectId}/{id}", s.handleDelete)
-	s.mux.HandleFunc("GET /danmu/heatmap/{objectId}", s.handleHeatmap)
-	s.mux.HandleFunc("GET /danmu/me", s.handleMe)
-	s.mux.HandleFunc("GET /healthz", s.handleHealth)
-	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.handleFunc("POST /danmu/send", s.handleSend)
+	s.handleFunc("GET /danmu/queryByTime/{objectId}", s.handleQueryByTime)
+	s.handleFunc("GET /danmu/pull/{objectId}", s.handlePull)
+	s.handleFunc("GET /danmu/user/{userId}", s.handleByUser)
+	s.handleFunc("DELETE /danmu/item/{objectId}/{id}", s.handleDelete)
+	s.handleFunc("GET /danmu/heatmap/{objectId}", s.handleHeatmap)
+	s.handleFunc("GET /danmu/me", s.handleMe)
+	s.handleFunc("GET /healthz", s.handleHealth)
+	s.handleFunc("GET /readyz", s.handleReady)
+	s.handleFunc("GET /openapi.json", s.handleOpenAPI)
 	return s
 }
 
 // Handle registers h for pattern (a ServeMux pattern such as
 // "GET /danmu/ws/{objectId}").
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+func (s *Server) handleFunc(pattern string, h http.HandlerFunc) { s.Handle(pattern, h) }
+
+// Patterns returns every registered route pattern, for the test that the
+// OpenAPI description matches the routes.
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
+
+// Match returns the pattern that would serve r, or "" when none would.
+func (s *Server) Match(r *http.Request) string {
+	_, p := s.mux.Handler(r)
+	return p
+}
+
+// openAPI is the OpenAPI 3 description of the routes.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(openAPI)
+}
 
 // ServeHTTP answers unknown routes and wrong methods with JSON errors,
 // recovers from panics, and otherwise dispatches to the registered routes.
