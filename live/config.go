@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
@@ -22,11 +23,9 @@ const (
 
 // Close codes sent in the WebSocket close frame (see docs/protocol.md).
 const (
-	CloseGoingAway   = 1001 // The server is shutting down.
-	CloseTooBig      = 1009 // A client frame exceeded MaxMessageBytes.
-	CloseTooSlow     = 4008 // The viewer fell too far behind and was dropped.
-	CloseBadMessage  = 4000 // A client message could not be understood.
-	CloseRoomClosing = 4001 // The room was shut down.
+	CloseGoingAway = 1001 // The server is shutting down.
+	CloseTooSlow   = 4008 // The viewer fell too far behind and was dropped.
+	ClosePolicy    = 1008 // The client had too many messages waiting.
 )
 
 // RoomConfig holds one room's settings. Zero fields take the defaults.
@@ -94,8 +93,15 @@ type Config struct {
 	// WriteError writes an error response before an upgrade; nil writes
 	// {"code","message"} with a status chosen from the error code.
 	WriteError func(http.ResponseWriter, *http.Request, error)
+	// DisableCompression declines permessage-deflate. Otherwise a client
+	// that offers it receives batches compressed once per batch and shared.
+	DisableCompression bool
 	// Limits bounds the danmaku sent over WebSocket.
 	Limits danmaku.Limits
+
+	// DefaultRoom holds the settings of rooms that SetRoomConfig has not
+	// configured; its zero fields mean the package defaults.
+	DefaultRoom RoomConfig
 
 	// Now and NewTicker are the clock and tick source; nil means real time.
 	Now       func() time.Time
@@ -119,6 +125,9 @@ type Config struct {
 	IdleRoomTicks int
 	// MaxRooms bounds the rooms held in memory (default 100,000).
 	MaxRooms int
+	// FanoutWorkers is how many goroutines write one tick to a large
+	// room's viewers (default GOMAXPROCS).
+	FanoutWorkers int
 	// SocketSendBuffer, if positive, sets SO_SNDBUF on viewer sockets.
 	SocketSendBuffer int
 }
@@ -144,6 +153,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleRoomTicks <= 0 {
 		c.IdleRoomTicks = 60
+	}
+	if c.FanoutWorkers <= 0 {
+		c.FanoutWorkers = runtime.GOMAXPROCS(0)
 	}
 	if c.MaxRooms <= 0 {
 		c.MaxRooms = 100_000

@@ -163,12 +163,17 @@ func (h *Hub) SetRoomConfig(objectID string, c RoomConfig) error {
 		return err
 	}
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return danmaku.Errorf(danmaku.EUNAVAILABLE, "the live service is shutting down")
+	}
 	if c == (RoomConfig{}) {
 		delete(h.configs, objectID)
 	} else {
 		h.configs[objectID] = c
 	}
 	r := h.rooms[objectID]
+	c = h.roomConfigLocked(objectID)
 	h.mu.Unlock()
 	if r != nil {
 		for sent := false; !sent; {
@@ -190,7 +195,19 @@ func (h *Hub) SetRoomConfig(objectID string, c RoomConfig) error {
 func (h *Hub) RoomConfig(objectID string) RoomConfig {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.configs[objectID].withDefaults()
+	return h.roomConfigLocked(objectID)
+}
+
+// roomConfigLocked merges a room's own settings over the hub's defaults.
+func (h *Hub) roomConfigLocked(objectID string) RoomConfig {
+	c := h.configs[objectID]
+	if c.TickInterval == 0 {
+		c.TickInterval = h.cfg.DefaultRoom.TickInterval
+	}
+	if c.MaxPerTick == 0 {
+		c.MaxPerTick = h.cfg.DefaultRoom.MaxPerTick
+	}
+	return c.withDefaults()
 }
 
 // room returns the room of objectID, creating and starting it if needed.
@@ -206,7 +223,7 @@ func (h *Hub) room(objectID string) (*room, error) {
 	if len(h.rooms) >= h.cfg.MaxRooms {
 		return nil, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "too many live rooms", RetryAfter: 10 * time.Second}
 	}
-	r := newRoom(h, objectID, h.configs[objectID], h.cfg.Now())
+	r := newRoom(h, objectID, h.roomConfigLocked(objectID), h.cfg.Now())
 	h.rooms[objectID] = r
 	h.wg.Go(r.run)
 	return r, nil
@@ -257,6 +274,7 @@ type Stats struct {
 	Batches         uint64        // Batches made over all rooms.
 	LateTicks       uint64        // Ticks that ran more than half an interval late.
 	MaxTickLag      time.Duration // The latest a tick ran.
+	BytesWritten    uint64        // Bytes handed to viewers' connections.
 }
 
 // Stats returns the hub's counters.
@@ -279,5 +297,6 @@ func (h *Hub) Stats() Stats {
 		Batches:         s.batches.Load(),
 		LateTicks:       s.lateTicks.Load(),
 		MaxTickLag:      time.Duration(s.maxLagNs.Load()),
+		BytesWritten:    s.bytesWritten.Load(),
 	}
 }

@@ -1,12 +1,10 @@
 package live
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -100,7 +98,7 @@ func TestConcurrentPublishersContiguousSeq(t *testing.T) {
 			}
 		}
 	}
-	if st := e.hub.Stats(); st.Broadcast != senders*perTick*ticks || st.Batches != ticks {
+	if st := e.hub.Stats(); st.Broadcast != senders*perTick*ticks || st.Batches != ticks || st.BytesWritten < uint64(c.BytesRead) {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -357,67 +355,6 @@ func TestSlowViewerToldWhatItMissed(t *testing.T) {
 	}
 }
 
-func TestSSEAndWebSocketGetTheSameBatches(t *testing.T) {
-	e := newEnv(t, nil)
-	ws := e.dial("v1", wsclient.Options{})
-	tk := e.ticker()
-	readType(t, ws, "welcome")
-	resp, err := http.Get(e.srv.URL + "/danmu/stream/v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		t.Fatalf("content type %q", ct)
-	}
-	events := make(chan [3]string, 16)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		var ev [3]string // id, event, data
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if ev[1] != "" {
-					events <- ev
-				}
-				ev = [3]string{}
-			case strings.HasPrefix(line, "id: "):
-				ev[0] = line[4:]
-			case strings.HasPrefix(line, "event: "):
-				ev[1] = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				ev[2] = line[6:]
-			}
-		}
-		close(events)
-	}()
-	next := func() [3]string {
-		select {
-		case ev := <-events:
-			return ev
-		case <-time.After(10 * time.Second):
-			t.Fatal("no SSE event")
-			return [3]string{}
-		}
-	}
-	if ev := next(); ev[1] != "welcome" {
-		t.Fatalf("first event %v", ev)
-	}
-	for i := range 3 {
-		e.publish("v1", "alice", fmt.Sprintf("n%d", i), false)
-		e.publish("v1", "bob", "same", false)
-		e.publish("v1", "carol", "same", false)
-		e.tick(tk)
-		wsb := readType(t, ws, "batch")
-		ev := next()
-		if ev[1] != "batch" || ev[0] != fmt.Sprint(i+1) || ev[2] != string(wsb.raw) {
-			t.Fatalf("SSE %v differs from WebSocket %s", ev, wsb.raw)
-		}
-	}
-}
-
 func TestDeleteReachesViewersAndRing(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.dial("v1", wsclient.Options{})
@@ -484,104 +421,6 @@ func TestLiveSessionOffsets(t *testing.T) {
 	}
 }
 
-// sender is a minimal Sender for tests: it validates like the service
-// would not, but stores nothing; it publishes what it accepts.
-type sender struct {
-	e      *env
-	mu     sync.Mutex
-	actors []danmaku.Actor
-}
-
-func (s *sender) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error) {
-	s.mu.Lock()
-	s.actors = append(s.actors, a)
-	s.mu.Unlock()
-	if req.Content.Text == "slow down" {
-		return nil, &danmaku.Error{Code: danmaku.ERATELIMIT, Message: "too many danmaku", RetryAfter: 1500 * time.Millisecond}
-	}
-	d := &danmaku.Danmaku{ID: s.e.ids.Next(req.Content.Time), ObjectID: req.ObjectID, UserID: a.UserID, Content: req.Content}
-	return d, s.e.hub.Publish(ctx, d, false)
-}
-
-func TestSendOverWebSocket(t *testing.T) {
-	s := &sender{}
-	e := newEnv(t, func(c *Config) {
-		c.Sender = s
-		c.Authenticate = func(r *http.Request) (danmaku.Actor, error) {
-			if r.URL.Query().Get("token") != "ok" {
-				return danmaku.Actor{}, danmaku.Errorf(danmaku.EUNAUTHORIZED, "bad token")
-			}
-			return danmaku.Actor{UserID: "alice"}, nil
-		}
-	})
-	s.e = e
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	base := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/danmu/ws/v1"
-	var he *wsclient.HandshakeError
-	if _, err := wsclient.Dial(ctx, base+"?token=no", wsclient.Options{}); !errors.As(err, &he) || he.Status != http.StatusUnauthorized {
-		t.Fatalf("bad token: %v", err)
-	}
-	c, err := wsclient.Dial(ctx, base+"?token=ok", wsclient.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	tk := e.ticker()
-	readType(t, c, "welcome")
-
-	steps := []struct {
-		send, typ, code string
-		retry           int64
-	}{
-		{`{"type":"send","ref":"r1","content":{"text":"hi there","color":"red","time":3}}`, "ack", "", 0},
-		{`{"type":"send","ref":"r2","content":{"text":"   "}}`, "error", danmaku.EINVALID, 0},
-		{`{"type":"send","ref":"r3","content":{"text":"slow down"}}`, "error", danmaku.ERATELIMIT, 1500},
-		{`{"type":"send","ref":"r4"}`, "error", danmaku.EINVALID, 0},
-		{`{"type":"ping","ref":"r5"}`, "pong", "", 0},
-		{`{"type":"dance","ref":"r6"}`, "error", danmaku.EINVALID, 0},
-	}
-	for _, st := range steps {
-		if err := c.WriteText([]byte(st.send)); err != nil {
-			t.Fatal(err)
-		}
-		m := readType(t, c, st.typ)
-		if m.Code != st.code || m.Retry != st.retry || m.Ref == "" {
-			t.Errorf("%s: got %s", st.send, m.raw)
-		}
-		if st.typ == "ack" && m.ID.IsZero() {
-			t.Errorf("ack without id: %s", m.raw)
-		}
-	}
-	if err := c.WriteText([]byte("not json")); err != nil {
-		t.Fatal(err)
-	}
-	if m := readType(t, c, "error"); m.Code != danmaku.EINVALID {
-		t.Errorf("bad JSON: %s", m.raw)
-	}
-	e.tick(tk)
-	b := readType(t, c, "batch")
-	if texts(b.Items) != "hi there" || b.Items[0].UserID != "alice" || b.Items[0].Content.Color != 0xff0000 || b.Items[0].ObjectID != "v1" {
-		t.Fatalf("batch = %s", b.raw)
-	}
-	if len(s.actors) == 0 || s.actors[0].UserID != "alice" {
-		t.Errorf("actors = %+v", s.actors)
-	}
-}
-
-func TestOversizedClientMessageCloses(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MaxMessageBytes = 256 })
-	c := e.dial("v1", wsclient.Options{})
-	readType(t, c, "welcome")
-	if err := c.WriteText([]byte(`{"type":"ping","ref":"` + strings.Repeat("x", 1000) + `"}`)); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := c.ReadMessage(); err == nil {
-		t.Fatal("connection still open after an oversized message")
-	}
-}
-
 func TestIdleRoomIsRemoved(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.IdleRoomTicks = 2 })
 	e.publish("v1", "alice", "nobody watches", false)
@@ -609,16 +448,44 @@ func TestIdleRoomIsRemoved(t *testing.T) {
 	}
 }
 
-func TestBadObjectID(t *testing.T) {
+func TestSetRoomConfigOnARunningRoom(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, path := range []string{"/danmu/ws/bad%20id", "/danmu/stream/bad%20id"} {
-		resp, err := http.Get(e.srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("%s: status %d", path, resp.StatusCode)
-		}
+	c := e.dial("v1", wsclient.Options{})
+	e.ticker()
+	readType(t, c, "welcome")
+	e.publish("v1", "alice", "before the change", false)
+	if err := e.hub.SetRoomConfig("v1", RoomConfig{TickInterval: 200 * time.Millisecond, MaxPerTick: 5}); err != nil {
+		t.Fatal(err)
+	}
+	// Pending danmaku are flushed before the new interval applies.
+	if b := readType(t, c, "batch"); b.Seq != 1 || texts(b.Items) != "before the change" {
+		t.Fatalf("batch = %s", b.raw)
+	}
+	tk := e.ticker()
+	e.publish("v1", "bob", "after", false)
+	e.clock.Advance(200 * time.Millisecond)
+	tk.ch <- e.clock.Now()
+	if b := readType(t, c, "batch"); b.Seq != 2 || texts(b.Items) != "after" {
+		t.Fatalf("batch = %s", b.raw)
+	}
+	late := e.dial("v1", wsclient.Options{})
+	if w := readType(t, late, "welcome"); w.Room.TickMs != 200 || w.Room.MaxPerTick != 5 {
+		t.Fatalf("welcome = %s", w.raw)
+	}
+	if got := e.hub.RoomConfig("v1"); got.TickInterval != 200*time.Millisecond || got.MaxPerTick != 5 {
+		t.Errorf("RoomConfig = %+v", got)
+	}
+	var de *danmaku.Error
+	if err := e.hub.SetRoomConfig("v1", RoomConfig{TickInterval: time.Hour}); !errors.As(err, &de) || de.Code != danmaku.EINVALID {
+		t.Errorf("bad config: %v", err)
+	}
+}
+
+func TestDefaultRoomConfig(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.DefaultRoom = RoomConfig{TickInterval: 500 * time.Millisecond} })
+	c := e.dial("v2", wsclient.Options{})
+	e.ticker()
+	if w := readType(t, c, "welcome"); w.Room.TickMs != 500 || w.Room.MaxPerTick != DefaultMaxPerTick {
+		t.Fatalf("welcome = %s", w.raw)
 	}
 }

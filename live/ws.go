@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,10 @@ func nbioPollers() int { return 1 + runtime.NumCPU()/4 }
 
 // sendTimeout bounds the store write behind one WebSocket send.
 const sendTimeout = 10 * time.Second
+
+// maxQueuedMessages bounds a connection's client messages waiting to be
+// handled.
+const maxQueuedMessages = 32
 
 // maxRefLen bounds the client's reference echoed in acks and errors.
 const maxRefLen = 64
@@ -78,7 +83,7 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u.KeepaliveTime = 3 * h.cfg.PingInterval
 	u.MessageLengthLimit = h.cfg.MaxMessageBytes
 	u.CheckOrigin = h.cfg.CheckOrigin
-	u.EnableCompression(false)
+	u.EnableCompression(!h.cfg.DisableCompression)
 	u.SetPingHandler(func(c *websocket.Conn, data string) {
 		if s, ok := c.Session().(*wsSink); ok {
 			s.v.send(&message{ws: wsFrame(opPong, []byte(data))})
@@ -128,11 +133,26 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.SocketSendBuffer > 0 {
 		_ = nbc.SetWriteBuffer(h.cfg.SocketSendBuffer)
 	}
-	v := &viewer{actor: actor}
+	v := &viewer{actor: actor, zip: !h.cfg.DisableCompression && offersDeflate(r.Header)}
 	s := &wsSink{conn: nbc, v: v}
 	v.sink = s
 	wsc.SetSession(s)
 	h.joinRoom(objectID, v)
+}
+
+// offersDeflate reports whether the upgrade request offers
+// permessage-deflate, which the upgrader then accepts with no context
+// takeover either way.
+func offersDeflate(h http.Header) bool {
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for ext := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.TrimSpace(name) == "permessage-deflate" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // joinRoom adds v to objectID's room, replacing a room that closed
@@ -183,6 +203,12 @@ func (h *Hub) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte
 		return
 	}
 	v := s.v
+	if s.conn.ExecuteLen() > maxQueuedMessages {
+		// The client sends faster than its sends are stored; nbio would
+		// queue its messages without bound.
+		v.close(ClosePolicy, "too many messages in flight")
+		return
+	}
 	if mt != websocket.TextMessage {
 		v.send(errorMessage("", danmaku.Errorf(danmaku.EINVALID, "messages must be JSON text frames")))
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/live"
+	"github.com/danmakud/danmakud/metrics"
 	"github.com/danmakud/danmakud/moderation"
 	"github.com/danmakud/danmakud/service"
 	dynamostore "github.com/danmakud/danmakud/store/dynamodb"
@@ -63,14 +64,15 @@ type Config struct {
 // Main is the program: its configuration and the parts it opened. Create it
 // with NewMain, then ParseFlags, Open, Run and Close.
 type Main struct {
-	Config Config
-	Log    *slog.Logger
-	Store  danmaku.Store
-	Svc    *service.Service
-	API    *httpapi.Server
-	Hub    *live.Hub
-	Auth   *auth.Authenticator
-	Guard  *moderation.Guard
+	Config  Config
+	Log     *slog.Logger
+	Store   danmaku.Store
+	Svc     *service.Service
+	API     *httpapi.Server
+	Hub     *live.Hub
+	Auth    *auth.Authenticator
+	Guard   *moderation.Guard
+	Metrics *metrics.Metrics
 
 	stderr  io.Writer
 	closers []func() error

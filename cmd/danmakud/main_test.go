@@ -106,6 +106,26 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(string(b), `"text":"haha"`) {
 		t.Fatalf("query: %s", b)
 	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`danmakud_sends_total{outcome="accepted"} 1`, "danmakud_viewers 0", "danmakud_rooms",
+		"danmakud_ticks_total", "danmakud_tick_lag_max_seconds", "danmakud_dropped_total{reason=\"tick_cap\"}",
+		"danmakud_delivery_bytes_total", `danmakud_store_seconds_count{op="put",result="ok"} 1`, "go_goroutines"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err = http.Get(base + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp.Status, err)
+		}
+		resp.Body.Close()
+	}
 	cancel()
 	select {
 	case err := <-done:

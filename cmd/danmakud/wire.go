@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/compat/dplayer"
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/live"
+	"github.com/danmakud/danmakud/metrics"
 	"github.com/danmakud/danmakud/moderation"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/web"
@@ -41,6 +43,7 @@ func (m *Main) wire() error {
 		Authenticate: m.viewer,
 		CheckOrigin:  func(r *http.Request) bool { return auth.OriginAllowed(r, origins) },
 		Limits:       danmaku.Limits{MaxTextRunes: c.MaxText},
+		DefaultRoom:  live.RoomConfig{TickInterval: c.Tick, MaxPerTick: c.MaxPerTick},
 	}, m.Log)
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
@@ -51,8 +54,9 @@ func (m *Main) wire() error {
 		Limits:      danmaku.Limits{MaxTextRunes: c.MaxText},
 		PageSize:    c.PageSize,
 		MaxPageSize: c.MaxPageSize,
-	}, m.Store, service.Options{Publisher: hub, Live: hub, Moderator: m.Guard, Log: m.Log})
+	}, m.Store, service.Options{Publisher: hub, Live: hub, Moderator: m.Guard, Log: m.Log, ObserveStore: m.observeStore})
 	sender.svc = m.Svc
+	m.Metrics = metrics.New(metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.SendCounts})
 
 	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins)}, m.Svc, m.Auth, m.Log)
 	m.API.Handle("GET /danmu/ws/{objectId}", http.HandlerFunc(hub.ServeWS))
@@ -63,6 +67,7 @@ func (m *Main) wire() error {
 		Login:       m.Auth.AdminLogin,
 		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.2, IPBurst: 5, DuplicateWindow: -1}),
 	})
+	m.API.Handle("GET /metrics", m.Metrics.Handler())
 	m.API.MountFormats(m.Store)
 	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.Store, m.dplayerActor, m.Svc.Limits())))
 	web.New().Mount(m.API.Handle)
@@ -70,6 +75,14 @@ func (m *Main) wire() error {
 		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
 	}
 	return nil
+}
+
+// observeStore forwards store latencies to the metrics, which are made
+// after the service.
+func (m *Main) observeStore(op string, d time.Duration, err error) {
+	if m.Metrics != nil {
+		m.Metrics.ObserveStore(op, d, err)
+	}
 }
 
 // viewer is the actor of a live connection: unidentified viewers may watch.

@@ -5,6 +5,8 @@ package wsclient
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -51,6 +53,9 @@ type Conn struct {
 	wmu sync.Mutex
 	// BytesRead counts every byte read from the socket, frames included.
 	BytesRead int64
+	// LastCompressed reports whether the last frame read had RSV1 set
+	// (permessage-deflate); its payload is then still compressed.
+	LastCompressed bool
 }
 
 // CloseError is returned by ReadMessage when the server sent a close frame.
@@ -200,6 +205,7 @@ func (c *Conn) readFrame() (fin bool, op byte, payload []byte, err error) {
 	if _, err = io.ReadFull(c.br, h[:]); err != nil {
 		return
 	}
+	c.LastCompressed = h[0]&0x40 != 0
 	fin = h[0]&0x80 != 0
 	op = h[0] & 0x0F
 	n := uint64(h[1] & 0x7F)
@@ -270,6 +276,13 @@ func (c *Conn) write(op byte, p []byte) error {
 	defer c.wmu.Unlock()
 	_, err := c.nc.Write(b)
 	return err
+}
+
+// Inflate decompresses a permessage-deflate payload.
+func Inflate(p []byte) ([]byte, error) {
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
 // Close closes the connection without a closing handshake.

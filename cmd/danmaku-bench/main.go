@@ -1,0 +1,551 @@
+// Command danmaku-bench measures live fan-out: it starts a server (the
+// full danmakud, or the live hub alone), opens V WebSocket viewers of one
+// room on loopback, publishes R danmaku a second through POST /danmu/send,
+// and reports delivered danmaku a second, loss, end-to-end latency, server
+// CPU per million delivered danmaku, server RSS per viewer and wire bytes
+// per delivered danmaku. In the same run it measures a baseline server
+// that writes one pre-encoded frame per tick to as many raw connections,
+// and prints the ratios.
+//
+//	go run ./cmd/danmaku-bench -viewers 15000 -rate 100 -duration 30s
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	viewers    int
+	rate       int
+	duration   time.Duration
+	warmup     time.Duration
+	tick       time.Duration
+	maxPerTick int
+	target     string
+	room       string
+	sources    int
+	dialConc   int
+	baseline   bool
+	workers    int
+	deflate    bool
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "danmaku-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("danmaku-bench", flag.ContinueOnError)
+	var o options
+	fs.IntVar(&o.viewers, "viewers", 15000, "WebSocket viewers in one room")
+	fs.IntVar(&o.rate, "rate", 100, "danmaku published per second")
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measurement window")
+	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "publishing before the window opens")
+	fs.DurationVar(&o.tick, "tick", time.Second, "tick interval (hub target and baseline)")
+	fs.IntVar(&o.maxPerTick, "max-per-tick", 100, "per-tick cap (hub target)")
+	fs.StringVar(&o.target, "target", "hub", `server to measure: "hub" (the live package behind a minimal send handler) or "danmakud" (the full server, built from ./cmd/danmakud)`)
+	fs.StringVar(&o.room, "room", "bench", "room objectId")
+	fs.IntVar(&o.sources, "sources", 4, "source addresses 127.0.0.1..127.0.0.N for the viewers")
+	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "viewers connecting at once")
+	fs.BoolVar(&o.baseline, "baseline", true, "also measure the baseline server")
+	fs.BoolVar(&o.deflate, "deflate", false, "viewers offer permessage-deflate (the baseline always sends uncompressed frames)")
+	fs.IntVar(&o.workers, "fanout-workers", 0, "fan-out goroutines per room (hub target; 0 means GOMAXPROCS)")
+	serve := fs.String("serve", "", `internal: run a server ("hub" or "baseline") instead of the bench`)
+	addr := fs.String("addr", "127.0.0.1:0", "internal: server address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch *serve {
+	case "hub":
+		return runHubServer(*addr, o.room, o.tick, o.maxPerTick, o.workers)
+	case "baseline":
+		return runBaselineServer(*addr, o.tick, o.rate)
+	case "":
+	default:
+		return fmt.Errorf("unknown -serve %q", *serve)
+	}
+
+	fmt.Printf("viewers=%d rate=%d/s tick=%v window=%v warmup=%v target=%s deflate=%v\n", o.viewers, o.rate, o.tick, o.duration, o.warmup, o.target, o.deflate)
+	main, err := measure(o, o.target)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.target, err)
+	}
+	main.print(o.target)
+	if !o.baseline {
+		return nil
+	}
+	time.Sleep(2 * time.Second) // Let the kernel reap the closed sockets.
+	base, err := measure(o, "baseline")
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	base.print("baseline")
+	fmt.Printf("\nratios %s/baseline: CPU per delivered danmaku %.2f×, RSS per viewer %.2f×, wire bytes per danmaku %.2f×, batch→receive p99 %.2f×\n",
+		o.target, ratio(main.cpuPerMillion, base.cpuPerMillion), ratio(main.rssPerViewer, base.rssPerViewer),
+		ratio(main.wirePerDanmaku, base.wirePerDanmaku), ratio(main.d99.Seconds(), base.d99.Seconds()))
+	return nil
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// server is a child process serving on addr.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	tmp  string
+}
+
+// startServer starts the server of the given kind.
+func startServer(o options, kind string) (*server, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "danmaku-bench-")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{tmp: tmp}
+	switch kind {
+	case "hub", "baseline":
+		s.cmd = exec.Command(self, "-serve", kind, "-tick", o.tick.String(), "-rate", fmt.Sprint(o.rate),
+			"-max-per-tick", fmt.Sprint(o.maxPerTick), "-room", o.room, "-fanout-workers", fmt.Sprint(o.workers))
+	case "danmakud":
+		bin := filepath.Join(tmp, "danmakud")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/danmakud")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("build danmakud (run the bench from the repository root): %w", err)
+		}
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+		s.cmd = exec.Command(bin, "-addr", s.addr, "-data", filepath.Join(tmp, "data"), "-rate-limits=false",
+			"-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick))
+	default:
+		return nil, fmt.Errorf("unknown target %q", kind)
+	}
+	s.cmd.Stderr = os.Stderr
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if s.addr == "" {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "READY ") {
+			s.stop()
+			return nil, fmt.Errorf("server did not start: %q %v", line, err)
+		}
+		s.addr = strings.TrimSpace(strings.TrimPrefix(line, "READY "))
+		go func() { _, _ = io.Copy(io.Discard, stdout) }()
+		return s, nil
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("danmakud did not listen on %s", s.addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	_ = os.RemoveAll(s.tmp)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// result is one measured configuration.
+type result struct {
+	viewers        int
+	published      int
+	deliveredPerS  float64
+	expected       int64 // Viewer-batches expected in the window.
+	missing        int64 // Viewer-batches not received.
+	droppedNotices int64
+	closedViewers  int
+	undelivered    int // Published in the window but in no batch.
+	p50, p99       time.Duration
+	d50, d99       time.Duration // Tick to receive.
+	cpuSeconds     float64
+	cpuPerMillion  float64
+	rssBefore      int64
+	rssAfter       int64
+	rssPerViewer   float64
+	wirePerDanmaku float64
+}
+
+func (r result) print(name string) {
+	fmt.Printf("\n== %s ==\n", name)
+	fmt.Printf("viewers %d, published %d, delivered %.0f danmaku/s\n", r.viewers, r.published, r.deliveredPerS)
+	loss := 0.0
+	if r.expected > 0 {
+		loss = float64(r.missing) / float64(r.expected)
+	}
+	fmt.Printf("loss: %d of %d viewer-batches (%.4f%%), dropped notices %d, viewers closed %d, published but never broadcast %d\n",
+		r.missing, r.expected, 100*loss, r.droppedNotices, r.closedViewers, r.undelivered)
+	fmt.Printf("latency send→receive: p50 %v, p99 %v; batch time→receive: p50 %v, p99 %v\n",
+		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.d50.Round(time.Millisecond), r.d99.Round(time.Millisecond))
+	fmt.Printf("server CPU: %.2f s in window, %.3f s per million delivered danmaku\n", r.cpuSeconds, r.cpuPerMillion)
+	fmt.Printf("server RSS: %.1f MiB before viewers, %.1f MiB with them, %.0f bytes per viewer\n",
+		float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20), r.rssPerViewer)
+	fmt.Printf("wire: %.1f bytes per delivered danmaku\n", r.wirePerDanmaku)
+}
+
+// measure runs one configuration end to end.
+func measure(o options, kind string) (result, error) {
+	var res result
+	srv, err := startServer(o, kind)
+	if err != nil {
+		return res, err
+	}
+	defer srv.stop()
+	time.Sleep(500 * time.Millisecond)
+	res.rssBefore, err = procRSS(srv.pid())
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	f := newFleet(start)
+	sources := make([]net.IP, max(1, o.sources))
+	for i := range sources {
+		sources[i] = net.IPv4(127, 0, 0, byte(i+1))
+	}
+	url := "ws://" + srv.addr + "/danmu/ws/" + o.room
+	fmt.Printf("%s: connecting %d viewers to %s\n", kind, o.viewers, srv.addr)
+	if err := f.connect(context.Background(), url, o.viewers, o.dialConc, sources, kind != "baseline", o.deflate && kind != "baseline"); err != nil {
+		f.closeAll()
+		return res, err
+	}
+	fmt.Printf("%s: %d viewers connected in %v\n", kind, f.open.Load(), time.Since(start).Round(time.Millisecond))
+	res.viewers = len(f.viewers)
+
+	pub := newPublisher(srv.addr, o.room, start)
+	ctx, cancel := context.WithCancel(context.Background())
+	var pubWG sync.WaitGroup
+	if kind != "baseline" {
+		pubWG.Go(func() { pub.run(ctx, o.rate) })
+	}
+	time.Sleep(o.warmup)
+	winStart := time.Since(start).Nanoseconds()
+	cpu0, err := procCPU(srv.pid())
+	if err != nil {
+		cancel()
+		return res, err
+	}
+	time.Sleep(o.duration)
+	cpu1, err := procCPU(srv.pid())
+	if err != nil {
+		cancel()
+		return res, err
+	}
+	winEnd := time.Since(start).Nanoseconds()
+	res.rssAfter, _ = procRSS(srv.pid())
+	cancel()
+	pubWG.Wait()
+	time.Sleep(2 * o.tick) // The last batches.
+	f.closeAll()
+
+	res.cpuSeconds = cpu1 - cpu0
+	res.rssPerViewer = float64(res.rssAfter-res.rssBefore) / float64(max(res.viewers, 1))
+	analyse(&res, f, pub, winStart, winEnd)
+	return res, nil
+}
+
+// batchRef is the decoded form of one batch, as the bench needs it.
+type batchRef struct {
+	Seq   uint64 `json:"seq"`
+	At    int64  `json:"at"`
+	Items []struct {
+		Content struct {
+			Text string `json:"text"`
+		} `json:"content"`
+		CreatedAt int64 `json:"createdAt"`
+		Count     int   `json:"count"`
+	} `json:"items"`
+	sent []int64 // Per item: when it was sent, ns since start.
+	n    int     // Danmaku carried (folded counts included).
+}
+
+// analyse turns the viewers' notes into the result.
+func analyse(res *result, f *fleet, pub *publisher, winStart, winEnd int64) {
+	refs := make(map[uint64]*batchRef, len(f.refs))
+	seen := make(map[string]bool)
+	for seq, p := range f.refs {
+		var b batchRef
+		if err := json.Unmarshal(p, &b); err != nil {
+			continue
+		}
+		for _, it := range b.Items {
+			seen[it.Content.Text] = true
+			b.sent = append(b.sent, pub.sentAt(it.Content.Text, it.CreatedAt, f.start))
+			b.n += max(it.Count, 1)
+		}
+		refs[seq] = &b
+	}
+	// Batches that some viewer received inside the window.
+	inWindow := map[uint64]bool{}
+	for _, v := range f.viewers {
+		for _, e := range v.events {
+			if e.at >= winStart && e.at < winEnd {
+				inWindow[e.seq] = true
+			}
+		}
+	}
+	var delivered, wire int64
+	hist := make([]int64, 60_001) // Milliseconds.
+	var samples, dsamples int64
+	dhist := make([]int64, 60_001)
+	for _, v := range f.viewers {
+		got := map[uint64]bool{}
+		for _, e := range v.events {
+			if !inWindow[e.seq] {
+				continue
+			}
+			got[e.seq] = true
+			b := refs[e.seq]
+			if b == nil || e.at < winStart || e.at >= winEnd {
+				continue
+			}
+			delivered += int64(b.n)
+			wire += int64(e.bytes)
+			ms := min(max((e.at-time.UnixMilli(b.At).Sub(f.start).Nanoseconds())/1e6, 0), int64(len(dhist)-1))
+			dhist[ms]++
+			dsamples++
+			for _, s := range b.sent {
+				ms := min(max((e.at-s)/1e6, 0), int64(len(hist)-1))
+				hist[ms]++
+				samples++
+			}
+		}
+		res.expected += int64(len(inWindow))
+		res.missing += int64(len(inWindow) - len(got))
+		res.droppedNotices += int64(v.dropped)
+		if v.closeCd != 0 {
+			res.closedViewers++
+		}
+	}
+	secs := float64(winEnd-winStart) / 1e9
+	res.deliveredPerS = float64(delivered) / secs
+	if delivered > 0 {
+		res.cpuPerMillion = res.cpuSeconds / (float64(delivered) / 1e6)
+		res.wirePerDanmaku = float64(wire) / float64(delivered)
+	}
+	res.p50 = percentile(hist, samples, 0.50)
+	res.p99 = percentile(hist, samples, 0.99)
+	res.d50 = percentile(dhist, dsamples, 0.50)
+	res.d99 = percentile(dhist, dsamples, 0.99)
+	res.published, res.undelivered = pub.count(seen, winStart, winEnd)
+}
+
+func percentile(hist []int64, total int64, q float64) time.Duration {
+	if total == 0 {
+		return 0
+	}
+	want := int64(float64(total) * q)
+	var acc int64
+	for ms, n := range hist {
+		acc += n
+		if acc > want {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	return time.Duration(len(hist)-1) * time.Millisecond
+}
+
+// publisher sends danmaku at a steady rate and remembers when.
+type publisher struct {
+	url   string
+	room  string
+	start time.Time
+	cl    *http.Client
+	mu    sync.Mutex
+	sent  map[string]int64 // Text -> ns since start.
+	ok    map[string]bool
+}
+
+func newPublisher(addr, room string, start time.Time) *publisher {
+	return &publisher{
+		url:   "http://" + addr + "/danmu/send",
+		room:  room,
+		start: start,
+		cl:    &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		sent:  make(map[string]int64),
+		ok:    make(map[string]bool),
+	}
+}
+
+func (p *publisher) run(ctx context.Context, rate int) {
+	t := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
+	defer t.Stop()
+	jobs := make(chan int, 1024)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for n := range jobs {
+				p.send(n)
+			}
+		})
+	}
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			close(jobs)
+			wg.Wait()
+			return
+		case <-t.C:
+		}
+		select {
+		case jobs <- n:
+		default: // The server is not keeping up; the send is skipped.
+		}
+	}
+}
+
+func (p *publisher) send(n int) {
+	text := fmt.Sprintf("bench %d", n)
+	body, _ := json.Marshal(map[string]any{
+		"objectId": p.room,
+		"userId":   fmt.Sprintf("u%d", n%500),
+		"content":  map[string]any{"text": text, "color": "#ffffff", "size": 25, "position": 1, "time": 0},
+	})
+	at := time.Since(p.start).Nanoseconds()
+	resp, err := p.cl.Post(p.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	p.mu.Lock()
+	p.sent[text] = at
+	p.ok[text] = resp.StatusCode/100 == 2
+	p.mu.Unlock()
+}
+
+// sentAt returns when text was sent; for the baseline's synthetic items
+// it falls back to their createdAt.
+func (p *publisher) sentAt(text string, createdAtMs int64, start time.Time) int64 {
+	p.mu.Lock()
+	at, ok := p.sent[text]
+	p.mu.Unlock()
+	if ok {
+		return at
+	}
+	return time.UnixMilli(createdAtMs).Sub(start).Nanoseconds()
+}
+
+// count returns how many sends in the window were accepted and how many
+// of those no batch carried.
+func (p *publisher) count(seen map[string]bool, from, to int64) (published, undelivered int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	texts := make([]string, 0, len(p.sent))
+	for t := range p.sent {
+		texts = append(texts, t)
+	}
+	slices.Sort(texts)
+	for _, t := range texts {
+		at := p.sent[t]
+		if at < from || at >= to || !p.ok[t] {
+			continue
+		}
+		published++
+		if !seen[t] {
+			undelivered++
+		}
+	}
+	return published, undelivered
+}
+
+// procCPU returns the user+system CPU seconds of pid.
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("bad /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	var ut, st float64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	const clkTck = 100 // USER_HZ on Linux.
+	return (ut + st) / clkTck, nil
+}
+
+// procRSS returns the resident set size of pid in bytes.
+func procRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
