@@ -59,6 +59,9 @@ type Config struct {
 
 	Tick       time.Duration
 	MaxPerTick int
+
+	Redis  string // Redis address; set, the node joins the cluster of nodes using it.
+	NodeID string // This node's name in the cluster; empty means a random one.
 }
 
 // Main is the program: its configuration and the parts it opened. Create it
@@ -119,6 +122,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 30*time.Second, "refuse the same text from the same user within this window (0 turns it off)")
 	fs.DurationVar(&c.Tick, "tick", live.DefaultTickInterval, "default tick of live rooms (100ms to 5s)")
 	fs.IntVar(&c.MaxPerTick, "max-per-tick", live.DefaultMaxPerTick, "default cap of danmaku broadcast per tick")
+	fs.StringVar(&c.Redis, "redis", "", "Redis address (host:port) shared by the nodes of a cluster; empty runs one node alone")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster; empty means a random one")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ... | token ... | admin-key]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")

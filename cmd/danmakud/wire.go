@@ -50,15 +50,19 @@ func (m *Main) wire() error {
 	}
 	m.Hub = hub
 	m.closers = append(m.closers, hub.Close)
+	pub, clock, err := m.openCluster(hub)
+	if err != nil {
+		return err
+	}
 	m.Svc = service.New(service.Config{
 		Limits:      danmaku.Limits{MaxTextRunes: c.MaxText},
 		PageSize:    c.PageSize,
 		MaxPageSize: c.MaxPageSize,
-	}, m.Store, service.Options{Publisher: hub, Live: hub, Moderator: m.Guard, Log: m.Log, ObserveStore: m.observeStore})
+	}, m.Store, service.Options{Publisher: pub, Live: clock, Moderator: m.Guard, Log: m.Log, ObserveStore: m.observeStore})
 	sender.svc = m.Svc
-	m.Metrics = metrics.New(metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.SendCounts})
+	m.Metrics = metrics.New(metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.SendCounts, Health: m.health})
 
-	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins)}, m.Svc, m.Auth, m.Log)
+	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins), Health: m.health}, m.Svc, m.Auth, m.Log)
 	m.API.Handle("GET /danmu/ws/{objectId}", http.HandlerFunc(hub.ServeWS))
 	m.API.Handle("GET /danmu/stream/{objectId}", http.HandlerFunc(hub.ServeSSE))
 	m.API.MountAdmin(httpapi.Admin{
