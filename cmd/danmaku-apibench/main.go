@@ -183,7 +183,7 @@ func hammer(client *http.Client, url string, conc int, d time.Duration, body fun
 }
 
 func benchSend(c config, dataDir string) error {
-	srv, err := startServer(c.bin, dataDir, "-bench-noop")
+	srv, err := startServer(c.bin, dataDir, "-bench-noop", "-rate-limits=false")
 	if err != nil {
 		return err
 	}

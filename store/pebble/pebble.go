@@ -13,7 +13,9 @@
 //
 //	'u' | uvarint(len(userId)) | userId | arrival key (22 bytes)
 //
-// with the whole record as its value (DynamoDB's projection ALL).
+// with the video's id as its value: a pointer to the record, so that every
+// danmaku is written once (the index is read by point lookups, which a page
+// of 20 makes cheap).
 //
 // Durability: every Put and Delete commits its batch with pebble.Sync, so a
 // danmaku is acknowledged only after its write-ahead-log record is fsynced.
@@ -148,7 +150,7 @@ func (s *Store) Put(ctx context.Context, d *danmaku.Danmaku) error {
 	if err := b.Set(vk, val, nil); err != nil {
 		return fmt.Errorf("batch danmaku %s: %w", d.ID, err)
 	}
-	if err := b.Set(userKey(d.UserID, d.ID), val, nil); err != nil {
+	if err := b.Set(userKey(d.UserID, d.ID), []byte(d.ObjectID), nil); err != nil {
 		return fmt.Errorf("batch user index %s: %w", d.ID, err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -192,7 +194,7 @@ func (s *Store) PutBatch(ctx context.Context, ds []*danmaku.Danmaku) (int, error
 		if err := b.Set(vk, val, nil); err != nil {
 			return 0, fmt.Errorf("batch danmaku %s: %w", d.ID, err)
 		}
-		if err := b.Set(userKey(d.UserID, d.ID), val, nil); err != nil {
+		if err := b.Set(userKey(d.UserID, d.ID), []byte(d.ObjectID), nil); err != nil {
 			return 0, fmt.Errorf("batch user index %s: %w", d.ID, err)
 		}
 		n++
@@ -251,7 +253,9 @@ func (s *Store) List(ctx context.Context, q danmaku.Query) (danmaku.Page, error)
 		return danmaku.Page{}, fmt.Errorf("list %s: %w", q.ObjectID, err)
 	}
 	defer it.Close()
-	return collect(ctx, it, it.SeekGE(videoKey(q.ObjectID, q.Start)), it.Next, q.Limit)
+	return collect(ctx, it, it.SeekGE(videoKey(q.ObjectID, q.Start)), it.Next, q.Limit, func(_, val []byte) (*danmaku.Danmaku, error) {
+		return decode(val)
+	})
 }
 
 // ListByUser returns a page of a user's danmaku, newest first.
@@ -268,7 +272,13 @@ func (s *Store) ListByUser(ctx context.Context, q danmaku.UserQuery) (danmaku.Pa
 	} else {
 		ok = it.SeekLT(userKey(q.UserID, q.Before))
 	}
-	return collect(ctx, it, ok, it.Prev, q.Limit)
+	return collect(ctx, it, ok, it.Prev, q.Limit, func(key, val []byte) (*danmaku.Danmaku, error) {
+		id, err := danmaku.IDFromArrivalBytes(key[len(p):])
+		if err != nil {
+			return nil, fmt.Errorf("user index key: %w", err)
+		}
+		return s.Get(ctx, string(val), id)
+	})
 }
 
 // CountByTime counts a video's danmaku per playback-time bucket from the
@@ -318,10 +328,11 @@ func (s *Store) LastTime(ctx context.Context, objectID string) (danmaku.Time, er
 	return danmaku.Time(binary.BigEndian.Uint64(k[len(p) : len(p)+8])), nil
 }
 
-// collect reads up to limit records from it, starting at the current
-// position (valid when ok), moving with step, and looks one further to
-// know whether there is a next page.
-func collect(ctx context.Context, it *pebble.Iterator, ok bool, step func() bool, limit int) (danmaku.Page, error) {
+// collect reads up to limit records from it with read, starting at the
+// current position (valid when ok), moving with step, and looks one further
+// to know whether there is a next page.
+func collect(ctx context.Context, it *pebble.Iterator, ok bool, step func() bool, limit int,
+	read func(key, val []byte) (*danmaku.Danmaku, error)) (danmaku.Page, error) {
 	limit = max(1, min(limit, danmaku.MaxPageSize))
 	var page danmaku.Page
 	for ; ok; ok = step() {
@@ -337,7 +348,7 @@ func collect(ctx context.Context, it *pebble.Iterator, ok bool, step func() bool
 		if err != nil {
 			return danmaku.Page{}, fmt.Errorf("read value: %w", err)
 		}
-		d, err := decode(val)
+		d, err := read(it.Key(), val)
 		if err != nil {
 			return danmaku.Page{}, err
 		}
