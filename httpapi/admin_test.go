@@ -1,0 +1,194 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/auth"
+	"github.com/danmakud/danmakud/httpapi"
+	"github.com/danmakud/danmakud/live"
+	"github.com/danmakud/danmakud/moderation"
+	"github.com/danmakud/danmakud/service"
+	"github.com/danmakud/danmakud/store/pebble"
+)
+
+// adminEnv is a server with real authentication, moderation and a hub.
+type adminEnv struct {
+	srv  *httptest.Server
+	auth *auth.Authenticator
+}
+
+func newAdminEnv(t *testing.T) adminEnv {
+	t.Helper()
+	st, err := pebble.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(auth.Config{Secret: []byte(strings.Repeat("s", 32)), Anonymous: true, AdminPassword: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := live.New(live.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := moderation.NewGuard(moderation.NewFilter(), moderation.NewLimiter(moderation.LimitConfig{Disabled: true}),
+		moderation.NewBanList(), moderation.BanReject, nil)
+	svc := service.New(service.Config{}, st, service.Options{Publisher: hub, Live: hub, Moderator: guard})
+	api := httpapi.New(httpapi.Config{CORSOrigins: []string{"https://player.example"}}, svc, a, nil)
+	api.MountAdmin(httpapi.Admin{
+		Guard: guard, Hub: hub, Login: a.AdminLogin,
+		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.01, IPBurst: 3, DuplicateWindow: -1}),
+	})
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() {
+		srv.Close()
+		hub.Close()
+		st.Close()
+	})
+	return adminEnv{srv: srv, auth: a}
+}
+
+func (e adminEnv) token(t *testing.T, user string, role danmaku.Role, rooms ...string) string {
+	t.Helper()
+	tok, err := e.auth.Issue(auth.TokenRequest{UserID: user, Role: role, Rooms: rooms, TTL: 3600e9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (e adminEnv) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestAdminAPIRoles(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	mod := e.token(t, "mod", danmaku.RoleModerator, "room1")
+	viewer := e.token(t, "joe", danmaku.RoleViewer)
+	tests := []struct {
+		name, method, path, token, body string
+		want                            int
+	}{
+		{"no credential", "GET", "/admin/api/feed", "", "", 401},
+		{"viewer", "GET", "/admin/api/feed", viewer, "", 403},
+		{"moderator, all rooms", "GET", "/admin/api/feed", mod, "", 403},
+		{"moderator, own room", "GET", "/admin/api/feed?room=room1", mod, "", 200},
+		{"moderator, other room", "GET", "/admin/api/feed?room=room2", mod, "", 403},
+		{"admin", "GET", "/admin/api/feed", admin, "", 200},
+		{"moderator bans in own room", "POST", "/admin/api/bans", mod, `{"userId":"troll","room":"room1","reason":"spam","seconds":60}`, 200},
+		{"moderator bans globally", "POST", "/admin/api/bans", mod, `{"userId":"troll","reason":"spam"}`, 403},
+		{"moderator edits global words", "POST", "/admin/api/words", mod, `{"word":"x","action":"mask"}`, 403},
+		{"moderator edits room words", "POST", "/admin/api/words", mod, `{"room":"room1","word":"剧透","action":"mask"}`, 200},
+		{"viewer starts a live session", "POST", "/admin/api/rooms/room1/live/start", viewer, "", 403},
+		{"moderator starts a live session", "POST", "/admin/api/rooms/room1/live/start", mod, "", 200},
+		{"second start conflicts", "POST", "/admin/api/rooms/room1/live/start", mod, "", 409},
+		{"bad room settings", "POST", "/admin/api/rooms/room1", mod, `{"tickMs":50}`, 400},
+		{"stats need admin", "GET", "/admin/api/stats", mod, "", 403},
+		{"forged token", "GET", "/admin/api/feed", admin + "x", "", 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, body := e.do(t, tc.method, tc.path, tc.token, tc.body); got != tc.want {
+				t.Fatalf("status %d, want %d: %v", got, tc.want, body)
+			}
+		})
+	}
+}
+
+func TestAdminActionsTakeEffect(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	alice := e.token(t, "alice", danmaku.RoleViewer)
+	send := func(text string) (int, map[string]any) {
+		return e.do(t, "POST", "/danmu/send", alice, `{"objectId":"r","content":{"text":"`+text+`"}}`)
+	}
+	if st, _ := send("hello"); st != 200 {
+		t.Fatalf("first send: %d", st)
+	}
+	e.do(t, "POST", "/admin/api/words", admin, `{"word":"广告","action":"reject"}`)
+	if st, body := send("看 广-告"); st != 422 || strings.Contains(body["error"].(map[string]any)["message"].(string), "广告") {
+		t.Fatalf("a reject word added at run time: %d %v (the word must not be echoed)", st, body)
+	}
+	e.do(t, "POST", "/admin/api/rooms/r", admin, `{"paused":true}`)
+	if st, _ := send("paused?"); st != 403 {
+		t.Fatalf("send in a paused room: %d", st)
+	}
+	e.do(t, "POST", "/admin/api/rooms/r", admin, `{"paused":false}`)
+	e.do(t, "POST", "/admin/api/bans", admin, `{"userId":"alice","reason":"spam","seconds":600}`)
+	if st, _ := send("banned?"); st != 403 {
+		t.Fatalf("send while banned: %d", st)
+	}
+	_, feed := e.do(t, "GET", "/admin/api/feed?room=r", admin, "")
+	events := feed["events"].([]any)
+	if len(events) != 4 {
+		t.Fatalf("feed holds %d events, want 4", len(events))
+	}
+	first := events[0].(map[string]any)
+	if first["outcome"] != "rejected" || first["code"] != "forbidden" || first["text"] != "banned?" {
+		t.Fatalf("newest feed event = %v", first)
+	}
+}
+
+func TestAdminLogin(t *testing.T) {
+	e := newAdminEnv(t)
+	if st, _ := e.do(t, "POST", "/admin/api/login", "", `{"password":"wrong"}`); st != 401 {
+		t.Fatalf("wrong password: %d", st)
+	}
+	st, body := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse"}`)
+	if st != 200 {
+		t.Fatalf("right password: %d %v", st, body)
+	}
+	if st, _ := e.do(t, "GET", "/admin/api/stats", body["token"].(string), ""); st != 200 {
+		t.Fatalf("admin token from login: %d", st)
+	}
+	// The limiter allows a burst of 3 attempts; the fourth is throttled.
+	e.do(t, "POST", "/admin/api/login", "", `{"password":"wrong"}`)
+	if st, _ := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse"}`); st != 429 {
+		t.Fatalf("fourth sign-in attempt: %d, want 429", st)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := newAdminEnv(t)
+	req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/danmu/send", nil)
+	req.Header.Set("Origin", "https://player.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://player.example" {
+		t.Fatalf("allowed preflight: %d %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("a foreign origin got CORS headers")
+	}
+}
