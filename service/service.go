@@ -153,8 +153,9 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 	s.stats.count(outcome)
 	s.feed.Record(Event{At: d.CreatedAt, ObjectID: d.ObjectID, UserID: d.UserID, Outcome: outcome, Reason: reason, Danmaku: d})
 	if s.pub != nil && !d.Shadow {
-		priority := d.UserID == d.OwnerID || a.CanModerate(d.ObjectID)
-		if err := s.pub.Publish(ctx, d, priority); err != nil {
+		// The body's ownerId is the client's word, so it earns nothing: a
+		// room's owner gets priority through a moderator token for the room.
+		if err := s.pub.Publish(ctx, d, a.CanModerate(d.ObjectID)); err != nil {
 			// The danmaku is stored; viewers will find it in the history.
 			s.log.Error("publish danmaku", "objectId", d.ObjectID, "id", d.ID.String(), "err", err)
 		}
