@@ -263,7 +263,7 @@ func (h *adminHandlers) state(objectID string) roomState {
 	c := h.a.Hub.RoomConfig(objectID)
 	st := roomState{
 		ObjectID:        objectID,
-		Paused:          h.a.Guard.Paused(objectID),
+		Paused:          h.a.Guard.Pauses.Paused(objectID),
 		SlowModeSeconds: h.a.Guard.Limits.SlowMode(objectID).Seconds(),
 		TickMs:          c.TickInterval.Milliseconds(),
 		MaxPerTick:      c.MaxPerTick,
@@ -322,10 +322,16 @@ func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to 3600"))
 			return
 		}
-		h.a.Guard.Limits.SetSlowMode(objectID, time.Duration(*in.SlowModeSeconds*float64(time.Second)))
+		if err := h.a.Guard.SetRoomSlowMode(r.Context(), objectID, time.Duration(*in.SlowModeSeconds*float64(time.Second))); err != nil {
+			writeError(w, r, h.s.log, err)
+			return
+		}
 	}
 	if in.Paused != nil {
-		h.a.Guard.SetPaused(objectID, *in.Paused)
+		if err := h.a.Guard.SetRoomPaused(r.Context(), objectID, *in.Paused); err != nil {
+			writeError(w, r, h.s.log, err)
+			return
+		}
 	}
 	writeJSON(w, h.state(objectID))
 }

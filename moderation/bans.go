@@ -149,6 +149,35 @@ func (l *BanList) Ban(_ context.Context, b Ban) error {
 	return nil
 }
 
+// Replace sets the bans of room ("" for the global bans) to exactly bans,
+// whose Room fields must all equal room; the bans of other rooms are kept.
+// A shared implementation calls it to reload its local copy.
+func (l *BanList) Replace(room string, bans []Ban) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.bans {
+		if k.room == room {
+			delete(l.bans, k)
+		}
+	}
+	for _, b := range bans {
+		if b.Room == room {
+			l.bans[banKey{b.UserID, b.Room}] = b
+		}
+	}
+}
+
+// ReplaceAll sets the whole list to exactly bans.
+func (l *BanList) ReplaceAll(bans []Ban) {
+	m := make(map[banKey]Ban, len(bans))
+	for _, b := range bans {
+		m[banKey{b.UserID, b.Room}] = b
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bans = m
+}
+
 // Unban implements Bans.
 func (l *BanList) Unban(_ context.Context, user, room string) (bool, error) {
 	l.mu.Lock()

@@ -2,7 +2,6 @@ package moderation
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
@@ -18,38 +17,46 @@ type Guard struct {
 	Words   WordList
 	Limits  RateLimiter
 	Bans    Bans
+	Pauses  RoomPauses
 	BanMode BanMode
 	Now     func() time.Time
-
-	mu     sync.RWMutex
-	paused map[string]bool
 }
 
-// NewGuard returns a Guard over the given parts; now may be nil.
+// NewGuard returns a Guard over the given parts, with an in-memory
+// PauseList (set Guard.Pauses to share pauses between nodes); now may be
+// nil.
 func NewGuard(words WordList, limits RateLimiter, bans Bans, mode BanMode, now func() time.Time) *Guard {
 	if now == nil {
 		now = time.Now
 	}
-	return &Guard{Words: words, Limits: limits, Bans: bans, BanMode: mode, Now: now, paused: map[string]bool{}}
+	return &Guard{Words: words, Limits: limits, Bans: bans, Pauses: NewPauseList(), BanMode: mode, Now: now}
 }
 
-// SetPaused pauses or resumes sending in room.
-func (g *Guard) SetPaused(room string, paused bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if paused {
-		g.paused[room] = true
-	} else {
-		delete(g.paused, room)
+// SetRoomPaused pauses or resumes sending in room and returns the error of
+// a shared RoomPauses that could not record it (EUNAVAILABLE).
+func (g *Guard) SetRoomPaused(ctx context.Context, room string, paused bool) error {
+	return g.Pauses.SetPaused(ctx, room, paused)
+}
+
+// SlowModeSetter is implemented by a shared RateLimiter whose slow-mode
+// change can fail (EUNAVAILABLE); Guard.SetRoomSlowMode uses it when the
+// limiter has it.
+type SlowModeSetter interface {
+	SetSlowModeContext(ctx context.Context, room string, every time.Duration) error
+}
+
+// SetRoomSlowMode sets the slow mode of room (zero or negative turns it
+// off) and returns the error of a shared limiter that could not record it.
+func (g *Guard) SetRoomSlowMode(ctx context.Context, room string, every time.Duration) error {
+	if s, ok := g.Limits.(SlowModeSetter); ok {
+		return s.SetSlowModeContext(ctx, room, every)
 	}
+	g.Limits.SetSlowMode(room, every)
+	return nil
 }
 
 // Paused reports whether sending in room is paused.
-func (g *Guard) Paused(room string) bool {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	return g.paused[room]
-}
+func (g *Guard) Paused(room string) bool { return g.Pauses.Paused(room) }
 
 // Check decides on d before it is stored.
 func (g *Guard) Check(_ context.Context, a danmaku.Actor, d *danmaku.Danmaku) (danmaku.Verdict, error) {

@@ -210,6 +210,11 @@ func (f *Filter) Check(room, text string) Verdict {
 	return v
 }
 
+// CanonicalRule validates r and returns its canonical word: the form in
+// which words are compared and stored. Errors are EINVALID
+// *danmaku.Error values.
+func CanonicalRule(r Rule) (string, error) { return canonicalRule(r) }
+
 // canonicalRule validates r and returns its canonical word.
 func canonicalRule(r Rule) (string, error) {
 	if r.Room != "" {
@@ -257,6 +262,37 @@ func (f *Filter) Add(rules ...Rule) error {
 		changed[r.Room] = true
 	}
 	f.publish(changed)
+	return nil
+}
+
+// Replace sets the list of room ("" for the global list) to exactly rules,
+// whose Room fields must all equal room. It returns an EINVALID
+// *danmaku.Error and changes nothing if any rule is invalid. A shared
+// implementation calls it to reload its local copy.
+func (f *Filter) Replace(room string, rules []Rule) error {
+	list := make(map[string]Rule, len(rules))
+	for _, r := range rules {
+		if r.Room != room {
+			return danmaku.FieldError("room", "rule for room %q in the list of room %q", r.Room, room)
+		}
+		w, err := canonicalRule(r)
+		if err != nil {
+			return err
+		}
+		r.Word = strings.TrimSpace(r.Word)
+		list[w] = r
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(list) == 0 {
+		if _, ok := f.words[room]; !ok {
+			return nil
+		}
+		delete(f.words, room)
+	} else {
+		f.words[room] = list
+	}
+	f.publish(map[string]bool{room: true})
 	return nil
 }
 

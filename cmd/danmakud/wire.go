@@ -20,8 +20,10 @@ import (
 	"github.com/danmakud/danmakud/live"
 	"github.com/danmakud/danmakud/metrics"
 	"github.com/danmakud/danmakud/moderation"
+	redismod "github.com/danmakud/danmakud/moderation/redis"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/web"
+	"github.com/redis/go-redis/v9"
 )
 
 // wire builds everything above the store: authentication, moderation, the
@@ -157,22 +159,57 @@ func (m *Main) secret() ([]byte, error) {
 
 func (m *Main) openGuard() error {
 	c := m.Config
-	words := moderation.NewFilter()
-	if c.WordsFile != "" {
-		if err := words.LoadFile(c.WordsFile); err != nil {
-			return fmt.Errorf("-words: %w", err)
-		}
-	}
 	dup := c.DuplicateWindow
 	if dup == 0 {
 		dup = -1 // The limiter reads 0 as its default and a negative window as off.
 	}
-	limits := moderation.NewLimiter(moderation.LimitConfig{
+	limitCfg := moderation.LimitConfig{
 		UserRate: c.UserRate, UserBurst: c.UserBurst, IPRate: c.IPRate, IPBurst: c.IPBurst,
 		DuplicateWindow: dup, Disabled: !c.RateLimits,
-	})
+	}
 	mode, _ := moderation.ParseBanMode(c.BanMode) // Checked by validate.
-	m.Guard = moderation.NewGuard(words, limits, moderation.NewBanList(), mode, nil)
+	var rules []moderation.Rule
+	if c.WordsFile != "" {
+		f, err := os.Open(c.WordsFile)
+		if err != nil {
+			return fmt.Errorf("-words: %w", err)
+		}
+		rules, err = moderation.ParseWords(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("-words: %w", err)
+		}
+	}
+	if c.Redis == "" {
+		words := moderation.NewFilter()
+		if err := words.Add(rules...); err != nil {
+			return fmt.Errorf("-words: %w", err)
+		}
+		m.Guard = moderation.NewGuard(words, moderation.NewLimiter(limitCfg), moderation.NewBanList(), mode, nil)
+		return nil
+	}
+	// In a cluster, bans, word lists, pauses, slow mode and rate limits
+	// live in Redis; each node checks sends against its local copies.
+	rc := redis.NewClient(&redis.Options{Addr: c.Redis, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	opts := redismod.Options{Logger: m.Log}
+	bans, words, rooms := redismod.NewBans(rc, opts), redismod.NewWords(rc, opts), redismod.NewRooms(rc, opts)
+	limits := redismod.NewLimiter(rc, rooms, limitCfg, opts)
+	m.closers = append(m.closers, rc.Close, bans.Close, words.Close, rooms.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for name, sync := range map[string]func(context.Context) error{"bans": bans.Sync, "words": words.Sync, "rooms": rooms.Sync} {
+		if err := sync(ctx); err != nil {
+			m.Log.Warn("Redis unreachable at start; moderation state will sync when it returns", "part", name, "err", err)
+		}
+	}
+	if len(rules) > 0 {
+		if err := words.Add(rules...); err != nil {
+			m.Log.Warn("could not store the word file's words in Redis", "err", err)
+		}
+	}
+	m.Guard = moderation.NewGuard(words, limits, bans, mode, nil)
+	m.Guard.Pauses = rooms
 	return nil
 }
 
