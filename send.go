@@ -56,6 +56,10 @@ type rawContent struct {
 // ParseSend decodes and validates a send body. Every error is an *Error
 // with code EINVALID that names the offending field.
 func ParseSend(body []byte, lim Limits) (SendRequest, error) {
+	if !utf8.Valid(body) {
+		// encoding/json would silently turn invalid bytes into U+FFFD.
+		return SendRequest{}, Errorf(EINVALID, "body must be valid UTF-8")
+	}
 	var raw rawSend
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {

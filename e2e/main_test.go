@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,12 +25,21 @@ import (
 // chromiumPath is where Debian installs Chromium (scripts/browser.sh).
 const chromiumPath = "/usr/bin/chromium"
 
+// adminPassword is the admin credential the test server is started with.
+const adminPassword = "e2e-admin-password"
+
 // env is what TestMain starts for every test: the real danmakud binary on
 // a free port and one headless Chromium.
 type env struct {
-	baseURL  string // http://127.0.0.1:PORT
-	browser  context.Context
-	repoRoot string // For artifacts/ and docs/.
+	baseURL    string // http://127.0.0.1:PORT
+	browser    context.Context
+	repoRoot   string // For artifacts/ and docs/.
+	bin        string // The danmakud binary, which also makes user tokens.
+	secret     string // The server's token secret.
+	adminToken string // Signed in once through the API.
+
+	mu     sync.Mutex
+	tokens map[string]string // User tokens by user id.
 }
 
 var shared env
@@ -57,7 +70,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	srv, addr, err := startServer(bin, filepath.Join(tmp, "data"))
+	secret, err := randomSecret()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	srv, addr, err := startServer(bin, filepath.Join(tmp, "data"), secret)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -89,8 +107,16 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "FAIL: start Chromium: %v\nReinstall it with: scripts/browser.sh\n", err)
 		return 1
 	}
-	shared = env{baseURL: "http://" + addr, browser: browser, repoRoot: root}
-	return m.Run()
+	shared = env{baseURL: "http://" + addr, browser: browser, repoRoot: root, bin: bin, secret: secret, tokens: map[string]string{}}
+	if shared.adminToken, err = login(adminPassword); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: admin sign-in:", err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "server log (last 4 KB):\n%s\n", srv.logTail(4096))
+	}
+	return code
 }
 
 // repoRoot returns the module root: the parent of this package.
@@ -106,15 +132,9 @@ func repoRoot() (string, error) {
 	return root, nil
 }
 
-// build compiles cmd/danmakud. DANMAKUD_E2E_OVERLAY, when set, is passed
-// to go build -overlay (for trying wiring that is not committed yet).
+// build compiles cmd/danmakud.
 func build(root, out string) error {
-	args := []string{"build", "-o", out}
-	if ov := os.Getenv("DANMAKUD_E2E_OVERLAY"); ov != "" {
-		args = append(args, "-overlay", ov)
-	}
-	args = append(args, "./cmd/danmakud")
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/danmakud")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/danmakud: %w\n%s", err, b)
@@ -126,13 +146,33 @@ func build(root, out string) error {
 type server struct {
 	cmd  *exec.Cmd
 	done chan error
-	log  *bytes.Buffer
+
+	mu  sync.Mutex
+	log bytes.Buffer
 }
 
-// startServer runs bin on 127.0.0.1:0 and returns the address it bound,
-// read from its JSON log.
-func startServer(bin, dataDir string) (*server, string, error) {
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", dataDir, "-log-format", "json")
+// logTail returns the last n bytes the server logged.
+func (s *server) logTail(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(tail(s.log.Bytes(), n))
+}
+
+// randomSecret returns a fresh token secret for the test server.
+func randomSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// startServer runs bin on 127.0.0.1:0 in anonymous mode with the admin
+// password and returns the address it bound, read from its JSON log. Rate
+// limits are off: the tests send faster than a person.
+func startServer(bin, dataDir, secret string) (*server, string, error) {
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", dataDir, "-log-format", "json",
+		"-secret", secret, "-admin-password", adminPassword, "-rate-limits=false")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, "", fmt.Errorf("server stderr: %w", err)
@@ -140,7 +180,7 @@ func startServer(bin, dataDir string) (*server, string, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("start server: %w", err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1), log: &bytes.Buffer{}}
+	s := &server{cmd: cmd, done: make(chan error, 1)}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -156,7 +196,9 @@ func startServer(bin, dataDir string) (*server, string, error) {
 				default:
 				}
 			}
+			s.mu.Lock()
 			s.log.Write(append(line, '\n'))
+			s.mu.Unlock()
 		}
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
@@ -206,28 +248,99 @@ func uniqueObject(prefix string) string {
 	return fmt.Sprintf("e2e-%s-%d", prefix, time.Now().UnixNano())
 }
 
-// postDanmaku stores a danmaku through the HTTP API.
-func postDanmaku(t *testing.T, objectID, userID, text string, mode int, at float64) string {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{
-		"objectId": objectID,
-		"userId":   userID,
-		"content":  map[string]any{"text": text, "color": "#ffffff", "size": "25px", "position": mode, "time": at},
-	})
-	res, err := http.Post(shared.baseURL+"/danmu/send", "application/json", bytes.NewReader(body))
+// tail returns the last n bytes of b.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// login signs in as the admin through the API and returns the token.
+func login(password string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"password": password})
+	res, err := http.Post(shared.baseURL+"/admin/api/login", "application/json", bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("POST /danmu/send: %v", err)
+		return "", fmt.Errorf("POST /admin/api/login: %w", err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil || out.Token == "" {
+		return "", fmt.Errorf("POST /admin/api/login: %s: %s", res.Status, b)
+	}
+	return out.Token, nil
+}
+
+// userToken returns a token for userID made by the server binary's token
+// command with the server's secret, so that a test can send as a named
+// user: the server ignores a userId in the body.
+func userToken(t *testing.T, userID string) string {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if tok, ok := shared.tokens[userID]; ok {
+		return tok
+	}
+	out, err := exec.Command(shared.bin, "-secret", shared.secret, "token", "-user", userID).Output()
+	if err != nil {
+		t.Fatalf("danmakud token -user %s: %v", userID, err)
+	}
+	tok := strings.TrimSpace(string(out))
+	shared.tokens[userID] = tok
+	return tok
+}
+
+// call makes an API request with an optional bearer token and JSON body,
+// and returns the status and the answer.
+func call(t *testing.T, method, path, token string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, shared.baseURL+path, rd)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("POST /danmu/send %q: %s: %s", text, res.Status, b)
+	return res.StatusCode, b
+}
+
+// postDanmaku stores a danmaku through the HTTP API as userID and returns
+// its id.
+func postDanmaku(t *testing.T, objectID, userID, text string, mode int, at float64) string {
+	t.Helper()
+	status, b := call(t, "POST", "/danmu/send", userToken(t, userID), map[string]any{
+		"objectId": objectID,
+		"content":  map[string]any{"text": text, "color": "#ffffff", "size": "25px", "position": mode, "time": at},
+	})
+	if status != http.StatusOK {
+		t.Fatalf("POST /danmu/send %q: %d: %s", text, status, b)
 	}
 	var d struct {
-		ID string `json:"id"`
+		ID     string `json:"id"`
+		UserID string `json:"userId"`
 	}
 	if err := json.Unmarshal(b, &d); err != nil || d.ID == "" {
 		t.Fatalf("POST /danmu/send: bad answer %s", b)
+	}
+	if d.UserID != userID {
+		t.Fatalf("POST /danmu/send as %s stored userId %q", userID, d.UserID)
 	}
 	return d.ID
 }

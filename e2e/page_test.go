@@ -26,7 +26,7 @@ type item struct {
 	UserID string  `json:"userId"`
 }
 
-// tab is one browser tab showing the player.
+// tab is one browser tab showing the player or the admin page.
 type tab struct {
 	t   *testing.T
 	ctx context.Context
@@ -38,8 +38,19 @@ type tab struct {
 
 // openTab opens path (such as "/watch/x") in a new tab and waits until the
 // player runs and its live socket is open. Each tab has its own browser
-// context, so its own localStorage: it is a different viewer.
+// context, so its own cookies and storage: it is a different viewer.
 func openTab(t *testing.T, path string) *tab {
+	t.Helper()
+	p := newTab(t)
+	p.navigate(path)
+	p.waitFor(`window.__danmaku !== undefined && window.__danmaku.socket() === 'open'`, 15*time.Second,
+		"the player did not start and connect its live socket")
+	return p
+}
+
+// newTab opens a blank tab in a browser context of its own, recording its
+// dialogs, uncaught exceptions and console errors.
+func newTab(t *testing.T) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(shared.browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
@@ -71,12 +82,25 @@ func openTab(t *testing.T, path string) *tab {
 		}
 	}()
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(shared.baseURL+path)); err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	p.waitFor(`window.__danmaku !== undefined && window.__danmaku.socket() === 'open'`, 15*time.Second,
-		"the player did not start and connect its live socket")
 	return p
+}
+
+// navigate loads path in the tab.
+func (p *tab) navigate(path string) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(shared.baseURL+path)); err != nil {
+		p.t.Fatalf("open %s: %v", path, err)
+	}
+}
+
+// do runs browser actions in the tab, failing the test on error.
+func (p *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatalf("%s: %v%s", what, err, p.diagnostics())
+	}
 }
 
 // eval evaluates expr in the page and decodes its value into T. A promise
@@ -171,6 +195,9 @@ func (p *tab) diagnostics() string {
 		counts: window.__danmaku && window.__danmaku.counts(),
 		onScreen: window.__danmaku && window.__danmaku.onScreen().map((it) => it.text).slice(0, 20),
 		status: document.getElementById('status') && document.getElementById('status').textContent,
+		adminStatus: document.getElementById('admin-status') && document.getElementById('admin-status').textContent,
+		feed: window.__admin && window.__admin.feed().slice(0, 10),
+		feedState: window.__admin && window.__admin.feedState(),
 	})`))
 	if err != nil {
 		state = "unavailable: " + err.Error()

@@ -256,21 +256,80 @@ func TestFrameTimes(t *testing.T) {
 	p.screenshot("player-1000.png")
 }
 
+// TestIdentityFromServer checks that the player takes the viewer's id
+// from the server (an HttpOnly cookie it cannot read), keeps it across a
+// reload, and that a danmaku it sends is stored under that id whatever
+// the body says.
+func TestIdentityFromServer(t *testing.T) {
+	obj := uniqueObject("who")
+	p := openTab(t, "/watch/"+obj)
+	id := eval[string](p, `window.__danmaku.userId`)
+	if !strings.HasPrefix(id, "anon-") {
+		t.Fatalf("viewer id = %q, want an anonymous id from the server", id)
+	}
+	if shown := eval[string](p, `document.getElementById('user-id').textContent`); shown != id {
+		t.Errorf("the page shows id %q, want %q", shown, id)
+	}
+	if me := eval[string](p, `fetch('/danmu/me', { credentials: 'same-origin' }).then((r) => r.json()).then((m) => m.userId)`); me != id {
+		t.Errorf("/danmu/me says %q, the player %q", me, id)
+	}
+	if c := eval[string](p, `document.cookie`); strings.Contains(c, "danmakud_anon") {
+		t.Errorf("the identity cookie is readable by scripts: %q", c)
+	}
+	// A body naming someone else is ignored for a browser.
+	got := eval[string](p, fmt.Sprintf(`fetch('/danmu/send', { method: 'POST', credentials: 'same-origin',
+		headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ objectId: %s, userId: 'somebody-else', content: { text: 'who am i', time: 1 } }) })
+		.then((r) => r.json()).then((d) => d.userId)`, jsString(obj)))
+	if got != id {
+		t.Errorf("a send claiming another user was stored as %q, want %q", got, id)
+	}
+	sent := eval[string](p, `window.__danmaku.send('mine, by the server').then((d) => d.userId)`)
+	if sent != id {
+		t.Errorf("the player's send was stored as %q, want %q", sent, id)
+	}
+	p.do("reload", chromedp.Reload())
+	p.waitFor(`window.__danmaku !== undefined && window.__danmaku.socket() === 'open'`, 15*time.Second, "the player did not restart")
+	if again := eval[string](p, `window.__danmaku.userId`); again != id {
+		t.Errorf("after a reload the id is %q, want %q", again, id)
+	}
+	// Loaded from the server after the reload, the viewer's own danmaku is
+	// still recognised as theirs.
+	p.seek(0.5)
+	if it := p.waitText("who am i", 5*time.Second); !it.Mine {
+		t.Errorf("the viewer's stored danmaku is not marked as its own after a reload: %+v", it)
+	}
+	other := openTab(t, "/watch/"+obj)
+	if oid := eval[string](other, `window.__danmaku.userId`); oid == id || !strings.HasPrefix(oid, "anon-") {
+		t.Errorf("a second browser got id %q (the first has %q)", oid, id)
+	}
+}
+
 // TestPlayerScreenshot seeds the demo video through the page's own button
-// and saves a screenshot of the player. With DANMAKUD_UPDATE_SCREENSHOT=1
-// it also replaces docs/screenshot-player.png.
+// and saves a screenshot of the player as another viewer sees it (the
+// seeder's own danmaku are framed on its screen). With
+// DANMAKUD_UPDATE_SCREENSHOT=1 it also replaces docs/screenshot-player.png.
 func TestPlayerScreenshot(t *testing.T) {
 	obj := uniqueObject("shot")
-	p := openTab(t, "/watch/"+obj)
-	p.waitFor(`!document.getElementById('seed-button').hidden`, 5*time.Second, "an empty demo video offers no seed button")
-	if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS("#seed-button"))); err != nil {
+	seeder := openTab(t, "/watch/"+obj)
+	seeder.waitFor(`!document.getElementById('seed-button').hidden`, 5*time.Second, "an empty demo video offers no seed button")
+	if err := chromedp.Do(seeder.ctx, chromedp.Click(chromedp.CSS("#seed-button"))); err != nil {
 		t.Fatalf("click seed: %v", err)
 	}
-	p.waitFor(`document.getElementById('status').textContent.startsWith('Seeded')`, 20*time.Second, "seeding did not finish")
-	if s := eval[string](p, `document.getElementById('status').textContent`); !strings.HasPrefix(s, "Seeded 60 ") {
+	seeder.waitFor(`document.getElementById('status').textContent.startsWith('Seeded')`, 20*time.Second, "seeding did not finish")
+	if s := eval[string](seeder, `document.getElementById('status').textContent`); !strings.HasPrefix(s, "Seeded 60 ") {
 		t.Errorf("status = %q, want all 60 seeded", s)
 	}
-	p.waitFor(`window.__danmaku.heatmap().reduce((a, b) => a + b, 0) === 60`, 5*time.Second, "the heatmap does not count the 60 seeded danmaku")
+	seeder.waitFor(`window.__danmaku.heatmap().reduce((a, b) => a + b, 0) === 60`, 5*time.Second, "the heatmap does not count the 60 seeded danmaku")
+	seeder.seek(14)
+	seeder.waitFor(`window.__danmaku.onScreen().length >= 3`, 10*time.Second, "seeded danmaku did not show")
+	if !eval[bool](seeder, `window.__danmaku.onScreen().every((it) => it.mine)`) {
+		t.Errorf("the seeder's own danmaku are not marked as its own: %+v", seeder.onScreen())
+	}
+	p := openTab(t, "/watch/"+obj)
+	if !eval[bool](p, `document.getElementById('seed-button').hidden`) {
+		t.Errorf("a video with danmaku still offers the seed button")
+	}
 	p.seek(14)
 	p.waitFor(`window.__danmaku.onScreen().length >= 3`, 10*time.Second, "seeded danmaku did not show")
 	eval[bool](p, `window.__danmaku.send('my own danmaku, framed').then(() => true)`)

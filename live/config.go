@@ -130,6 +130,12 @@ type Config struct {
 	FanoutWorkers int
 	// SocketSendBuffer, if positive, sets SO_SNDBUF on viewer sockets.
 	SocketSendBuffer int
+	// ConnHook, when not nil, is called by ServeWS just before the upgrade
+	// takes the connection over; the function it returns is called once
+	// when the connection ends, or at once if the upgrade fails. The
+	// server's per-address connection cap uses it to count WebSocket
+	// connections that live on the hub's poller.
+	ConnHook func(*http.Request) (release func())
 }
 
 func (c Config) withDefaults() Config {

@@ -39,6 +39,9 @@ type wsSink struct {
 	queued  atomic.Int64 // Bytes handed to conn.
 	written atomic.Int64 // Bytes the kernel took (counted by the poller).
 	once    sync.Once
+
+	release     func() // Config.ConnHook's release function.
+	releaseOnce sync.Once
 }
 
 func (s *wsSink) write(bufs [][]byte) error {
@@ -94,6 +97,7 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 		if s, ok := c.Session().(*wsSink); ok {
 			s.v.close(CloseGoingAway, "")
 			s.v.room.leave(s.v)
+			s.releaseOnce.Do(s.release)
 		}
 	})
 	return u
@@ -117,12 +121,28 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	// Checked here so that refusals are JSON errors (the upgrader
+	// answers plain text).
+	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") || r.Header.Get("Sec-WebSocket-Version") != "13" || r.Header.Get("Sec-WebSocket-Key") == "" {
+		h.writeError(w, r, danmaku.Errorf(danmaku.EINVALID, "this endpoint needs a WebSocket upgrade (version 13)"))
+		return
+	}
+	if h.cfg.CheckOrigin != nil && !h.cfg.CheckOrigin(r) {
+		h.writeError(w, r, danmaku.Errorf(danmaku.EFORBIDDEN, "origin is not allowed to open a WebSocket here"))
+		return
+	}
+	release := func() {}
+	if h.cfg.ConnHook != nil {
+		release = h.cfg.ConnHook(r)
+	}
 	wsc, err := h.upgrader.Upgrade(w, r, nil, true)
 	if err != nil {
+		release()
 		return // The upgrader has answered the request.
 	}
 	nbc, ok := wsc.UnderlayerConn().(*nbio.Conn)
 	if !ok {
+		release()
 		// Only plain TCP connections move to the poller; TLS is expected
 		// to end at a proxy in front of danmakud.
 		h.log.Error("live: websocket connection is not on the poller", "type", typeName(wsc.UnderlayerConn()))
@@ -134,10 +154,23 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		_ = nbc.SetWriteBuffer(h.cfg.SocketSendBuffer)
 	}
 	v := &viewer{actor: actor, zip: !h.cfg.DisableCompression && offersDeflate(r.Header)}
-	s := &wsSink{conn: nbc, v: v}
+	s := &wsSink{conn: nbc, v: v, release: release}
 	v.sink = s
 	wsc.SetSession(s)
 	h.joinRoom(objectID, v)
+}
+
+// headerHas reports whether a comma-separated header holds token,
+// case-insensitively.
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // offersDeflate reports whether the upgrade request offers

@@ -1,5 +1,6 @@
 // Package web serves danmakud's browser pages: the player at "/" and
-// "/watch/{objectId}", and their assets under "/static/". Everything is
+// "/watch/{objectId}", the admin page at "/admin", and their assets under
+// "/static/". Everything is
 // embedded in the binary; the pages are plain JavaScript modules with no
 // build step.
 //
@@ -27,7 +28,7 @@ var staticFS embed.FS
 
 // Patterns are the ServeMux patterns that the Site answers; the server
 // registers the Site under each of them.
-var Patterns = []string{"GET /{$}", "GET /watch/{objectId}", "GET /static/"}
+var Patterns = []string{"GET /{$}", "GET /watch/{objectId}", "GET /admin", "GET /static/"}
 
 // contentTypes maps the extensions of embedded files to their media types.
 // Modules must be text/javascript or browsers refuse to run them.
@@ -61,6 +62,7 @@ type asset struct {
 type Site struct {
 	assets map[string]*asset // By path under static/, such as "js/app.js".
 	player *asset
+	admin  *asset
 	mux    *http.ServeMux
 }
 
@@ -89,9 +91,11 @@ func New() *Site {
 		s.assets = map[string]*asset{}
 	}
 	s.player = s.page("player.html")
+	s.admin = s.page("admin.html")
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", s.servePlayer)
 	s.mux.HandleFunc("GET /watch/{objectId}", s.servePlayer)
+	s.mux.HandleFunc("GET /admin", s.serveAdmin)
 	s.mux.HandleFunc("GET /static/{file...}", s.serveStatic)
 	return s
 }
@@ -120,7 +124,7 @@ func newAsset(ext string, b []byte) *asset {
 func (s *Site) page(name string) *asset {
 	a, ok := s.assets[name]
 	if !ok {
-		return newAsset(".html", []byte("<!doctype html><title>danmakud</title><p>The player is missing from this build.</p>"))
+		return newAsset(".html", []byte("<!doctype html><title>danmakud</title><p>This page is missing from this build.</p>"))
 	}
 	html := string(a.body)
 	for p, f := range s.assets {
@@ -155,6 +159,16 @@ func (s *Site) servePlayer(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("Referrer-Policy", "same-origin")
 	serveAsset(w, r, s.player, "no-cache")
+}
+
+// serveAdmin answers the admin page. The page itself holds no data: it
+// signs in and calls the admin API, which checks the token on every call.
+func (s *Site) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Robots-Tag", "noindex, nofollow")
+	serveAsset(w, r, s.admin, "no-cache")
 }
 
 // serveStatic answers one embedded asset.

@@ -57,6 +57,11 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/watch/demo", 200, "text/html; charset=utf-8", `<script type="module" src="/static/js/app.js?v=`},
 		{"GET", "/watch/av170001.p1:live_2", 200, "text/html; charset=utf-8", `danmakud player`},
 		{"GET", "/watch/bad%20id", 404, "text/plain; charset=utf-8", "objectId"},
+		{"GET", "/admin", 200, "text/html; charset=utf-8", `<script type="module" src="/static/js/admin.js?v=`},
+		{"GET", "/admin/", 404, "", ""},
+		{"POST", "/admin", 405, "", ""},
+		{"GET", "/static/admin.html", 404, "text/plain; charset=utf-8", "no such file"},
+		{"GET", "/static/js/admin-feed.js", 200, "text/javascript; charset=utf-8", "textContent"},
 		{"GET", "/static/js/app.js", 200, "text/javascript; charset=utf-8", "import"},
 		{"GET", "/static/js/renderer.js", 200, "text/javascript; charset=utf-8", "fillText"},
 		{"GET", "/static/css/player.css", 200, "text/css; charset=utf-8", ".stage"},
@@ -89,20 +94,68 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-func TestPlayerHeaders(t *testing.T) {
+func TestPageHeaders(t *testing.T) {
 	srv := newServer(t)
-	res, _ := get(t, srv, "GET", "/", nil)
-	csp := res.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"script-src 'self'", "object-src 'none'", "connect-src 'self'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+	for _, p := range []string{"/", "/watch/demo", "/admin"} {
+		t.Run(p, func(t *testing.T) {
+			res, _ := get(t, srv, "GET", p, nil)
+			csp := res.Header.Get("Content-Security-Policy")
+			for _, want := range []string{"script-src 'self'", "object-src 'none'", "connect-src 'self'", "frame-ancestors 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+				}
+			}
+			if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+				t.Errorf("Content-Security-Policy allows inline or eval: %q", csp)
+			}
+			if got := res.Header.Get("Cache-Control"); got != "no-cache" {
+				t.Errorf("page Cache-Control = %q, want no-cache", got)
+			}
+		})
+	}
+	res, _ := get(t, srv, "GET", "/admin", nil)
+	if got := res.Header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("admin Referrer-Policy = %q, want no-referrer", got)
+	}
+}
+
+// TestPagesHaveNoInlineCode keeps the pages within their policy: no
+// inline scripts, handlers or styles, which script-src 'self' would block.
+func TestPagesHaveNoInlineCode(t *testing.T) {
+	inline := regexp.MustCompile(`(?i)<script(?:\s[^>]*)?>\s*[^<\s]|\son[a-z]+\s*=|\sstyle\s*=|<style`)
+	for _, f := range staticFiles(t, ".html") {
+		b, err := os.ReadFile(path.Join("static", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc := inline.FindIndex(b); loc != nil {
+			t.Errorf("%s has inline code: %q", f, b[loc[0]:loc[1]])
 		}
 	}
-	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
-		t.Errorf("Content-Security-Policy allows inline or eval: %q", csp)
+}
+
+// TestPatternsServed checks that every pattern in web.Patterns is
+// answered by the Site (the server registers exactly these).
+func TestPatternsServed(t *testing.T) {
+	srv := newServer(t)
+	paths := map[string]string{
+		"GET /{$}":              "/",
+		"GET /watch/{objectId}": "/watch/x",
+		"GET /admin":            "/admin",
+		"GET /static/":          "/static/favicon.svg",
 	}
-	if got := res.Header.Get("Cache-Control"); got != "no-cache" {
-		t.Errorf("page Cache-Control = %q, want no-cache", got)
+	if len(web.Patterns) != len(paths) {
+		t.Fatalf("web.Patterns = %q; this test knows %d patterns", web.Patterns, len(paths))
+	}
+	for _, p := range web.Patterns {
+		u, ok := paths[p]
+		if !ok {
+			t.Errorf("pattern %q is not covered by this test", p)
+			continue
+		}
+		if res, _ := get(t, srv, "GET", u, nil); res.StatusCode != 200 {
+			t.Errorf("%s (%s): status %d", p, u, res.StatusCode)
+		}
 	}
 }
 
@@ -160,10 +213,12 @@ func TestConditionalRequests(t *testing.T) {
 // names the hash that the asset is served with.
 func TestPageVersionsAssets(t *testing.T) {
 	srv := newServer(t)
-	_, page := get(t, srv, "GET", "/", nil)
+	_, player := get(t, srv, "GET", "/", nil)
+	_, admin := get(t, srv, "GET", "/admin", nil)
+	page := player + admin
 	refs := regexp.MustCompile(`"/static/([^"?]+)\?v=([0-9a-f]+)"`).FindAllStringSubmatch(page, -1)
-	if len(refs) < 3 {
-		t.Fatalf("page has %d versioned asset references, want the script, style sheet and icon", len(refs))
+	if len(refs) < 6 {
+		t.Fatalf("pages have %d versioned asset references, want the script, style sheet and icon of each", len(refs))
 	}
 	for _, r := range refs {
 		res, _ := get(t, srv, "GET", "/static/"+r[1], nil)

@@ -34,10 +34,14 @@ type Config struct {
 	Dynamo       dynamostore.Config
 	MaxText      int
 	MaxBodyBytes int64
-	PageSize     int
-	MaxPageSize  int
-	LogFormat    string
-	LogLevel     string
+	// MaxConnsPerIP caps concurrent connections per remote IP (0: none).
+	MaxConnsPerIP int
+	// BodyTimeout bounds the time to send a request body.
+	BodyTimeout time.Duration
+	PageSize    int
+	MaxPageSize int
+	LogFormat   string
+	LogLevel    string
 	// BenchNoop adds POST /bench/noop, a handler that reads the body and
 	// answers {} — the baseline of the send benchmark.
 	BenchNoop bool
@@ -103,6 +107,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.DurationVar(&c.Dynamo.RetryDeadline, "dynamodb-retry", dynamostore.DefaultRetryDeadline, "how long to retry a throttled or failed DynamoDB call before answering 503")
 	fs.IntVar(&c.MaxText, "max-text", 100, "longest danmaku text, in characters")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", 4096, "largest request body, in bytes")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", DefaultMaxConnsPerIP, "concurrent connections allowed from one IP address, WebSockets included (0: no cap)")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", DefaultBodyTimeout, "time a client may take to send a request body")
 	fs.IntVar(&c.PageSize, "page-size", 20, "default page size of listings")
 	fs.IntVar(&c.MaxPageSize, "max-page-size", 100, "largest page size a client may ask for")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -217,6 +223,10 @@ func (c *Config) validate() error {
 		return errors.New("-page-size: must be between 1 and -max-page-size")
 	case c.Store != "pebble" && c.Store != "dynamodb":
 		return fmt.Errorf("-store: must be pebble or dynamodb, not %q", c.Store)
+	case c.MaxConnsPerIP < 0:
+		return errors.New("-max-conns-per-ip: must not be negative")
+	case c.BodyTimeout <= 0:
+		return errors.New("-body-timeout: must be positive")
 	case c.Store == "pebble" && c.DataDir == "":
 		return errors.New("-data: must not be empty")
 	case c.Store == "dynamodb" && c.Dynamo.Table == "":
@@ -271,7 +281,8 @@ func (m *Main) Open(ctx context.Context) error {
 
 // Run serves until ctx is cancelled.
 func (m *Main) Run(ctx context.Context, ready func(net.Addr)) error {
-	return serve(ctx, m.Config.Addr, m.API, m.Log, func(a net.Addr) {
+	cfg := serveConfig{Addr: m.Config.Addr, MaxConnsPerIP: m.Config.MaxConnsPerIP, BodyTimeout: m.Config.BodyTimeout}
+	return serveWith(ctx, cfg, m.API, m.Log, func(a net.Addr) {
 		m.Log.Info("danmakud listening", "addr", a.String(), "store", m.Config.Store)
 		if ready != nil {
 			ready(a)

@@ -46,6 +46,8 @@ func (m *Main) wire() error {
 		CheckOrigin:  func(r *http.Request) bool { return auth.OriginAllowed(r, origins) },
 		Limits:       danmaku.Limits{MaxTextRunes: c.MaxText},
 		DefaultRoom:  live.RoomConfig{TickInterval: c.Tick, MaxPerTick: c.MaxPerTick},
+		ConnHook:     handOverConn,
+		WriteError:   m.writeError,
 	}, m.Log)
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
@@ -89,6 +91,12 @@ func (m *Main) observeStore(op string, d time.Duration, err error) {
 	if m.Metrics != nil {
 		m.Metrics.ObserveStore(op, d, err)
 	}
+}
+
+// writeError answers a refused live connection with the API's JSON error;
+// the API is built after the hub.
+func (m *Main) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	m.API.WriteError(w, r, err)
 }
 
 // viewer is the actor of a live connection: unidentified viewers may watch.

@@ -45,6 +45,48 @@ export class Api {
     return body;
   }
 
+  // me returns who the server says the viewer is: {userId, role, rooms,
+  // anonymous}. In anonymous mode the first call also sets the viewer's
+  // signed cookie, which later requests and the WebSocket carry.
+  me() {
+    return this.request('/danmu/me', { cache: 'no-store' });
+  }
+
+  // roomState returns the room part of a welcome ({objectId, tickMs,
+  // maxPerTick, viewers, seq, live}) read from the room's event stream,
+  // which it then closes.
+  async roomState(objectId, timeoutMs = 10000) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeoutMs);
+    try {
+      let res;
+      try {
+        res = await fetch(`${this.base}/danmu/stream/${encodeURIComponent(objectId)}`, {
+          credentials: 'same-origin', cache: 'no-store', signal: ctl.signal, headers: { Accept: 'text/event-stream' },
+        });
+      } catch (err) {
+        throw new ApiError(0, 'unavailable', `network error: ${err.message}`);
+      }
+      if (!res.ok || !res.body) throw new ApiError(res.status, 'unavailable', `room state: status ${res.status}`);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) throw new ApiError(0, 'unavailable', 'room state: the stream ended before its welcome');
+        buf += value.replace(/\r\n/g, '\n');
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+          const ev = parseEvent(buf.slice(0, i));
+          buf = buf.slice(i + 2);
+          if (ev.event === 'welcome') return JSON.parse(ev.data).room || {};
+        }
+        if (buf.length > 4 << 20) throw new ApiError(0, 'invalid', 'room state: welcome too large');
+      }
+    } finally {
+      clearTimeout(timer);
+      ctl.abort();
+    }
+  }
+
   // send stores a danmaku and returns it as stored.
   send(body) {
     return this.request('/danmu/send', {
@@ -71,6 +113,22 @@ export class Api {
     const q = new URLSearchParams({ buckets: String(buckets), duration: String(Math.ceil(duration)) });
     return this.request(`/danmu/heatmap/${encodeURIComponent(objectId)}?${q}`);
   }
+}
+
+// parseEvent reads one Server-Sent Event block into {event, data}.
+export function parseEvent(block) {
+  let event = 'message';
+  const data = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    const i = line.indexOf(':');
+    const field = i < 0 ? line : line.slice(0, i);
+    let value = i < 0 ? '' : line.slice(i + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') event = value;
+    else if (field === 'data') data.push(value);
+  }
+  return { event, data: data.join('\n') };
 }
 
 // LiveSocket keeps a WebSocket to a room open, reconnecting with backoff.

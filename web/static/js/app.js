@@ -1,13 +1,14 @@
-// app.js wires the player page: the clock (demo, video or live room), the
-// renderer, the time-window loader, the live socket, the sending box, the
-// settings panel and the heatmap. It also exposes two hooks for tests:
-// window.__danmaku (renderer state) and window.__danmakuStats (frame times).
+// app.js wires the player page: the viewer's identity, the clock (demo,
+// video or live room), the renderer, the time-window loader, the live
+// socket, the sending box, the settings panel and the heatmap. It also
+// exposes two hooks for tests: window.__danmaku (renderer state) and
+// window.__danmakuStats (frame times).
 
 import { Api, LiveSocket } from './api.js';
 import { DemoClock, LiveClock, VideoClock } from './clock.js';
 import { drawDemo, formatTime, seedItems } from './demo.js';
 import { Heatmap } from './heatmap.js';
-import { sendIdentity, userId } from './identity.js';
+import { Identity, loadIdentity } from './identity.js';
 import { WindowLoader } from './loader.js';
 import { Renderer, fromAPI } from './renderer.js';
 import { compileFilter, load as loadSettings, normalize, save as saveSettings } from './settings.js';
@@ -27,7 +28,6 @@ function objectIdFromPath(path) {
 }
 
 const objectId = objectIdFromPath(location.pathname);
-const me = userId();
 const api = new Api();
 const stats = new FrameStats();
 const renderer = new Renderer($('danmaku-layer'));
@@ -40,21 +40,26 @@ const heatmap = new Heatmap(api, objectId, $('heatmap'));
 let settings = loadSettings();
 let clock = null;
 let mode = 'vod'; // 'vod' or 'live'.
+let liveSession = null; // The running live session, as the server gave it.
 let tickMs = 1000;
+let identity = new Identity(); // Unknown until the server answers.
+let ready = false; // Identity known: loading may start.
+let socket = null;
+let livePushes = false; // The server announces live sessions as they start.
+let probeDelay = 15000;
 let socketState = 'connecting';
 let localSeq = 0;
 let dragging = false;
 let lastDemo = -1;
 
 $('room-name').textContent = objectId;
-$('user-id').textContent = me;
 
 function status(msg) {
   $('status').textContent = msg;
 }
 
 function isMine(it) {
-  return mineIds.has(it.id) || it.userId === me;
+  return mineIds.has(it.id) || identity.owns(it);
 }
 
 // toItems converts API danmaku into renderer items, marking the viewer's.
@@ -92,7 +97,7 @@ function setClock(c) {
 function onSeek() {
   const t = clock.now();
   renderer.seek(t);
-  if (mode === 'vod') {
+  if (mode === 'vod' && ready) {
     loader.reset(t);
     loader.tick(t);
   }
@@ -113,7 +118,8 @@ function onMessage(msg) {
       if (Array.isArray(msg.ids)) renderer.remove(msg.ids);
       break;
     case 'live':
-      if (msg.live) goLive(); else if (msg.live === null) goVOD();
+      livePushes = true;
+      applyLive(msg.live ?? null);
       break;
     case 'error':
       status(`Live: ${msg.message || msg.error?.message || 'error'}`);
@@ -121,31 +127,64 @@ function onMessage(msg) {
   }
 }
 
+// onWelcome applies the room state a (re)connection starts with; in a
+// live room the most recent batch shows at once.
 function onWelcome(msg) {
-  const room = msg.room || msg;
-  if (Number(room.tickMs) > 0) tickMs = Number(room.tickMs);
-  if (room.live) {
-    goLive();
-    const batches = Array.isArray(msg.batches) ? msg.batches : [];
-    const last = batches[batches.length - 1];
-    if (last && Array.isArray(last.items)) onBatch(last.items);
-  } else if (mode === 'live') {
-    goVOD();
-  }
+  applyRoom(msg.room || {});
+  if (mode !== 'live') return;
+  const batches = Array.isArray(msg.batches) ? msg.batches : [];
+  const last = batches[batches.length - 1];
+  if (last && Array.isArray(last.items)) onBatch(last.items);
 }
 
-function goLive() {
-  if (mode === 'live') return;
+// applyRoom takes the tick and the live session from a room state.
+function applyRoom(room) {
+  if (Number(room.tickMs) > 0) tickMs = Number(room.tickMs);
+  applyLive(room.live ?? null);
+}
+
+// applyLive switches to live mode while session (a live.Session: objectId,
+// startedAt, endedAt) runs, and back to the video when it ends.
+function applyLive(session) {
+  const running = session && typeof session === 'object' && !session.endedAt;
+  if (running) goLive(session);
+  else if (mode === 'live') goVOD();
+}
+
+function goLive(session) {
+  const started = Date.parse(session.startedAt);
+  const same = liveSession && liveSession.startedAt === session.startedAt;
+  liveSession = session;
+  if (mode === 'live' && same) return;
   mode = 'live';
   $('live-badge').hidden = false;
-  setClock(new LiveClock());
+  setClock(new LiveClock(Number.isFinite(started) ? started : Date.now()));
 }
 
 function goVOD() {
   if (mode === 'vod') return;
   mode = 'vod';
+  liveSession = null;
   $('live-badge').hidden = true;
-  showDemo();
+  if (!video.hidden && video.getAttribute('src')) setClock(new VideoClock(video));
+  else showDemo();
+}
+
+// probeRoom reads the room state now and then, for servers that do not
+// push "live" messages: a live session started or ended while this page
+// was connected shows up within the probe interval. It backs off to two
+// minutes, and stops once the server has pushed a "live" message.
+async function probeRoom() {
+  if (livePushes) return;
+  if (!document.hidden && socketState === 'open') {
+    try {
+      applyRoom(await api.roomState(objectId));
+    } catch {
+      // The next probe or reconnection's welcome tells.
+    }
+  }
+  probeDelay = Math.min(probeDelay * 1.5, 120000);
+  setTimeout(probeRoom, probeDelay * (0.8 + Math.random() * 0.4));
 }
 
 // onBatch shows pushed danmaku. A live room spreads each tick's batch over
@@ -164,11 +203,6 @@ function onBatch(list) {
   }
 }
 
-const socket = new LiveSocket(objectId, {
-  onMessage,
-  onState: (s) => { socketState = s; },
-});
-
 // Media.
 
 function showDemo() {
@@ -178,7 +212,8 @@ function showDemo() {
   video.hidden = true;
   demoLayer.hidden = false;
   lastDemo = -1;
-  setClock(mode === 'live' ? new LiveClock() : new DemoClock(600));
+  const started = liveSession ? Date.parse(liveSession.startedAt) : NaN;
+  setClock(mode === 'live' ? new LiveClock(Number.isFinite(started) ? started : Date.now()) : new DemoClock(600));
 }
 
 function openVideo(src, label) {
@@ -245,13 +280,16 @@ $('settings-button').addEventListener('click', () => {
 
 // Sending.
 
+// send draws the viewer's danmaku at once, marked as theirs, then stores
+// it. The server takes the sender from the cookie or token; the stored
+// danmaku's id replaces the local one, so the pushed copy is recognised.
 async function send(text, color, position, size) {
   const now = clock.now();
   const localId = `local-${++localSeq}`;
-  renderer.showAt({ id: localId, text, color, size, mode: position, time: now, userId: me, count: 1, mine: true }, now);
+  renderer.showAt({ id: localId, text, color, size, mode: position, time: now, userId: identity.userId, count: 1, mine: true }, now);
   const content = { text, color, size: `${size}px`, position, time: Math.round(now * 1000) / 1000 };
   try {
-    const d = await api.send({ objectId, ...sendIdentity(), content });
+    const d = await api.send({ objectId, content });
     const id = String(d.id);
     mineIds.add(id);
     if (mode === 'vod') heatmap.bump(Number(d.content?.time));
@@ -275,17 +313,36 @@ $('send-form').addEventListener('submit', (ev) => {
     .catch(() => {});
 });
 
+// seedDemo stores sample danmaku for the demo timeline as this viewer,
+// waiting out rate limits and skipping what moderation refuses.
 async function seedDemo() {
   const button = $('seed-button');
   button.disabled = true;
+  const items = seedItems();
   let n = 0;
+  let skipped = 0;
   try {
-    for (const content of seedItems()) {
-      const d = await api.send({ objectId, userId: 'demo-seed', content });
-      heatmap.bump(Number(d.content?.time));
-      n++;
+    for (const content of items) {
+      for (let tries = 0; ; tries++) {
+        try {
+          const d = await api.send({ objectId, content });
+          mineIds.add(String(d.id));
+          heatmap.bump(Number(d.content?.time));
+          n++;
+          break;
+        } catch (err) {
+          if (err.code === 'rate_limited' && tries < 60) {
+            status(`Seeding ${n} of ${items.length}: waiting for the rate limit…`);
+            await new Promise((r) => setTimeout(r, Math.max(200, err.retryAfterMs || 1000)));
+            continue;
+          }
+          if (err.status === 0) throw err;
+          skipped++;
+          break;
+        }
+      }
     }
-    status(`Seeded ${n} danmaku.`);
+    status(skipped ? `Seeded ${n} danmaku (${skipped} refused).` : `Seeded ${n} danmaku.`);
     button.hidden = true;
   } catch (err) {
     status(`Seeded ${n} danmaku, then: ${err.message}`);
@@ -371,9 +428,11 @@ let lastControls = 0;
 function frame(ts) {
   const t0 = performance.now();
   const now = clock.now();
-  if (mode === 'vod') {
+  if (mode === 'vod' && ready) {
     loader.tick(now);
     renderer.prune(now);
+  } else if (mode === 'live') {
+    renderer.trimKnown();
   }
   if (!demoLayer.hidden && now !== lastDemo) {
     const r = demoLayer.getBoundingClientRect();
@@ -393,7 +452,9 @@ function frame(ts) {
 
 window.__danmaku = {
   objectId,
-  userId: me,
+  get userId() { return identity.userId; },
+  identity: () => ({ ...identity }),
+  live: () => (liveSession ? { ...liveSession } : null),
   onScreen: () => renderer.onScreen(),
   pending: () => renderer.pendingCount(),
   counts: () => ({ ...renderer.counts }),
@@ -422,13 +483,30 @@ window.__danmakuStats = (opts = {}) => {
   return { ...stats.report(), onScreen: renderer.active.length, viewport: { width: renderer.width, height: renderer.height, dpr: renderer.dpr } };
 };
 
-applySettings(settings, false);
-fillSettingsForm();
-new ResizeObserver(resize).observe($('stage'));
-resize();
-const src = new URLSearchParams(location.search).get('src');
-if (src) openVideo(src, src); else showDemo();
-offerSeed();
-setInterval(() => heatmap.refresh(clock.duration), 30000);
-window.addEventListener('pagehide', () => socket.close());
-requestAnimationFrame(frame);
+// start learns who the viewer is before anything loads, so that the
+// viewer's own danmaku are recognised from the first page and the
+// WebSocket carries the identity cookie; then it starts playing.
+async function start() {
+  applySettings(settings, false);
+  fillSettingsForm();
+  showDemo();
+  new ResizeObserver(resize).observe($('stage'));
+  resize();
+  requestAnimationFrame(frame);
+  identity = await loadIdentity(api);
+  $('user-id').textContent = identity.known ? identity.userId : 'unknown: sign in to send';
+  ready = true;
+  onSeek();
+  socket = new LiveSocket(objectId, {
+    onMessage,
+    onState: (s) => { socketState = s; },
+  });
+  const src = new URLSearchParams(location.search).get('src');
+  if (src) openVideo(src, src);
+  offerSeed();
+  setInterval(() => heatmap.refresh(clock.duration), 30000);
+  setTimeout(probeRoom, probeDelay);
+  window.addEventListener('pagehide', () => socket.close());
+}
+
+start();

@@ -89,14 +89,16 @@ export class VideoClock extends EventTarget {
   }
 }
 
-// LiveClock is the wall clock of a live room, in seconds since the page
-// joined. It cannot seek; pausing only freezes the danmaku layer.
+// LiveClock is the wall clock of a live room, in seconds since the live
+// session started (startedAtMs, Unix milliseconds; the page's start if
+// omitted). It cannot seek; pausing only freezes the danmaku layer.
 export class LiveClock extends EventTarget {
-  constructor() {
+  constructor(startedAtMs = Date.now()) {
     super();
     this.kind = 'live';
     this.duration = 0;
-    this.t0 = performance.now();
+    this.startedAt = startedAtMs;
+    this.t0 = performance.now() - Math.max(0, Date.now() - startedAtMs);
     this.frozen = null;
     this.rate = 1;
   }

@@ -1,30 +1,39 @@
-// identity.js decides who the viewer is. For now that is a random id made
-// once and kept in localStorage, sent as userId with every danmaku; when
-// the server authenticates viewers with a cookie, only this module changes.
+// identity.js tells the player who the viewer is. The server decides: in
+// anonymous mode GET /danmu/me gives the browser a signed, HttpOnly cookie
+// on its first visit and answers the id it holds; with authentication the
+// answer is the signed-in user. The player never makes up an id, and sends
+// none: the server takes the sender from the cookie or token.
 
-const KEY = 'danmakud.userId';
+// Identity is who the server says the viewer is. userId is '' for a viewer
+// the server does not know (anonymous mode off and no credential).
+export class Identity {
+  constructor({ userId = '', role = 'viewer', rooms = [], anonymous = false } = {}) {
+    this.userId = typeof userId === 'string' ? userId : '';
+    this.role = typeof role === 'string' ? role : 'viewer';
+    this.rooms = Array.isArray(rooms) ? rooms.map(String) : [];
+    this.anonymous = anonymous === true;
+  }
 
-function randomId() {
-  const b = new Uint8Array(9);
-  crypto.getRandomValues(b);
-  return 'u-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
+  // known reports whether the server gave the viewer an id.
+  get known() { return this.userId !== ''; }
 
-// userId returns the viewer's id, making and remembering one on first use.
-export function userId(storage = window.localStorage) {
-  try {
-    let id = storage.getItem(KEY);
-    if (!id || !/^u-[0-9a-f]{18}$/.test(id)) {
-      id = randomId();
-      storage.setItem(KEY, id);
-    }
-    return id;
-  } catch {
-    return randomId(); // Storage is disabled: a new id per page.
+  // owns reports whether a danmaku (API or renderer shape) is the viewer's.
+  owns(d) {
+    return this.known && d != null && String(d.userId ?? '') === this.userId;
   }
 }
 
-// sendIdentity returns the fields that identify the sender in a send body.
-export function sendIdentity() {
-  return { userId: userId() };
+// loadIdentity asks the server who the viewer is (and, in anonymous mode,
+// obtains the viewer's cookie). It retries a network failure a few times
+// and resolves with an unknown Identity if the server still cannot tell.
+export async function loadIdentity(api, { tries = 4, delayMs = 500 } = {}) {
+  for (let i = 0; ; i++) {
+    try {
+      return new Identity(await api.me());
+    } catch (err) {
+      const retry = err && err.status === 0 && i + 1 < tries;
+      if (!retry) return new Identity();
+      await new Promise((r) => setTimeout(r, delayMs * (i + 1)));
+    }
+  }
 }

@@ -215,6 +215,16 @@ export class Renderer {
     this.dirty = true;
   }
 
+  // trimKnown forgets the ids of danmaku that are neither on screen nor
+  // waiting once more than limit are remembered: a live room never seeks,
+  // and its ids would otherwise pile up for the whole session.
+  trimKnown(limit = 20000) {
+    if (this.known.size <= limit) return;
+    this.known = new Set();
+    for (const it of this.active) if (it.id) this.known.add(it.id);
+    for (let i = this.head; i < this.pending.length; i++) if (this.pending[i].id) this.known.add(this.pending[i].id);
+  }
+
   // seek clears the screen and the timeline; the caller loads the danmaku
   // of the new time again.
   seek(t) {
