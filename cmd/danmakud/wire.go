@@ -21,6 +21,7 @@ import (
 	"github.com/danmakud/danmakud/metrics"
 	"github.com/danmakud/danmakud/moderation"
 	redismod "github.com/danmakud/danmakud/moderation/redis"
+	"github.com/danmakud/danmakud/sdk"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/web"
 	"github.com/redis/go-redis/v9"
@@ -79,6 +80,7 @@ func (m *Main) wire() error {
 	m.API.MountFormats(m.Store)
 	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.Store, m.dplayerActor, m.Svc.Limits())))
 	web.New().Mount(m.API.Handle)
+	sdk.New().Mount(m.API.Handle)
 	if c.BenchNoop {
 		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
 	}
