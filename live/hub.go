@@ -45,6 +45,7 @@ type Hub struct {
 	rooms    map[string]*room
 	configs  map[string]RoomConfig
 	sessions map[string]Session
+	remote   Remote // Nil unless SetRemote put the hub in cluster mode.
 	closed   bool
 	wg       sync.WaitGroup
 }
@@ -109,6 +110,9 @@ func (h *Hub) Close() error {
 		vs := r.snapshotLocked()
 		r.mu.Unlock()
 		close(r.stop)
+		if r.remote != nil {
+			r.remote.Unfollow(r.id)
+		}
 		for _, v := range vs {
 			v.close(CloseGoingAway, "server shutting down")
 		}
@@ -161,6 +165,11 @@ func (h *Hub) SetRoomConfig(objectID string, c RoomConfig) error {
 	}
 	if err := c.Validate(); err != nil {
 		return err
+	}
+	if ss := h.sharedState(); ss != nil {
+		if err := ss.SaveRoomConfig(objectID, c); err != nil {
+			return err
+		}
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -224,6 +233,10 @@ func (h *Hub) room(objectID string) (*room, error) {
 		return nil, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "too many live rooms", RetryAfter: 10 * time.Second}
 	}
 	r := newRoom(h, objectID, h.roomConfigLocked(objectID), h.cfg.Now())
+	if h.remote != nil {
+		r.remote = h.remote
+		r.ready = make(chan struct{})
+	}
 	h.rooms[objectID] = r
 	h.wg.Go(r.run)
 	return r, nil
@@ -242,6 +255,11 @@ func (h *Hub) removeIfIdle(r *room) bool {
 	r.closed = true
 	if h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
+	}
+	if r.remote != nil {
+		// Under h.mu, so that a room made next for the same id follows
+		// only after this one stopped following.
+		r.remote.Unfollow(r.id)
 	}
 	return true
 }

@@ -28,30 +28,39 @@ type room struct {
 	reconf chan RoomConfig
 	stop   chan struct{}
 	done   chan struct{}
+	// remote, when set, feeds the room's batches from a cluster; ready is
+	// closed once the room holds the cluster's recent batches.
+	remote Remote
+	ready  chan struct{}
 
 	// fanMu serialises fan-outs (ticks and deletes), so that every viewer
 	// sees messages in the order the room made them.
 	fanMu sync.Mutex
 
-	mu       sync.Mutex
-	cfg      RoomConfig
-	epoch    time.Time
-	slots    []*slot // Ascending idx.
-	seq      uint64  // Last batch sequence number.
-	ring     []*message
-	viewers  map[*viewer]struct{}
-	idle     int
-	lastPing time.Time
-	closed   bool
+	mu    sync.Mutex
+	cfg   RoomConfig
+	epoch time.Time
+	slots []*slot // Ascending idx.
+	seq   uint64  // Last batch sequence number.
+	// remoteSeq is the seq of the last batch delivered from the Remote.
+	remoteSeq uint64
+	ring      []*message
+	viewers   map[*viewer]struct{}
+	idle      int
+	lastPing  time.Time
+	closed    bool
 }
 
 func newRoom(h *Hub, id string, cfg RoomConfig, now time.Time) *room {
+	ready := make(chan struct{})
+	close(ready) // Rooms without a Remote are ready at once.
 	return &room{
 		hub:      h,
 		id:       id,
 		reconf:   make(chan RoomConfig, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+		ready:    ready,
 		cfg:      cfg.withDefaults(),
 		epoch:    now,
 		viewers:  make(map[*viewer]struct{}),
@@ -101,6 +110,9 @@ func (r *room) add(d *danmaku.Danmaku, priority bool, now time.Time) bool {
 // run is the room's tick loop.
 func (r *room) run() {
 	defer close(r.done)
+	if r.remote != nil {
+		r.seedRemote(r.remote)
+	}
 	r.mu.Lock()
 	interval := r.cfg.TickInterval
 	r.mu.Unlock()
@@ -222,6 +234,7 @@ func (r *room) snapshotLocked() []*viewer {
 // join adds v to the room and writes its welcome before any batch can
 // reach it. It returns false if the room is closed.
 func (r *room) join(v *viewer, live *Session) bool {
+	<-r.ready
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

@@ -29,6 +29,15 @@ func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
 		return Session{}, err
 	}
+	if ss := h.sharedState(); ss != nil {
+		s, err := ss.StartSession(objectID, now)
+		if err == nil {
+			h.mu.Lock()
+			h.sessions[objectID] = s
+			h.mu.Unlock()
+		}
+		return s, err
+	}
 	h.mu.Lock()
 	if s, ok := h.sessions[objectID]; ok {
 		h.mu.Unlock()
@@ -43,6 +52,15 @@ func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
 // EndLive ends the running live session of objectID and returns it with
 // EndedAt set, or an ENOTFOUND *danmaku.Error if none runs.
 func (h *Hub) EndLive(objectID string, now time.Time) (Session, error) {
+	if ss := h.sharedState(); ss != nil {
+		s, err := ss.EndSession(objectID, now)
+		if err == nil {
+			h.mu.Lock()
+			delete(h.sessions, objectID)
+			h.mu.Unlock()
+		}
+		return s, err
+	}
 	h.mu.Lock()
 	s, ok := h.sessions[objectID]
 	if ok {
@@ -60,9 +78,7 @@ func (h *Hub) EndLive(objectID string, now time.Time) (Session, error) {
 // objectID and true while a live session runs, or false otherwise (the
 // client's time is used then).
 func (h *Hub) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
-	h.mu.Lock()
-	s, ok := h.sessions[objectID]
-	h.mu.Unlock()
+	s, ok := h.liveSession(objectID)
 	if !ok {
 		return 0, false
 	}
@@ -71,6 +87,11 @@ func (h *Hub) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
 
 // liveSession returns the running session of objectID, if any.
 func (h *Hub) liveSession(objectID string) (Session, bool) {
+	if ss := h.sharedState(); ss != nil {
+		if s, ok, err := ss.LoadSession(objectID); err == nil {
+			return s, ok
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s, ok := h.sessions[objectID]

@@ -1,0 +1,110 @@
+package live
+
+import (
+	"sync"
+	"testing"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/live/wsclient"
+)
+
+// feed is a Remote whose batches the test hands over itself, as the
+// cluster broker does from its output stream.
+type feed struct {
+	recent []RemoteBatch
+	mu     sync.Mutex
+	follow map[string]int
+}
+
+func (f *feed) Follow(objectID string) []RemoteBatch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.follow[objectID]++
+	return f.recent
+}
+
+func (f *feed) Unfollow(objectID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.follow[objectID]--
+}
+
+func remoteBatch(t *testing.T, seq uint64, texts ...string) RemoteBatch {
+	t.Helper()
+	var items []*danmaku.Danmaku
+	for i, s := range texts {
+		items = append(items, &danmaku.Danmaku{ID: danmaku.ID{UnixMs: int64(seq*10) + int64(i)}, ObjectID: "r", UserID: "u", Content: danmaku.Content{Text: s, Color: danmaku.White, Size: danmaku.SizeMedium, Position: danmaku.ModeScroll}})
+	}
+	p, err := EncodeBatch(seq, int64(seq)*1000, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return RemoteBatch{Seq: seq, Payload: p}
+}
+
+func TestRemoteBatches(t *testing.T) {
+	e := newEnv(t, nil)
+	f := &feed{recent: []RemoteBatch{remoteBatch(t, 41, "old1"), remoteBatch(t, 42, "old2")}, follow: map[string]int{}}
+	e.hub.SetRemote(f)
+	c := e.dial("r", wsclient.Options{})
+	w := readType(t, c, "welcome")
+	if w.Room.Seq != 42 || len(w.Batches) != 2 || w.Batches[1].Seq != 42 {
+		t.Fatalf("welcome %s: want the remote's recent batches up to seq 42", w.raw)
+	}
+	if f.follow["r"] != 1 {
+		t.Fatalf("Follow called %d times", f.follow["r"])
+	}
+	// A duplicate is ignored; the next batch goes out as it came.
+	b42, b43 := remoteBatch(t, 42, "old2"), remoteBatch(t, 43, "new")
+	for _, b := range []RemoteBatch{b42, b43} {
+		if err := e.hub.Deliver("r", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := readType(t, c, "batch")
+	if m.Seq != 43 || string(m.raw) != string(b43.Payload) {
+		t.Fatalf("got %s, want the remote batch 43 as it is", m.raw)
+	}
+	// A payload whose seq does not match is refused.
+	bad := remoteBatch(t, 44, "x")
+	bad.Seq = 45
+	if err := e.hub.Deliver("r", bad); err == nil {
+		t.Fatal("a mismatched batch was accepted")
+	}
+	// After local batches (the cluster was unreachable) the cluster's seq
+	// is delivered even though it is not above the local one.
+	m0 := e.ticker()
+	e.publish("r", "u", "local", false)
+	e.tick(m0)
+	if m := readType(t, c, "batch"); m.Seq != 44 || texts(m.Items) != "local" {
+		t.Fatalf("local batch %s", m.raw)
+	}
+	b44 := remoteBatch(t, 44, "cluster")
+	if err := e.hub.Deliver("r", b44); err != nil {
+		t.Fatal(err)
+	}
+	if m := readType(t, c, "batch"); m.Seq != 44 || texts(m.Items) != "cluster" {
+		t.Fatalf("got %s, want the cluster's batch 44", m.raw)
+	}
+}
+
+func TestSelectMatchesTick(t *testing.T) {
+	var p []Pending
+	for i, s := range []string{"a", "b", "a", "c", "a"} {
+		p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: int64(i)}, UserID: "u" + s, Content: danmaku.Content{Text: s}}})
+	}
+	p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: 9}, UserID: "mod", Content: danmaku.Content{Text: "a"}}, Priority: true})
+	p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: 10}, UserID: "s", Shadow: true, Content: danmaku.Content{Text: "hidden"}}})
+	tests := []struct {
+		max  int
+		want string
+	}{
+		{10, "a×3,b,c,a"},
+		{2, "a×2,a"}, // A user gives at most max danmaku to one tick, as in room.add.
+	}
+	for _, tc := range tests {
+		if got := texts(Select(p, tc.max)); got != tc.want {
+			t.Errorf("Select(max %d) = %s, want %s", tc.max, got, tc.want)
+		}
+	}
+}
