@@ -413,6 +413,19 @@ func TestLiveSessionOffsets(t *testing.T) {
 	if err != nil || !end.EndedAt.Equal(start.Add(time.Minute)) {
 		t.Fatalf("end = %+v, %v", end, err)
 	}
+	// A connected viewer is told at once, so that its player switches clocks.
+	if m := readType(t, c, "live"); !strings.Contains(string(m.raw), `"live":null`) {
+		t.Errorf("end announcement = %s", m.raw)
+	}
+	if _, err := e.hub.StartLive("ev", start.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if m := readType(t, c, "live"); !strings.Contains(string(m.raw), `"startedAt"`) {
+		t.Errorf("start announcement = %s", m.raw)
+	}
+	if _, err := e.hub.EndLive("ev", start.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := e.hub.LiveOffset("ev", start.Add(2*time.Minute)); ok {
 		t.Error("offset after the session ended")
 	}

@@ -195,6 +195,12 @@ type deleteJSON struct {
 	IDs  []danmaku.ID `json:"ids"`
 }
 
+// liveJSON announces that a live session started (Live set) or ended (nil).
+type liveJSON struct {
+	Type string   `json:"type"`
+	Live *Session `json:"live"`
+}
+
 // ackJSON acknowledges a danmaku sent over WebSocket.
 type ackJSON struct {
 	Type    string           `json:"type"`

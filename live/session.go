@@ -35,6 +35,7 @@ func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
 			h.mu.Lock()
 			h.sessions[objectID] = s
 			h.mu.Unlock()
+			h.announceLive(objectID, &s)
 		}
 		return s, err
 	}
@@ -46,6 +47,7 @@ func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
 	s := Session{ObjectID: objectID, StartedAt: now}
 	h.sessions[objectID] = s
 	h.mu.Unlock()
+	h.announceLive(objectID, &s)
 	return s, nil
 }
 
@@ -58,6 +60,7 @@ func (h *Hub) EndLive(objectID string, now time.Time) (Session, error) {
 			h.mu.Lock()
 			delete(h.sessions, objectID)
 			h.mu.Unlock()
+			h.announceLive(objectID, nil)
 		}
 		return s, err
 	}
@@ -71,7 +74,24 @@ func (h *Hub) EndLive(objectID string, now time.Time) (Session, error) {
 		return Session{}, danmaku.Errorf(danmaku.ENOTFOUND, "no live session is running for %s", objectID)
 	}
 	s.EndedAt = now
+	h.announceLive(objectID, nil)
 	return s, nil
+}
+
+// announceLive tells the room's viewers on this node that a live session
+// started (s set) or ended (s nil), so that players switch clocks at once.
+func (h *Hub) announceLive(objectID string, s *Session) {
+	h.mu.Lock()
+	r := h.rooms[objectID]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	vs := r.snapshotLocked()
+	r.mu.Unlock()
+	m := control("live", liveJSON{Type: "live", Live: s})
+	h.fanout(vs, func(v *viewer) { v.deliver([]*message{m}, &h.cfg, &h.stats) })
 }
 
 // LiveOffset returns the playback time of a danmaku accepted at now for
