@@ -148,13 +148,16 @@ func TestAdminRefusesWithoutCredential(t *testing.T) {
 func TestAdminDeleteRemovesFromViewer(t *testing.T) {
 	obj := uniqueObject("del")
 	viewer := openTab(t, "/watch/"+obj)
-	viewer.seek(20)
 	admin := openAdmin(t, true)
 	admin.watchRoom(obj)
+	// Seek only now, and send just ahead of the playhead: opening the admin
+	// page can take seconds on a loaded machine, while the clock runs.
+	viewer.seek(20)
+	now := eval[float64](viewer, `window.__danmaku.clock().now`)
 
 	const bad, good = "delete me please", "keep me here"
-	id := postDanmaku(t, obj, "spammer-1", bad, 1, 20.5)
-	postDanmaku(t, obj, "viewer-b", good, 1, 20.6)
+	id := postDanmaku(t, obj, "spammer-1", bad, 1, now+0.5)
+	postDanmaku(t, obj, "viewer-b", good, 1, now+0.6)
 	viewer.waitText(bad, 5*time.Second)
 	viewer.waitText(good, 5*time.Second)
 	admin.waitFor(fmt.Sprintf(`window.__admin.feed().some((r) => r.id === %s && r.outcome === 'accepted')`, jsString(id)),
