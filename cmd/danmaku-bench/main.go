@@ -8,6 +8,15 @@
 // and prints the ratios.
 //
 //	go run ./cmd/danmaku-bench -viewers 15000 -rate 100 -duration 30s
+//
+// With -soak it instead keeps the viewers and the rate going for a long
+// window and samples the server every -sample: RSS, goroutines, open
+// fds, tick lag, delivered danmaku a second and loss so far; at the end
+// it prints the samples, the RSS slope and a verdict per target (memory
+// flat, goroutines bounded, no tick late by an interval, zero loss, load
+// held), and exits 1 if one is missed.
+//
+//	go run ./cmd/danmaku-bench -viewers 15000 -rate 100 -target danmakud -soak 10m -sample 10s
 package main
 
 import (
@@ -27,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -45,7 +55,13 @@ type options struct {
 	baseline   bool
 	workers    int
 	deflate    bool
+	soak       time.Duration // The soak's measured window; 0 runs the fixed-window bench.
+	sample     time.Duration // How often the soak samples the server.
+	flat       float64       // Memory-flat threshold: RSS growth per 10 minutes as a fraction of the start.
 }
+
+// soakWarmup is the soak's warm-up when -warmup is not given.
+const soakWarmup = time.Minute
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -70,6 +86,9 @@ func run(args []string) error {
 	fs.BoolVar(&o.baseline, "baseline", true, "also measure the baseline server")
 	fs.BoolVar(&o.deflate, "deflate", false, "viewers offer permessage-deflate (the baseline always sends uncompressed frames)")
 	fs.IntVar(&o.workers, "fanout-workers", 0, "fan-out goroutines per room (hub target; 0 means GOMAXPROCS)")
+	fs.DurationVar(&o.soak, "soak", 0, "soak mode: keep the viewers and the rate for this measured window (after -warmup, 1m by default here), sampling the server's RSS, goroutines, fds and tick lag; 0 runs the fixed-window bench")
+	fs.DurationVar(&o.sample, "sample", 10*time.Second, "soak mode: sampling interval")
+	fs.Float64Var(&o.flat, "flat", 0.01, "soak mode: memory counts as flat when the RSS slope is below this fraction of the window's starting RSS per 10 minutes")
 	serve := fs.String("serve", "", `internal: run a server ("hub" or "baseline") instead of the bench`)
 	addr := fs.String("addr", "127.0.0.1:0", "internal: server address")
 	if err := fs.Parse(args); err != nil {
@@ -83,6 +102,14 @@ func run(args []string) error {
 	case "":
 	default:
 		return fmt.Errorf("unknown -serve %q", *serve)
+	}
+	if o.soak > 0 {
+		warmupSet := false
+		fs.Visit(func(f *flag.Flag) { warmupSet = warmupSet || f.Name == "warmup" })
+		if !warmupSet {
+			o.warmup = soakWarmup
+		}
+		return runSoakCommand(o)
 	}
 
 	fmt.Printf("viewers=%d rate=%d/s tick=%v window=%v warmup=%v target=%s deflate=%v\n", o.viewers, o.rate, o.tick, o.duration, o.warmup, o.target, o.deflate)
@@ -147,8 +174,10 @@ func startServer(o options, kind string) (*server, error) {
 			return nil, err
 		}
 		s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+		// The viewers come from a few loopback addresses, so the cap of
+		// connections per address is off along with the rate limits.
 		s.cmd = exec.Command(bin, "-addr", s.addr, "-data", filepath.Join(tmp, "data"), "-rate-limits=false",
-			"-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick))
+			"-max-conns-per-ip", "0", "-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick))
 	default:
 		return nil, fmt.Errorf("unknown target %q", kind)
 	}
@@ -417,6 +446,10 @@ type publisher struct {
 	mu    sync.Mutex
 	sent  map[string]int64 // Text -> ns since start.
 	ok    map[string]bool
+	// Running totals, readable while it runs.
+	accepted atomic.Int64 // Sends answered 2xx.
+	failed   atomic.Int64 // Sends that failed or were refused.
+	skipped  atomic.Int64 // Sends not made because the send queue was full.
 }
 
 func newPublisher(addr, room string, start time.Time) *publisher {
@@ -430,8 +463,14 @@ func newPublisher(addr, room string, start time.Time) *publisher {
 	}
 }
 
+// run sends rate danmaku a second until ctx ends. The n-th send is due
+// n/rate seconds after the start, and each wake-up queues every send that
+// has fallen due, so a late wake-up does not lower the rate (a ticker
+// drops the ticks its reader misses). A send that finds the queue full is
+// skipped and counted.
 func (p *publisher) run(ctx context.Context, rate int) {
-	t := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
+	rate = max(rate, 1)
+	t := time.NewTicker(time.Second / time.Duration(rate))
 	defer t.Stop()
 	jobs := make(chan int, 1024)
 	var wg sync.WaitGroup
@@ -442,7 +481,8 @@ func (p *publisher) run(ctx context.Context, rate int) {
 			}
 		})
 	}
-	for n := 0; ; n++ {
+	t0 := time.Now()
+	for n := 0; ; {
 		select {
 		case <-ctx.Done():
 			close(jobs)
@@ -450,9 +490,13 @@ func (p *publisher) run(ctx context.Context, rate int) {
 			return
 		case <-t.C:
 		}
-		select {
-		case jobs <- n:
-		default: // The server is not keeping up; the send is skipped.
+		due := int(time.Since(t0) * time.Duration(rate) / time.Second)
+		for ; n < due; n++ {
+			select {
+			case jobs <- n:
+			default: // The server is not keeping up; the send is skipped.
+				p.skipped.Add(1)
+			}
 		}
 	}
 }
@@ -467,10 +511,16 @@ func (p *publisher) send(n int) {
 	at := time.Since(p.start).Nanoseconds()
 	resp, err := p.cl.Post(p.url, "application/json", bytes.NewReader(body))
 	if err != nil {
+		p.failed.Add(1)
 		return
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		p.accepted.Add(1)
+	} else {
+		p.failed.Add(1)
+	}
 	p.mu.Lock()
 	p.sent[text] = at
 	p.ok[text] = resp.StatusCode/100 == 2

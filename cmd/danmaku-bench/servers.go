@@ -18,6 +18,7 @@ import (
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/live"
+	"github.com/danmakud/danmakud/metrics"
 )
 
 // runHubServer serves the live hub alone, with a minimal POST /danmu/send
@@ -33,8 +34,27 @@ func runHubServer(addr, room string, tick time.Duration, maxPerTick, workers int
 	if err := hub.SetRoomConfig(room, live.RoomConfig{TickInterval: tick, MaxPerTick: maxPerTick}); err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("READY %s\n", ln.Addr())
+	srv := &http.Server{Handler: hubHandler(hub), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	waitSignal()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	return nil
+}
+
+// hubHandler serves hub's viewers, a minimal POST /danmu/send and the
+// hub's counters with the Go runtime's at GET /metrics, in the same
+// format as danmakud's.
+func hubHandler(hub *live.Hub) http.Handler {
 	ids := danmaku.NewIDGen(nil)
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.New(metrics.Sources{Hub: hub.Stats}).Handler())
 	mux.HandleFunc("GET /danmu/ws/{objectId}", hub.ServeWS)
 	mux.HandleFunc("GET /danmu/stream/{objectId}", hub.ServeSSE)
 	mux.HandleFunc("POST /danmu/send", func(w http.ResponseWriter, r *http.Request) {
@@ -56,18 +76,7 @@ func runHubServer(addr, room string, tick time.Duration, maxPerTick, workers int
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(d)
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("READY %s\n", ln.Addr())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	waitSignal()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(ctx)
-	return nil
+	return mux
 }
 
 // runBaselineServer is the baseline: it accepts raw WebSocket connections

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -31,11 +32,18 @@ type frameEvent struct {
 // noting which batch arrived when; decoding is left for the end.
 type viewerConn struct {
 	nc      net.Conn
-	events  []frameEvent
-	dropped int   // Batches the server said it dropped.
-	closeCd int   // Close code received, if any.
-	err     error // Why reading stopped.
+	events  []frameEvent // Only when the fleet keeps events.
+	dropped int          // Batches the server said it dropped.
+	closeCd int          // Close code received, if any.
+	err     error        // Why reading stopped.
 	welcome chan struct{}
+	// firstSeq and got (distinct batches received, in increasing seq)
+	// are written by the reader and read once it has ended.
+	firstSeq uint64
+	got      int64
+	// lastSeq is the highest seq received; the soak reads it while the
+	// reader runs.
+	lastSeq atomic.Uint64
 }
 
 // fleet is all the bench viewers plus the first copy of each batch.
@@ -44,13 +52,72 @@ type fleet struct {
 	viewers []*viewerConn
 	mu      sync.Mutex
 	refs    map[uint64][]byte // seq -> payload, as first received.
+	batchN  map[uint64]int    // seq -> danmaku carried (folded counts included).
 	zseq    map[uint64]uint64 // Hash of a compressed frame -> seq (0: not a batch).
 	wg      sync.WaitGroup
 	open    atomic.Int64
+	// keepEvents makes every viewer keep a frameEvent per frame (the
+	// fixed-window bench); the soak only counts, so that its memory does
+	// not grow with its duration.
+	keepEvents bool
+
+	// Running totals over all viewers, readable while the viewers run.
+	received  atomic.Int64 // Viewer-batches received (each seq once per viewer).
+	delivered atomic.Int64 // Danmaku in those batches.
+	gaps      atomic.Int64 // Viewer-batches skipped between two received ones.
+	notices   atomic.Int64 // Batches that "dropped" notices reported.
+	closed    atomic.Int64 // Viewers that received a close frame.
 }
 
 func newFleet(start time.Time) *fleet {
-	return &fleet{start: start, refs: make(map[uint64][]byte), zseq: make(map[uint64]uint64)}
+	return &fleet{start: start, refs: make(map[uint64][]byte), batchN: make(map[uint64]int),
+		zseq: make(map[uint64]uint64), keepEvents: true}
+}
+
+// note records that v received batch seq carrying n danmaku.
+func (f *fleet) note(v *viewerConn, ev frameEvent, n int) {
+	if f.keepEvents {
+		v.events = append(v.events, ev)
+	}
+	last := v.lastSeq.Load()
+	if v.got > 0 && ev.seq <= last {
+		return // A repeat: not counted twice.
+	}
+	if v.got > 0 && ev.seq > last+1 {
+		f.gaps.Add(int64(ev.seq - last - 1))
+	}
+	if v.got == 0 {
+		v.firstSeq = ev.seq
+	}
+	v.got++
+	v.lastSeq.Store(ev.seq)
+	f.received.Add(1)
+	f.delivered.Add(int64(n))
+}
+
+// batchSeq returns the seq of a batch payload.
+func batchSeq(p []byte) (uint64, error) {
+	rest := p[len(batchPrefix):]
+	end := bytes.IndexByte(rest, ',')
+	return strconv.ParseUint(string(rest[:max(end, 0)]), 10, 64)
+}
+
+// batchCount returns how many danmaku a batch payload carries (a folded
+// item counts its count); 0 if it does not decode.
+func batchCount(p []byte) int {
+	var b struct {
+		Items []struct {
+			Count int `json:"count"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(p, &b); err != nil {
+		return 0
+	}
+	n := 0
+	for _, it := range b.Items {
+		n += max(it.Count, 1)
+	}
+	return n
 }
 
 // connect opens n viewers of url from the given source addresses, with
@@ -60,14 +127,18 @@ func (f *fleet) connect(ctx context.Context, url string, n, conc int, sources []
 	if deflate {
 		hdr = http.Header{"Sec-Websocket-Extensions": {"permessage-deflate; client_no_context_takeover; server_no_context_takeover"}}
 	}
+	conc = max(conc, 1)
 	sem := make(chan struct{}, conc)
 	errc := make(chan error, 1)
 	var mu sync.Mutex
+	var err error
 	for i := range n {
 		select {
 		case sem <- struct{}{}:
-		case err := <-errc:
-			return err
+		case err = <-errc:
+		}
+		if err != nil {
+			break
 		}
 		go func() {
 			defer func() { <-sem }()
@@ -95,8 +166,13 @@ func (f *fleet) connect(ctx context.Context, url string, n, conc int, sources []
 			}
 		}()
 	}
+	// Wait for the dials in flight, so that every viewer that connected
+	// is in f.viewers before the caller can close them.
 	for range conc {
 		sem <- struct{}{}
+	}
+	if err != nil {
+		return err
 	}
 	select {
 	case err := <-errc:
@@ -159,6 +235,7 @@ func (f *fleet) read(v *viewerConn, c *wsclient.Conn) {
 		case wsclient.OpClose:
 			if n >= 2 {
 				v.closeCd = int(binary.BigEndian.Uint16(buf))
+				f.closed.Add(1)
 			}
 			v.err = errors.New("closed by server")
 			return
@@ -174,10 +251,11 @@ func (f *fleet) read(v *viewerConn, c *wsclient.Conn) {
 			key := h.Sum64()
 			f.mu.Lock()
 			seq, ok := f.zseq[key]
+			n := f.batchN[seq]
 			f.mu.Unlock()
 			if ok {
 				if seq != 0 {
-					v.events = append(v.events, frameEvent{seq: seq, at: at, bytes: int32(size)})
+					f.note(v, frameEvent{seq: seq, at: at, bytes: int32(size)}, n)
 				}
 				continue
 			}
@@ -188,28 +266,43 @@ func (f *fleet) read(v *viewerConn, c *wsclient.Conn) {
 			}
 			buf = p
 			if bytes.HasPrefix(buf, batchPrefix) {
-				rest := buf[len(batchPrefix):]
-				end := bytes.IndexByte(rest, ',')
-				seq, _ = strconv.ParseUint(string(rest[:max(end, 0)]), 10, 64)
+				seq, _ = batchSeq(buf)
+			}
+			n = 0
+			if seq != 0 {
+				n = batchCount(buf)
 			}
 			f.mu.Lock()
+			if _, ok := f.batchN[seq]; !ok && seq != 0 {
+				f.batchN[seq] = n
+			}
 			f.zseq[key] = seq
 			f.mu.Unlock()
 		}
 		switch {
 		case bytes.HasPrefix(buf, batchPrefix):
-			rest := buf[len(batchPrefix):]
-			end := bytes.IndexByte(rest, ',')
-			seq, err := strconv.ParseUint(string(rest[:max(end, 0)]), 10, 64)
+			seq, err := batchSeq(buf)
 			if err != nil {
 				continue
 			}
-			v.events = append(v.events, frameEvent{seq: seq, at: at, bytes: int32(size)})
 			f.mu.Lock()
-			if _, ok := f.refs[seq]; !ok {
-				f.refs[seq] = bytes.Clone(buf)
-			}
+			n, known := f.batchN[seq]
+			_, stored := f.refs[seq]
 			f.mu.Unlock()
+			if !known {
+				n = batchCount(buf)
+			}
+			if !known || !stored {
+				f.mu.Lock()
+				if _, ok := f.batchN[seq]; !ok {
+					f.batchN[seq] = n
+				}
+				if _, ok := f.refs[seq]; !ok {
+					f.refs[seq] = bytes.Clone(buf)
+				}
+				f.mu.Unlock()
+			}
+			f.note(v, frameEvent{seq: seq, at: at, bytes: int32(size)}, n)
 		case bytes.HasPrefix(buf, welcomePrefix):
 			close(v.welcome)
 		case bytes.HasPrefix(buf, droppedPrefix):
@@ -217,6 +310,7 @@ func (f *fleet) read(v *viewerConn, c *wsclient.Conn) {
 			end := bytes.IndexByte(rest, ',')
 			if k, err := strconv.Atoi(string(rest[:max(end, 0)])); err == nil {
 				v.dropped += k
+				f.notices.Add(int64(k))
 			}
 		}
 	}
