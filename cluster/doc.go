@@ -1,4 +1,4 @@
 // Package cluster holds the integration test of danmakud's Redis cluster
 // mode: three danmakud processes on loopback ports sharing a private
-// redis-server and a DynamoDB API (dynalite). See docs/cluster.md.
+// redis-server and a DynamoDB API (dynalite). See "Running a cluster" in docs/operations.md.
 package cluster

@@ -2,7 +2,7 @@
 // node appends accepted danmaku to its room's input stream, one node at a
 // time (the holder of the room's lease) merges each tick into a batch and
 // appends it to the room's output stream, and every node fans the output
-// stream out to its own viewers. See docs/cluster.md.
+// stream out to its own viewers. See "Running a cluster" in docs/operations.md.
 package redis
 
 import (
