@@ -475,3 +475,26 @@ func TestAdminPageLogic(t *testing.T) {
 		t.Errorf("rejected row: reason %q, buttons %q", r.ReasonCell, r.RejectedButtons)
 	}
 }
+
+// TestAdminImportUpload uploads a real Bilibili XML file through the admin
+// page and checks that every danmaku of it is stored in the room.
+func TestAdminImportUpload(t *testing.T) {
+	obj := uniqueObject("imp")
+	file, err := filepath.Abs(filepath.Join("..", "testdata", "bilibili-sample-2016.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := openAdmin(t, true)
+	admin.do("upload a file",
+		chromedp.SendKeys(chromedp.CSS("#import-room"), obj),
+		chromedp.SetUploadFiles(chromedp.CSS(`#import-file`), []string{file}),
+		chromedp.Click(chromedp.CSS(`#import-form button[type=submit]`)),
+	)
+	admin.waitFor(fmt.Sprintf(`document.getElementById('import-result').textContent === %s`,
+		jsString("Imported 499, already present 0, skipped 0 into "+obj+".")), 20*time.Second,
+		"the import result was not shown")
+	status, body := call(t, "GET", "/danmu/heatmap/"+obj, "", nil)
+	if status != 200 || !strings.Contains(string(body), `"total":499`) {
+		t.Fatalf("after the upload the room holds: %d %s", status, body)
+	}
+}

@@ -73,7 +73,10 @@ export class AdminApi {
     const token = this.tokens.get();
     if (token) headers.Authorization = `Bearer ${token}`;
     const init = { method, headers, credentials: 'omit', cache: 'no-store' };
-    if (body !== undefined) {
+    if (body instanceof Blob) {
+      headers['Content-Type'] = 'application/xml';
+      init.body = body;
+    } else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -133,6 +136,9 @@ export class AdminApi {
   setRoom(id, patch) { return this.request('POST', room(id), patch); }
   startLive(id) { return this.request('POST', `${room(id)}/live/start`, {}); }
   endLive(id) { return this.request('POST', `${room(id)}/live/end`, {}); }
+
+  // importXML uploads a Bilibili danmaku XML file into a room.
+  importXML(id, file) { return this.request('POST', `/admin/api/import/${encodeURIComponent(id)}`, file); }
 
   // deleteDanmaku removes a danmaku from the store and every screen.
   deleteDanmaku(objectId, id) {

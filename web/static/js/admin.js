@@ -261,6 +261,20 @@ async function loadBans() {
   }
 }
 
+$('import-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const roomId = $('import-room').value.trim();
+  const file = $('import-file').files[0];
+  if (!roomId || !file) return;
+  $('import-result').textContent = `Importing ${file.name}…`;
+  try {
+    const r = await api.importXML(roomId, file);
+    $('import-result').textContent = `Imported ${r.imported}, already present ${r.present}, skipped ${r.skipped} into ${roomId}.`;
+  } catch (err) {
+    $('import-result').textContent = `Import failed: ${err.message}`;
+  }
+});
+
 $('ban-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const user = $('ban-user').value.trim();
