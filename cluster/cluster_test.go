@@ -83,8 +83,7 @@ func TestCluster(t *testing.T) {
 	if os.Getenv("DANMAKUD_TEST_REDIS") == "" {
 		t.Fatal("DANMAKUD_TEST_REDIS is not set: run eval \"$(scripts/services.sh start)\" first")
 	}
-	dynamo := os.Getenv("DANMAKUD_TEST_DYNAMODB")
-	if dynamo == "" {
+	if os.Getenv("DANMAKUD_TEST_DYNAMODB") == "" {
 		t.Fatal("DANMAKUD_TEST_DYNAMODB is not set: run eval \"$(scripts/services.sh start)\" first")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -94,6 +93,20 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A private dynalite that keeps its data on disk, so that the test can
+	// stop and restart it without touching the shared one.
+	root, err := reliability.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := reliability.StartDynalite(ctx, reliability.DynaliteConfig{
+		Script: filepath.Join(root, "node_modules", "dynalite", "cli.js"), Dir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatalf("dynalite (scripts/services.sh start installs it): %v", err)
+	}
+	t.Cleanup(dyn.Close)
+	dynamo := dyn.Endpoint()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	table := "cluster-" + hex.EncodeToString(rnd[:])
@@ -221,9 +234,46 @@ func TestCluster(t *testing.T) {
 		}
 	}
 
+	// DynamoDB goes away: each send is stored (200) or refused clearly
+	// (503 with Retry-After), viewers keep their connections, and sends
+	// succeed again soon after it returns.
+	dyn.Kill()
+	s.run("dynamo", 3*time.Second)
+	refused := 0
+	for _, r := range s.results["dynamo"] {
+		switch {
+		case r.Status == http.StatusOK:
+		case r.Status == http.StatusServiceUnavailable && r.RetryAfter != "":
+			refused++
+		default:
+			t.Fatalf("send %q during the DynamoDB outage: status %d, Retry-After %q", r.Text, r.Status, r.RetryAfter)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no send was refused while DynamoDB was down")
+	}
+	if err := dyn.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	waitFor(t, 15*time.Second, "a send to succeed after DynamoDB returned", func() bool {
+		r := send(client, nodes["a"].URL(), room, "u0", fmt.Sprintf("probe-%d", time.Now().UnixNano()))
+		return r.Status == http.StatusOK
+	})
+	t.Logf("DynamoDB outage: %d of %d sends refused with 503; recovered %v after the restart",
+		refused, len(s.results["dynamo"]), time.Since(restarted).Round(time.Millisecond))
+	s.run("healed", 2*time.Second)
+	for _, r := range s.results["healed"] {
+		if r.Status != http.StatusOK {
+			t.Fatalf("send %q after DynamoDB returned: status %d", r.Text, r.Status)
+		}
+	}
+	deliveredOnce("steady", "kill", "after", "dynamo", "healed")
+	checkStream(t, alive, nil)
+
 	// Every acknowledged danmaku is stored exactly once.
 	var acks []reliability.Ack
-	for _, r := range s.acked("steady", "kill", "outage", "after") {
+	for _, r := range s.acked("steady", "kill", "outage", "after", "dynamo", "healed") {
 		acks = append(acks, reliability.Ack{Video: room, ID: r.ID, Text: r.Text})
 	}
 	check, err := reliability.Verify(ctx, nodes["a"].URL(), []string{room}, acks, 1000, 100_000)

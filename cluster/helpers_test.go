@@ -171,8 +171,9 @@ func counts(bs []batch) map[string]int {
 
 // sendResult is the answer to one POST /danmu/send.
 type sendResult struct {
-	ID, Text string
-	Status   int
+	ID, Text   string
+	Status     int
+	RetryAfter string // The Retry-After header of a refusal.
 }
 
 // send posts one danmaku to base.
@@ -188,7 +189,7 @@ func send(client *http.Client, base, room, user, text string) sendResult {
 		ID string `json:"id"`
 	}
 	_ = json.Unmarshal(b, &d)
-	return sendResult{ID: d.ID, Text: text, Status: resp.StatusCode}
+	return sendResult{ID: d.ID, Text: text, Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
 }
 
 // redisHealth returns /healthz's dependencies.redis of base.
