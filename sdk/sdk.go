@@ -15,11 +15,11 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/hex"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/danmakud/danmakud/web/asset"
 )
 
 //go:embed static/danmaku.js static/example.html
@@ -29,25 +29,11 @@ var staticFS embed.FS
 // registers the Handler under each of them.
 var Patterns = []string{"GET /sdk/{$}", "GET /sdk/danmaku.js", "GET /sdk/example.html"}
 
-// asset is one embedded file, ready to serve.
-type asset struct {
-	body        []byte
-	contentType string
-	hash        string // Hex, 16 characters of SHA-256.
-	etag        string // The quoted hash.
-}
-
-func newAsset(contentType string, b []byte) *asset {
-	sum := sha256.Sum256(b)
-	h := hex.EncodeToString(sum[:8])
-	return &asset{body: b, contentType: contentType, hash: h, etag: `"` + h + `"`}
-}
-
 // Handler serves the client script and the example page. Create it with
 // New; the zero value answers 404 to everything.
 type Handler struct {
-	script  *asset
-	example *asset
+	script  *asset.Asset
+	example *asset.Asset
 	csp     string // The example page's Content-Security-Policy.
 	mux     *http.ServeMux
 }
@@ -57,11 +43,11 @@ var _ http.Handler = (*Handler)(nil)
 // New loads the embedded files and returns a Handler that serves them.
 func New() *Handler {
 	h := &Handler{
-		script: newAsset("text/javascript; charset=utf-8", readStatic("static/danmaku.js")),
+		script: asset.New("text/javascript; charset=utf-8", readStatic("static/danmaku.js")),
 	}
 	page := strings.ReplaceAll(string(readStatic("static/example.html")),
-		`"./danmaku.js"`, `"./danmaku.js?v=`+h.script.hash+`"`)
-	h.example = newAsset("text/html; charset=utf-8", []byte(page))
+		`"./danmaku.js"`, `"./danmaku.js?v=`+h.script.Hash+`"`)
+	h.example = asset.New("text/html; charset=utf-8", []byte(page))
 	h.csp = pagePolicy(page)
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /sdk/{$}", h.serveExample)
@@ -132,7 +118,7 @@ func (h *Handler) serveExample(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", h.csp)
 	hd.Set("Referrer-Policy", "same-origin")
-	serveAsset(w, r, h.example, "no-cache")
+	h.example.Serve(w, r, "no-cache")
 }
 
 // serveScript answers the client module to pages of any origin. It is a
@@ -142,39 +128,8 @@ func (h *Handler) serveScript(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Access-Control-Allow-Origin", "*")
 	hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	cache := "no-cache"
-	if r.URL.Query().Get("v") == h.script.hash {
+	if r.URL.Query().Get("v") == h.script.Hash {
 		cache = "public, max-age=31536000, immutable"
 	}
-	serveAsset(w, r, h.script, cache)
-}
-
-// serveAsset writes a with its validators, or 304 when the client holds
-// the same version.
-func serveAsset(w http.ResponseWriter, r *http.Request, a *asset, cache string) {
-	hd := w.Header()
-	hd.Set("Cache-Control", cache)
-	hd.Set("ETag", a.etag)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if etagMatch(r.Header.Get("If-None-Match"), a.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	hd.Set("Content-Type", a.contentType)
-	hd.Set("Content-Length", strconv.Itoa(len(a.body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(a.body) // A failed write means the client went away.
-	}
-}
-
-// etagMatch reports whether an If-None-Match header names etag (weak
-// comparison, as RFC 9110 asks for If-None-Match) or is "*".
-func etagMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
+	h.script.Serve(w, r, cache)
 }

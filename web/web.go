@@ -11,9 +11,7 @@
 package web
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -21,6 +19,7 @@ import (
 	"strings"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/web/asset"
 )
 
 //go:embed static
@@ -49,20 +48,12 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"img-src 'self' data: blob:; media-src * blob: data:; connect-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-// asset is one embedded file, ready to serve.
-type asset struct {
-	body        []byte
-	contentType string
-	hash        string // Hex, 16 characters of SHA-256.
-	etag        string // The quoted hash.
-}
-
 // Site serves the pages and assets. Create it with New; the zero value
 // serves nothing.
 type Site struct {
-	assets map[string]*asset // By path under static/, such as "js/app.js".
-	player *asset
-	admin  *asset
+	assets map[string]*asset.Asset // By path under static/, such as "js/app.js".
+	player *asset.Asset
+	admin  *asset.Asset
 	mux    *http.ServeMux
 }
 
@@ -73,7 +64,7 @@ func Handler() http.Handler { return New() }
 
 // New loads the embedded files and returns a Site that serves them.
 func New() *Site {
-	s := &Site{assets: map[string]*asset{}}
+	s := &Site{assets: map[string]*asset.Asset{}}
 	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -88,7 +79,7 @@ func New() *Site {
 	if err != nil {
 		// The files are compiled in; a walk cannot fail at run time. Keep
 		// serving what was read rather than stopping the server.
-		s.assets = map[string]*asset{}
+		s.assets = map[string]*asset.Asset{}
 	}
 	s.player = s.page("player.html")
 	s.admin = s.page("admin.html")
@@ -108,31 +99,29 @@ func (s *Site) Mount(handle func(pattern string, h http.Handler)) {
 	}
 }
 
-func newAsset(ext string, b []byte) *asset {
-	sum := sha256.Sum256(b)
-	h := hex.EncodeToString(sum[:8])
+func newAsset(ext string, b []byte) *asset.Asset {
 	ct, ok := contentTypes[ext]
 	if !ok {
 		ct = "application/octet-stream"
 	}
-	return &asset{body: b, contentType: ct, hash: h, etag: `"` + h + `"`}
+	return asset.New(ct, b)
 }
 
 // page returns the HTML asset name with each reference to a top-level
 // asset ("/static/js/app.js") versioned by its hash, or a stub page if the
 // file is missing.
-func (s *Site) page(name string) *asset {
+func (s *Site) page(name string) *asset.Asset {
 	a, ok := s.assets[name]
 	if !ok {
 		return newAsset(".html", []byte("<!doctype html><title>danmakud</title><p>This page is missing from this build.</p>"))
 	}
-	html := string(a.body)
+	html := string(a.Body)
 	for p, f := range s.assets {
 		if strings.HasSuffix(p, ".html") {
 			continue
 		}
 		ref := `"/static/` + p + `"`
-		html = strings.ReplaceAll(html, ref, `"/static/`+p+`?v=`+f.hash+`"`)
+		html = strings.ReplaceAll(html, ref, `"/static/`+p+`?v=`+f.Hash+`"`)
 	}
 	return newAsset(".html", []byte(html))
 }
@@ -158,7 +147,7 @@ func (s *Site) servePlayer(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("Referrer-Policy", "same-origin")
-	serveAsset(w, r, s.player, "no-cache")
+	s.player.Serve(w, r, "no-cache")
 }
 
 // serveAdmin answers the admin page. The page itself holds no data: it
@@ -168,7 +157,7 @@ func (s *Site) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Robots-Tag", "noindex, nofollow")
-	serveAsset(w, r, s.admin, "no-cache")
+	s.admin.Serve(w, r, "no-cache")
 }
 
 // serveStatic answers one embedded asset.
@@ -180,41 +169,10 @@ func (s *Site) serveStatic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cache := "no-cache"
-	if r.URL.Query().Get("v") == a.hash {
+	if r.URL.Query().Get("v") == a.Hash {
 		cache = "public, max-age=31536000, immutable"
 	}
-	serveAsset(w, r, a, cache)
-}
-
-// serveAsset writes a with its validators, or 304 when the client holds
-// the same version.
-func serveAsset(w http.ResponseWriter, r *http.Request, a *asset, cache string) {
-	h := w.Header()
-	h.Set("Cache-Control", cache)
-	h.Set("ETag", a.etag)
-	h.Set("X-Content-Type-Options", "nosniff")
-	if etagMatch(r.Header.Get("If-None-Match"), a.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Type", a.contentType)
-	h.Set("Content-Length", fmt.Sprint(len(a.body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(a.body)
-	}
-}
-
-// etagMatch reports whether an If-None-Match header names etag (weak
-// comparison, as RFC 9110 asks for If-None-Match) or is "*".
-func etagMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
+	a.Serve(w, r, cache)
 }
 
 // writeError answers a page or asset request that failed with a short
