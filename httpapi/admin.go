@@ -66,6 +66,18 @@ func (h *adminHandlers) actor(w http.ResponseWriter, r *http.Request, room strin
 	return a, true
 }
 
+// moderatedRoom returns the route's objectId if it is valid and the caller may
+// moderate it, or writes the error and returns false.
+func (h *adminHandlers) moderatedRoom(w http.ResponseWriter, r *http.Request) (string, bool) {
+	objectID := r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		writeError(w, r, h.s.log, err)
+		return "", false
+	}
+	_, ok := h.actor(w, r, objectID)
+	return objectID, ok
+}
+
 // decode reads a small JSON body into v.
 func (h *adminHandlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, err := h.s.readJSONBody(w, r)
@@ -275,24 +287,16 @@ func (h *adminHandlers) state(objectID string) roomState {
 }
 
 func (h *adminHandlers) room(w http.ResponseWriter, r *http.Request) {
-	objectID := r.PathValue("objectId")
-	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		writeError(w, r, h.s.log, err)
-		return
-	}
-	if _, ok := h.actor(w, r, objectID); !ok {
+	objectID, ok := h.moderatedRoom(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, h.state(objectID))
 }
 
 func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
-	objectID := r.PathValue("objectId")
-	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		writeError(w, r, h.s.log, err)
-		return
-	}
-	if _, ok := h.actor(w, r, objectID); !ok {
+	objectID, ok := h.moderatedRoom(w, r)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -345,12 +349,8 @@ func (h *adminHandlers) endLive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *adminHandlers) live(w http.ResponseWriter, r *http.Request, act func(string, time.Time) (live.Session, error)) {
-	objectID := r.PathValue("objectId")
-	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		writeError(w, r, h.s.log, err)
-		return
-	}
-	if _, ok := h.actor(w, r, objectID); !ok {
+	objectID, ok := h.moderatedRoom(w, r)
+	if !ok {
 		return
 	}
 	s, err := act(objectID, h.a.Now())
