@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,8 +136,11 @@ func (s *server) stop() {
 	}
 }
 
+// newClient returns a keep-alive client that keeps cookies, as a browser
+// does: the server gives it one anonymous id, not one per request.
 func newClient(conc int) *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+	jar, _ := cookiejar.New(nil) // New never fails without options.
+	return &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
 }
 
 // hammer posts bodies to url from conc goroutines for d and returns the
