@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	danmaku "github.com/danmakud/danmakud"
 )
 
 // sseWriteTimeout bounds one write to an SSE client.
@@ -59,17 +57,8 @@ func (s *sseSink) take() [][]byte {
 // same welcome and batches as the WebSocket, as "welcome", "batch",
 // "delete" and "dropped" events. Each SSE client holds one goroutine.
 func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
-	objectID := r.PathValue("objectId")
-	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	actor, err := h.authenticate(r)
+	objectID, actor, err := h.admit(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if _, err := h.room(objectID); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -103,21 +103,28 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	return u
 }
 
+// admit checks a viewer's request before it joins: the room id, who it
+// is, and that the room can be held (the hub is not full or closed).
+func (h *Hub) admit(r *http.Request) (objectID string, actor danmaku.Actor, err error) {
+	objectID = r.PathValue("objectId")
+	if err := danmaku.ValidateObjectID(objectID); err != nil {
+		return "", actor, err
+	}
+	if actor, err = h.authenticate(r); err != nil {
+		return "", actor, err
+	}
+	if _, err := h.room(objectID); err != nil {
+		return "", actor, err
+	}
+	return objectID, actor, nil
+}
+
 // ServeWS upgrades GET /danmu/ws/{objectId} to a WebSocket that receives
 // the room's welcome, then its batches, and may send danmaku. Errors
 // before the upgrade are written with Config.WriteError.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
-	objectID := r.PathValue("objectId")
-	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	actor, err := h.authenticate(r)
+	objectID, actor, err := h.admit(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if _, err := h.room(objectID); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
