@@ -20,10 +20,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumPath is where Debian installs Chromium (scripts/browser.sh).
-const chromiumPath = "/usr/bin/chromium"
+	browsertest "github.com/danmakud/danmakud/compat/e2e"
+)
 
 // adminPassword is the admin credential the test server is started with.
 const adminPassword = "e2e-admin-password"
@@ -49,8 +48,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the browser tests need Chromium at %s (%v).\nInstall it with: scripts/browser.sh\n", chromiumPath, err)
+	if _, err := os.Stat(browsertest.ChromiumPath); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the browser tests need Chromium at %s (%v).\nInstall it with: scripts/browser.sh\n", browsertest.ChromiumPath, err)
 		return 1
 	}
 	tmp, err := os.MkdirTemp("", "danmakud-e2e-")
@@ -83,23 +82,7 @@ func run(m *testing.M) int {
 	defer srv.stop()
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(filepath.Join(tmp, "chromium")),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(1280, 900),
-	)
+		browsertest.ChromiumOptions(filepath.Join(tmp, "chromium"), 1280, 900)...)
 	defer cancelAlloc()
 	browser, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()

@@ -277,17 +277,14 @@ func (s *Server) Stored(tb testing.TB, objectID string) []Danmaku {
 	return page.Data
 }
 
-// Browser starts a headless Chromium for the test, with the flags this
-// machine needs, and returns a tab's context. Chromium stops when the
-// test ends.
-func Browser(tb testing.TB) context.Context {
-	tb.Helper()
-	if _, err := os.Stat(ChromiumPath); err != nil {
-		tb.Fatalf("the browser test needs Chromium at %s (%v): run scripts/browser.sh", ChromiumPath, err)
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+// ChromiumOptions are the allocator options of a headless Debian Chromium
+// as this machine needs them (GUIDE: root needs --no-sandbox; the closed
+// network needs background networking off), with a fresh user-data dir
+// and a window of width × height.
+func ChromiumOptions(userDataDir string, width, height int) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(ChromiumPath),
-		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.UserDataDir(userDataDir),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -299,9 +296,21 @@ func Browser(tb testing.TB) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(1024, 768),
-	)
+		chromedp.WindowSize(width, height),
+	}
+}
+
+// Browser starts a headless Chromium for the test, with the flags this
+// machine needs, and returns a tab's context. Chromium stops when the
+// test ends.
+func Browser(tb testing.TB) context.Context {
+	tb.Helper()
+	if _, err := os.Stat(ChromiumPath); err != nil {
+		tb.Fatalf("the browser test needs Chromium at %s (%v): run scripts/browser.sh", ChromiumPath, err)
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), ChromiumOptions(tb.TempDir(), 1024, 768)...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	tb.Cleanup(func() {
 		cancel()
