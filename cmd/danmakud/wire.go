@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/compat/dplayer"
@@ -24,7 +26,6 @@ import (
 	"github.com/danmakud/danmakud/sdk"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/web"
-	"github.com/redis/go-redis/v9"
 )
 
 // wire builds everything above the store: authentication, moderation, the
