@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	browsertest "github.com/danmakud/danmakud/compat/e2e"
+	"github.com/danmakud/danmakud/reliability"
 )
 
 // adminPassword is the admin credential the test server is started with.
@@ -59,13 +60,15 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 
-	root, err := repoRoot()
+	root, err := reliability.ModuleRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	bin := filepath.Join(tmp, "danmakud")
-	if err := build(root, bin); err != nil {
+	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
+	bin, err := reliability.BuildServer(buildCtx, tmp)
+	cancelBuild()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
@@ -100,29 +103,6 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "server log (last 4 KB):\n%s\n", srv.logTail(4096))
 	}
 	return code
-}
-
-// repoRoot returns the module root: the parent of this package.
-func repoRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
-	}
-	root := filepath.Dir(wd)
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		return "", fmt.Errorf("module root not found above %s: %w", wd, err)
-	}
-	return root, nil
-}
-
-// build compiles cmd/danmakud.
-func build(root, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/danmakud")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/danmakud: %w\n%s", err, b)
-	}
-	return nil
 }
 
 // server is a running danmakud process.

@@ -14,101 +14,45 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/danmakud/danmakud/reliability"
 )
 
 // ChromiumPath is where Debian installs Chromium (scripts/browser.sh).
 const ChromiumPath = "/usr/bin/chromium"
 
-// RepoRoot returns the module root: the nearest directory above the
+// RepoRoot returns the repository root: the nearest directory above the
 // working directory that holds go.mod.
 func RepoRoot(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
+	root, err := reliability.ModuleRoot()
 	if err != nil {
-		tb.Fatalf("working directory: %v", err)
+		tb.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return root
 }
 
 // Build compiles cmd/danmakud into a temporary directory and returns the
-// binary's path. While cmd/danmakud does not yet mount the SDK handler,
-// Build adds it through a go build -overlay copy of wire.go, so that the
-// SDK's test runs before the wiring lands.
+// binary's path.
 func Build(tb testing.TB) string {
 	tb.Helper()
-	root := RepoRoot(tb)
-	dir := tb.TempDir()
-	bin := filepath.Join(dir, "danmakud")
-	args := []string{"build", "-o", bin}
-	overlay, err := sdkOverlay(root, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := reliability.BuildServer(ctx, tb.TempDir())
 	if err != nil {
-		tb.Fatalf("build overlay: %v", err)
-	}
-	if overlay != "" {
-		args = append(args, "-overlay", overlay)
-	}
-	cmd := exec.Command("go", append(args, "./cmd/danmakud")...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build ./cmd/danmakud: %v\n%s", err, out)
+		tb.Fatal(err)
 	}
 	return bin
-}
-
-// sdkOverlay writes an overlay that mounts the SDK handler beside the web
-// pages, or returns "" when wire.go does so already.
-func sdkOverlay(root, dir string) (string, error) {
-	wire := filepath.Join(root, "cmd", "danmakud", "wire.go")
-	b, err := os.ReadFile(wire)
-	if err != nil {
-		return "", fmt.Errorf("read wire.go: %w", err)
-	}
-	src := string(b)
-	if strings.Contains(src, `"github.com/danmakud/danmakud/sdk"`) {
-		return "", nil
-	}
-	const anchor = "web.New().Mount(m.API.Handle)"
-	const imp = `"github.com/danmakud/danmakud/web"`
-	if !strings.Contains(src, anchor) || !strings.Contains(src, imp) {
-		return "", fmt.Errorf("wire.go neither mounts the sdk package nor has %q to add it after", anchor)
-	}
-	src = strings.Replace(src, anchor, anchor+"\n\tsdk.New().Mount(m.API.Handle)", 1)
-	src = strings.Replace(src, imp, imp+"\n\t\"github.com/danmakud/danmakud/sdk\"", 1)
-	patched := filepath.Join(dir, "wire.go")
-	if err := os.WriteFile(patched, []byte(src), 0o644); err != nil {
-		return "", fmt.Errorf("write patched wire.go: %w", err)
-	}
-	ov, err := json.Marshal(map[string]map[string]string{"Replace": {wire: patched}})
-	if err != nil {
-		return "", fmt.Errorf("encode overlay: %w", err)
-	}
-	path := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(path, ov, 0o644); err != nil {
-		return "", fmt.Errorf("write overlay: %w", err)
-	}
-	return path, nil
 }
 
 // Server is a danmakud process started for a test on a fixed loopback
