@@ -190,15 +190,7 @@ func (h *adminHandlers) removeWord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	removed, err := h.a.Guard.Words.Remove(room, q.Get("word"))
-	if err != nil {
-		writeError(w, r, h.s.log, err)
-		return
-	}
-	if !removed {
-		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.ENOTFOUND, "no such word in this list"))
-		return
-	}
-	writeJSON(w, map[string]bool{"removed": true})
+	h.removed(w, r, removed, err, "no such word in this list")
 }
 
 func (h *adminHandlers) listBans(w http.ResponseWriter, r *http.Request) {
@@ -250,15 +242,20 @@ func (h *adminHandlers) unban(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	removed, err := h.a.Guard.Bans.Unban(r.Context(), q.Get("userId"), room)
-	if err != nil {
+	h.removed(w, r, removed, err, "no such ban")
+}
+
+// removed answers a removal: the error, a 404 saying notFound when there
+// was nothing to remove, or {"removed":true}.
+func (h *adminHandlers) removed(w http.ResponseWriter, r *http.Request, removed bool, err error, notFound string) {
+	switch {
+	case err != nil:
 		writeError(w, r, h.s.log, err)
-		return
+	case !removed:
+		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.ENOTFOUND, "%s", notFound))
+	default:
+		writeJSON(w, map[string]bool{"removed": true})
 	}
-	if !removed {
-		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.ENOTFOUND, "no such ban"))
-		return
-	}
-	writeJSON(w, map[string]bool{"removed": true})
 }
 
 // roomState is what the admin page shows and sets of one room.
