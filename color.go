@@ -17,10 +17,14 @@ type Color uint32
 const White Color = 0xffffff
 
 // Hex returns c as "#rrggbb".
-func (c Color) Hex() string { return fmt.Sprintf("#%06x", uint32(c)&0xffffff) }
+func (c Color) Hex() string {
+	var buf [9]byte
+	b := c.appendJSON(buf[:0])
+	return string(b[1 : len(b)-1])
+}
 
 // MarshalJSON writes c as "#rrggbb".
-func (c Color) MarshalJSON() ([]byte, error) { return []byte(`"` + c.Hex() + `"`), nil }
+func (c Color) MarshalJSON() ([]byte, error) { return c.appendJSON(make([]byte, 0, 9)), nil }
 
 // UnmarshalJSON reads any form that ParseColor accepts.
 func (c *Color) UnmarshalJSON(b []byte) error {

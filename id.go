@@ -73,16 +73,7 @@ func cmp64(a, b int64) int {
 }
 
 // String returns the decimal form described on ID.
-func (id ID) String() string {
-	tail := fmt.Sprintf("%013d%04d%05d", id.UnixMs, id.Seq, id.Node)
-	if id.PlayMs == 0 {
-		if t := strings.TrimLeft(tail, "0"); t != "" {
-			return t
-		}
-		return "0"
-	}
-	return strconv.FormatInt(id.PlayMs, 10) + tail
-}
+func (id ID) String() string { return string(id.appendDecimal(make([]byte, 0, 10+tailDigits))) }
 
 // ParseID parses the decimal form of an ID. It returns an error for text
 // that is not a decimal number of at most 32 digits.
@@ -114,7 +105,10 @@ func ParseID(s string) (ID, error) {
 }
 
 // MarshalText writes the decimal form; in JSON an ID is a string.
-func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+func (id ID) MarshalText() ([]byte, error) { return id.appendDecimal(make([]byte, 0, 10+tailDigits)), nil }
+
+// AppendText appends the decimal form to b.
+func (id ID) AppendText(b []byte) ([]byte, error) { return id.appendDecimal(b), nil }
 
 // UnmarshalText reads the decimal form.
 func (id *ID) UnmarshalText(b []byte) error {

@@ -95,6 +95,11 @@ func writeJSON(w http.ResponseWriter, v any) {
 		http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
 		return
 	}
+	writeRawJSON(w, b)
+}
+
+// writeRawJSON writes b, which must be JSON, as a 200 response.
+func writeRawJSON(w http.ResponseWriter, b []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(b)

@@ -203,7 +203,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, d)
+	writeRawJSON(w, d.AppendJSON(make([]byte, 0, 256)))
 }
 
 // readJSONBody checks the content type and reads at most MaxBodyBytes.

@@ -45,6 +45,8 @@ type Config struct {
 	// BenchNoop adds POST /bench/noop, a handler that reads the body and
 	// answers {} — the baseline of the send benchmark.
 	BenchNoop bool
+	// DebugAddr, when set, serves Go's profiler on this separate address.
+	DebugAddr string
 
 	Secret        string // HS256 key shared with the host site; generated and kept in -data when empty.
 	Anonymous     bool   // Give browsers a signed anonymous id so that they can send without a token.
@@ -131,6 +133,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.StringVar(&c.Redis, "redis", "", "Redis address (host:port) shared by the nodes of a cluster; empty runs one node alone")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster; empty means a random one")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ... | token ... | admin-key]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
 		fs.PrintDefaults()
@@ -282,6 +285,13 @@ func (m *Main) Open(ctx context.Context) error {
 // Run serves until ctx is cancelled.
 func (m *Main) Run(ctx context.Context, ready func(net.Addr)) error {
 	cfg := serveConfig{Addr: m.Config.Addr, MaxConnsPerIP: m.Config.MaxConnsPerIP, BodyTimeout: m.Config.BodyTimeout}
+	if m.Config.DebugAddr != "" {
+		go func() {
+			if err := serveDebug(ctx, m.Config.DebugAddr, m.Log); err != nil {
+				m.Log.Error("profiler stopped", "err", err)
+			}
+		}()
+	}
 	return serveWith(ctx, cfg, m.API, m.Log, func(a net.Addr) {
 		m.Log.Info("danmakud listening", "addr", a.String(), "store", m.Config.Store)
 		if ready != nil {

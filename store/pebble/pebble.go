@@ -17,16 +17,21 @@
 // danmaku is written once (the index is read by point lookups, which a page
 // of 20 makes cheap).
 //
-// Durability: every Put and Delete commits its batch with pebble.Sync, so a
-// danmaku is acknowledged only after its write-ahead-log record is fsynced.
-// Puts go through one committer goroutine that takes every Put waiting when
-// it is free, checks that none overwrites a stored danmaku, and writes them
-// all in one batch with one WAL write and one fsync (group commit): under
-// load a commit carries many danmaku, and an idle store adds no waiting.
+// Durability: every write commits its batch with pebble.Sync, so a danmaku
+// is acknowledged only after its write-ahead-log record is fsynced. Puts
+// commit concurrently and Pebble's commit pipeline gives all the batches
+// waiting on the log one write and one fsync (group commit): under load a
+// sync carries many danmaku, and an idle store adds no waiting.
+//
+// A danmaku is never overwritten. Each writer claims the video key it
+// writes in an in-memory set before it checks that the key is absent from
+// the database and keeps the claim until its commit is visible, so two
+// writers of one key cannot both pass the check. The check is a point
+// lookup that the bloom filters make cheap, and most puts skip it: the
+// arrival fence (fence.go) proves their key absent.
 package pebble
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -47,30 +52,44 @@ var (
 	_ danmaku.TimeCounter = (*Store)(nil)
 )
 
-// cacheBytes is the size of the block cache.
-const cacheBytes = 64 << 20
+// blockCacheBytes is the memory for cached table blocks (indexes, bloom
+// filters and data).
+const blockCacheBytes = 64 << 20
 
-// maxGroup bounds the puts that one commit carries.
-const maxGroup = 512
+// memTableBytes is the size of each memtable. Larger memtables mean fewer
+// flushes and fewer level-0 tables for compactions to merge under a steady
+// stream of small writes.
+const memTableBytes = 16 << 20
+
+// cacheBytes is the size given to Pebble's cache. Pebble reserves the
+// memory of its memtables from the cache (the one being written, one being
+// flushed and one kept for reuse), so the cache must hold them besides the
+// blocks: a cache of blockCacheBytes alone would be left with no room for
+// blocks, and every read would go to the disk.
+const cacheBytes = blockCacheBytes + 3*memTableBytes
 
 // Store is a danmaku.Store on a Pebble database in one directory. Only one
 // process may open a directory at a time (Pebble locks it).
 type Store struct {
 	db *pebble.DB
-	// writeMu serialises the existence checks and commits of writers (the
-	// committer, PutBatch and Delete), so that no two write the same key.
-	writeMu sync.Mutex
-	puts    chan putRequest
-	quit    chan struct{}
-	done    chan struct{}
+	// mu guards the fields below it.
+	mu sync.Mutex
+	// writing holds the video keys that a writer has claimed: checked and
+	// not yet committed, or being deleted.
+	writing map[string]struct{}
+	closed  bool
+	// fence, openFence and maxClaimed are the arrival fence (fence.go):
+	// the fence on disk, the fence read at Open, and the greatest arrival
+	// claimed by a writer since Open.
+	fence, openFence int64
+	maxClaimed       arrival
+	// inflight counts the writers between claim and release, which Close
+	// waits for.
+	inflight sync.WaitGroup
 }
 
-// putRequest is one Put waiting for the committer.
-type putRequest struct {
-	vk, uk, val []byte
-	objectID    string
-	result      chan error
-}
+// errClosed is returned by writes after Close.
+var errClosed = errors.New("pebble store is closed")
 
 // Open opens or creates the store in dir. log may be nil to discard
 // Pebble's own messages.
@@ -84,6 +103,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		Logger:             pebbleLogger{log},
 		FormatMajorVersion: pebble.FormatNewest,
 		Cache:              cache,
+		MemTableSize:       memTableBytes,
 	}
 	// Bloom filters let the existence check of every Put skip tables that
 	// cannot hold the new key; the other levels inherit L0's policy.
@@ -92,16 +112,25 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
-	s := &Store{db: db, puts: make(chan putRequest, maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
-	go s.commitLoop()
-	return s, nil
+	fence, err := loadFence(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+	}
+	return &Store{db: db, writing: make(map[string]struct{}), fence: fence, openFence: fence}, nil
 }
 
-// Close stops the committer (callers must not Put during Close), then
-// flushes and closes the database.
+// Close refuses new writes, waits for those in flight, then flushes and
+// closes the database. Closing a closed store does nothing.
 func (s *Store) Close() error {
-	close(s.quit)
-	<-s.done
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if already {
+		return nil
+	}
+	s.inflight.Wait()
 	if err := s.db.Flush(); err != nil {
 		_ = s.db.Close()
 		return fmt.Errorf("flush pebble store: %w", err)
@@ -110,6 +139,81 @@ func (s *Store) Close() error {
 		return fmt.Errorf("close pebble store: %w", err)
 	}
 	return nil
+}
+
+// claim marks the video keys vks as being written (or deleted) and returns,
+// for each, whether this caller got it (false: another writer holds it).
+// For a write, arrivals holds each key's arrival: claim moves the fence past
+// them and reports, in fresh, the keys that cannot be in the database (see
+// fence.go). It returns errClosed after Close. A caller that got any key
+// must call release with what claim returned.
+func (s *Store) claim(vks [][]byte, arrivals []arrival) (got, fresh []bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, errClosed
+	}
+	if arrivals != nil {
+		last := int64(0)
+		for _, a := range arrivals {
+			last = max(last, a.unixMs)
+		}
+		if err := s.passFence(last); err != nil {
+			return nil, nil, err
+		}
+	}
+	got, fresh = make([]bool, len(vks)), make([]bool, len(vks))
+	held := false
+	for i, vk := range vks {
+		if _, busy := s.writing[string(vk)]; busy {
+			continue
+		}
+		s.writing[string(vk)] = struct{}{}
+		got[i], held = true, true
+		if arrivals == nil {
+			continue
+		}
+		a := arrivals[i]
+		if a.unixMs > s.openFence && a.after(s.maxClaimed) {
+			fresh[i] = true
+		}
+		if a.after(s.maxClaimed) {
+			s.maxClaimed = a
+		}
+	}
+	if held {
+		s.inflight.Add(1)
+	}
+	return got, fresh, nil
+}
+
+// release ends the claims of one claim call on the keys it got.
+func (s *Store) release(vks [][]byte, got []bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := false
+	for i, vk := range vks {
+		if got[i] {
+			delete(s.writing, string(vk))
+			held = true
+		}
+	}
+	if held {
+		s.inflight.Done()
+	}
+}
+
+// exists reports whether the database holds key.
+func (s *Store) exists(key []byte) (bool, error) {
+	_, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_ = closer.Close()
+	return true, nil
 }
 
 func prefix(kind byte, name string) []byte {
@@ -139,153 +243,89 @@ func upperBound(p []byte) []byte {
 	return nil
 }
 
-// Put stores d durably, or returns danmaku.ErrConflict if its key exists.
+// Put stores d durably, or returns danmaku.ErrConflict if its key exists
+// or is being written.
 func (s *Store) Put(ctx context.Context, d *danmaku.Danmaku) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stored := *d
-	stored.Count = 0
-	val, err := json.Marshal(&stored)
+	vk := videoKey(d.ObjectID, d.ID)
+	vks := [][]byte{vk}
+	got, fresh, err := s.claim(vks, []arrival{arrivalOf(d.ID)})
 	if err != nil {
-		return fmt.Errorf("encode danmaku %s: %w", d.ID, err)
+		return err
 	}
-	r := putRequest{vk: videoKey(d.ObjectID, d.ID), uk: userKey(d.UserID, d.ID), val: val, objectID: d.ObjectID, result: make(chan error, 1)}
-	select {
-	case s.puts <- r:
-	case <-s.quit:
-		return errors.New("pebble store is closed")
-	case <-ctx.Done():
-		return ctx.Err()
+	if !got[0] {
+		return danmaku.ErrConflict
 	}
-	// Once queued, the put is committed or refused whatever the context
-	// does, so the answer is always the truth about the store.
-	if err := <-r.result; err != nil {
+	defer s.release(vks, got)
+	// From here the put is committed or refused whatever the context does,
+	// so that the answer is always the truth about the store.
+	if !fresh[0] {
+		found, err := s.exists(vk)
+		if err != nil {
+			return fmt.Errorf("check danmaku %s: %w", d.ID, err)
+		}
+		if found {
+			return danmaku.ErrConflict
+		}
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(vk, encode(d), nil); err != nil {
+		return fmt.Errorf("batch danmaku %s: %w", d.ID, err)
+	}
+	if err := b.Set(userKey(d.UserID, d.ID), []byte(d.ObjectID), nil); err != nil {
+		return fmt.Errorf("batch user index %s: %w", d.ID, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store danmaku %s: %w", d.ID, err)
 	}
 	return nil
 }
 
-// commitLoop is the committer: it writes the puts waiting, in groups.
-func (s *Store) commitLoop() {
-	defer close(s.done)
-	group := make([]putRequest, 0, maxGroup)
-	for {
-		select {
-		case r := <-s.puts:
-			group = append(group[:0], r)
-		drain:
-			for len(group) < maxGroup {
-				select {
-				case r := <-s.puts:
-					group = append(group, r)
-				default:
-					break drain
-				}
-			}
-			s.commitGroup(group)
-		case <-s.quit:
-			return
-		}
-	}
-}
-
-// commitGroup writes a group of puts in one synced batch, refusing those
-// whose key exists (or repeats within the group) with ErrConflict.
-func (s *Store) commitGroup(group []putRequest) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	b := s.db.NewBatch()
-	defer b.Close()
-	results := make([]error, len(group))
-	seen := make(map[string]bool, len(group))
-	written := 0
-	// One iterator answers every existence check of the group: cheaper
-	// than a Get each, which builds its own view of every level.
-	it, err := s.db.NewIter(nil)
-	if err != nil {
-		for _, r := range group {
-			r.result <- fmt.Errorf("check existence: %w", err)
-		}
-		return
-	}
-	defer it.Close()
-	for i, r := range group {
-		if seen[string(r.vk)] {
-			results[i] = danmaku.ErrConflict
-			continue
-		}
-		seen[string(r.vk)] = true
-		if it.SeekGE(r.vk) && bytes.Equal(it.Key(), r.vk) {
-			results[i] = danmaku.ErrConflict
-			continue
-		}
-		if err := it.Error(); err != nil {
-			results[i] = fmt.Errorf("check existence: %w", err)
-			continue
-		}
-		if err := b.Set(r.vk, r.val, nil); err != nil {
-			results[i] = fmt.Errorf("batch: %w", err)
-			continue
-		}
-		if err := b.Set(r.uk, []byte(r.objectID), nil); err != nil {
-			results[i] = fmt.Errorf("batch user index: %w", err)
-			continue
-		}
-		written++
-	}
-	var commitErr error
-	if written > 0 {
-		commitErr = b.Commit(pebble.Sync)
-	}
-	for i, r := range group {
-		if results[i] == nil && commitErr != nil {
-			results[i] = fmt.Errorf("commit: %w", commitErr)
-		}
-		r.result <- results[i]
-	}
-}
-
 // PutBatch stores many danmaku in one durable commit, for imports and bulk
-// loads. Danmaku whose id already exists are skipped, never overwritten;
-// it returns how many were stored.
+// loads. Danmaku whose id already exists (or is being written) are
+// skipped, never overwritten; it returns how many were stored.
 func (s *Store) PutBatch(ctx context.Context, ds []*danmaku.Danmaku) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	vks, arrivals := make([][]byte, len(ds)), make([]arrival, len(ds))
+	for i, d := range ds {
+		vks[i], arrivals[i] = videoKey(d.ObjectID, d.ID), arrivalOf(d.ID)
+	}
+	got, fresh, err := s.claim(vks, arrivals)
+	if err != nil {
+		return 0, err
+	}
+	defer s.release(vks, got)
 	b := s.db.NewBatch()
 	defer b.Close()
 	n := 0
-	seen := make(map[string]bool, len(ds))
-	for _, d := range ds {
-		vk := videoKey(d.ObjectID, d.ID)
-		if seen[string(vk)] {
-			continue
+	for i, d := range ds {
+		if !got[i] {
+			continue // Held by another writer, or repeated in ds.
 		}
-		seen[string(vk)] = true
-		_, closer, err := s.db.Get(vk)
-		if err == nil {
-			_ = closer.Close()
-			continue
+		if !fresh[i] {
+			found, err := s.exists(vks[i])
+			if err != nil {
+				return 0, fmt.Errorf("check danmaku %s: %w", d.ID, err)
+			}
+			if found {
+				continue
+			}
 		}
-		if !errors.Is(err, pebble.ErrNotFound) {
-			return 0, fmt.Errorf("check danmaku %s: %w", d.ID, err)
-		}
-		stored := *d
-		stored.Count = 0
-		val, err := json.Marshal(&stored)
-		if err != nil {
-			return 0, fmt.Errorf("encode danmaku %s: %w", d.ID, err)
-		}
-		if err := b.Set(vk, val, nil); err != nil {
+		if err := b.Set(vks[i], encode(d), nil); err != nil {
 			return 0, fmt.Errorf("batch danmaku %s: %w", d.ID, err)
 		}
 		if err := b.Set(userKey(d.UserID, d.ID), []byte(d.ObjectID), nil); err != nil {
 			return 0, fmt.Errorf("batch user index %s: %w", d.ID, err)
 		}
 		n++
+	}
+	if n == 0 {
+		return 0, nil
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return 0, fmt.Errorf("commit %d danmaku: %w", n, err)
@@ -309,18 +349,25 @@ func (s *Store) Get(ctx context.Context, objectID string, id danmaku.ID) (*danma
 	return decode(val)
 }
 
-// Delete removes one danmaku and its user index entry, durably.
+// Delete removes one danmaku and its user index entry, durably. A danmaku
+// still being written is not found.
 func (s *Store) Delete(ctx context.Context, objectID string, id danmaku.ID) (*danmaku.Danmaku, error) {
-	vk := videoKey(objectID, id)
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	vks := [][]byte{videoKey(objectID, id)}
+	got, _, err := s.claim(vks, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !got[0] {
+		return nil, danmaku.ErrNotFound
+	}
+	defer s.release(vks, got)
 	d, err := s.Get(ctx, objectID, id)
 	if err != nil {
 		return nil, err
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := b.Delete(vk, nil); err != nil {
+	if err := b.Delete(vks[0], nil); err != nil {
 		return nil, fmt.Errorf("batch delete %s: %w", id, err)
 	}
 	if err := b.Delete(userKey(d.UserID, d.ID), nil); err != nil {
@@ -445,6 +492,14 @@ func collect(ctx context.Context, it *pebble.Iterator, ok bool, step func() bool
 		return danmaku.Page{}, fmt.Errorf("iterate: %w", err)
 	}
 	return page, nil
+}
+
+// encode returns the stored form of d: its JSON without the live-only
+// count.
+func encode(d *danmaku.Danmaku) []byte {
+	stored := *d
+	stored.Count = 0
+	return stored.AppendJSON(make([]byte, 0, 256))
 }
 
 func decode(val []byte) (*danmaku.Danmaku, error) {
