@@ -61,14 +61,26 @@ func ParseSend(body []byte, lim Limits) (SendRequest, error) {
 		return SendRequest{}, Errorf(EINVALID, "body must be valid UTF-8")
 	}
 	var raw rawSend
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&raw); err != nil {
-		return SendRequest{}, jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return SendRequest{}, Errorf(EINVALID, "body must hold exactly one JSON object")
+	if !raw.parseFast(body) {
+		raw = rawSend{}
+		if err := raw.parseJSON(body); err != nil {
+			return SendRequest{}, err
+		}
 	}
 	return raw.validate(lim)
+}
+
+// parseJSON decodes body into r with encoding/json, which accepts any JSON
+// and words the errors.
+func (r *rawSend) parseJSON(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(r); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Errorf(EINVALID, "body must hold exactly one JSON object")
+	}
+	return nil
 }
 
 func jsonError(err error) *Error {

@@ -105,6 +105,7 @@ func FuzzClientMessage(f *testing.F) {
 			// answer gets one retry on a fresh connection, and a server
 			// that really drops it fails the test then.
 			t.Logf("connection dropped at %q; retrying once on a new one", data)
+			debugLog("client drop at %q", data)
 			conn.Close()
 			dial(t)
 			if err := conn.WriteText(data); err != nil {

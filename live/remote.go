@@ -80,30 +80,50 @@ type Pending struct {
 	Priority bool
 }
 
+// Selection is one tick's choice made by Choose: the items to broadcast,
+// and how many danmaku were folded or left out, the figures a single hub
+// counts in Stats.Folded, Stats.DroppedByCap and Stats.DroppedPending.
+type Selection struct {
+	Items          []*danmaku.Danmaku // In ID order; folded items carry Count.
+	Folded         int                // Danmaku folded into another item.
+	DroppedByCap   int                // Items (after folding) left out by the cap.
+	DroppedPending int                // Danmaku over the pending bound of the tick.
+}
+
 // Select chooses one tick's broadcast items from the danmaku accepted
 // during it, in acceptance order, with the same bounds, folding and fair
 // choice as a single hub's tick (see docs/protocol.md). maxItems is the
 // room's MaxPerTick. It returns the items in ID order.
 func Select(pending []Pending, maxItems int) []*danmaku.Danmaku {
+	return Choose(pending, maxItems).Items
+}
+
+// Choose is Select that also counts what it folded and left out, so that a
+// cluster leader reports the same figures as a single hub's tick.
+func Choose(pending []Pending, maxItems int) Selection {
 	if maxItems <= 0 {
 		maxItems = DefaultMaxPerTick
 	}
 	items := make([]pendingItem, 0, len(pending))
 	perUser := make(map[string]int)
+	dropped := 0
 	for _, p := range pending {
 		if p.Danmaku == nil || p.Danmaku.Shadow {
 			continue
 		}
 		if !p.Priority && (len(items) >= pendingFactor*maxItems || perUser[p.Danmaku.UserID] >= maxItems) {
+			dropped++
 			continue
 		}
 		if len(items) >= 2*pendingFactor*maxItems {
+			dropped++
 			continue
 		}
 		items = append(items, pendingItem{d: p.Danmaku, priority: p.Priority})
 		perUser[p.Danmaku.UserID]++
 	}
-	return choose(items, maxItems).items
+	sel := choose(items, maxItems)
+	return Selection{Items: sel.items, Folded: sel.folded, DroppedByCap: sel.droppedByCap, DroppedPending: dropped}
 }
 
 // EncodeBatch returns the JSON of one batch message, the payload every

@@ -96,15 +96,24 @@ func TestSelectMatchesTick(t *testing.T) {
 	p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: 9}, UserID: "mod", Content: danmaku.Content{Text: "a"}}, Priority: true})
 	p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: 10}, UserID: "s", Shadow: true, Content: danmaku.Content{Text: "hidden"}}})
 	tests := []struct {
-		max  int
-		want string
+		max                    int
+		want                   string
+		folded, byCap, pending int
 	}{
-		{10, "a×3,b,c,a"},
-		{2, "a×2,a"}, // A user gives at most max danmaku to one tick, as in room.add.
+		{10, "a×3,b,c,a", 2, 0, 0},
+		{2, "a×2,a", 1, 2, 1}, // A user gives at most max danmaku to one tick, as in room.add.
 	}
 	for _, tc := range tests {
 		if got := texts(Select(p, tc.max)); got != tc.want {
 			t.Errorf("Select(max %d) = %s, want %s", tc.max, got, tc.want)
+		}
+		sel := Choose(p, tc.max)
+		if got := texts(sel.Items); got != tc.want {
+			t.Errorf("Choose(max %d) = %s, want %s", tc.max, got, tc.want)
+		}
+		if sel.Folded != tc.folded || sel.DroppedByCap != tc.byCap || sel.DroppedPending != tc.pending {
+			t.Errorf("Choose(max %d) counts folded %d, by cap %d, pending %d; want %d, %d, %d",
+				tc.max, sel.Folded, sel.DroppedByCap, sel.DroppedPending, tc.folded, tc.byCap, tc.pending)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -93,7 +94,10 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 		}
 	})
 	u.OnMessage(h.onMessage)
-	u.OnClose(func(c *websocket.Conn, _ error) {
+	u.OnClose(func(c *websocket.Conn, err error) {
+		if os.Getenv("DEBUG_CLOSE") != "" {
+			debugLog("server close %p %v", c, err)
+		}
 		if s, ok := c.Session().(*wsSink); ok {
 			s.v.close(CloseGoingAway, "")
 			s.v.room.leave(s.v)
@@ -324,3 +328,12 @@ func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func typeName(c net.Conn) string { return fmt.Sprintf("%T", c) }
+
+func debugLog(format string, args ...any) {
+	f, err := os.OpenFile("/tmp/fuzzdebug.log", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s pid %d "+format+"\n", append([]any{time.Now().Format("15:04:05.000000"), os.Getpid()}, args...)...)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	redisbroker "github.com/danmakud/danmakud/broker/redis"
 	"github.com/danmakud/danmakud/live"
 )
 
@@ -22,6 +23,12 @@ type Sources struct {
 	SendCounts func() map[string]uint64
 	// Health returns a gauge per dependency: 1 when it is reachable.
 	Health func() map[string]bool
+	// Cluster returns the counters of the node's Redis cluster broker; it
+	// is nil for a single node. Its published, folded and dropped danmaku
+	// are added to the hub's, which in cluster mode sees only the ones
+	// handled locally while Redis is down, and the rest are exported as
+	// danmakud_cluster_* figures.
+	Cluster func() redisbroker.StatsSnapshot
 }
 
 // Metrics is a Prometheus registry with danmakud's collectors.
@@ -69,17 +76,28 @@ var (
 	descViewers   = prometheus.NewDesc("danmakud_viewers", "Connected live viewers (WebSocket and SSE).", nil, nil)
 	descRooms     = prometheus.NewDesc("danmakud_rooms", "Live rooms held in memory.", nil, nil)
 	descSends     = prometheus.NewDesc("danmakud_sends_total", "Sends by outcome (accepted, masked, shadowed) or error code (refused, rate_limited, forbidden, unavailable…).", []string{"outcome"}, nil)
-	descPublished = prometheus.NewDesc("danmakud_published_total", "Danmaku handed to the live fan-out.", nil, nil)
-	descBroadcast = prometheus.NewDesc("danmakud_broadcast_total", "Items sent in live batches (a folded item counts once).", nil, nil)
-	descFolded    = prometheus.NewDesc("danmakud_folded_total", "Danmaku folded into an identical item of the same tick.", nil, nil)
-	descDropped   = prometheus.NewDesc("danmakud_dropped_total", "Danmaku or batches not delivered live, by reason.", []string{"reason"}, nil)
+	descPublished = prometheus.NewDesc("danmakud_published_total", "Danmaku handed to the live fan-out: to the local hub, or in a cluster to the room's Redis input stream.", nil, nil)
+	descBroadcast = prometheus.NewDesc("danmakud_broadcast_total", "Items in the live batches fanned out to this node's viewers (a folded item counts once).", nil, nil)
+	descFolded    = prometheus.NewDesc("danmakud_folded_total", "Danmaku folded into an identical item of the same tick, in ticks this node merged (in a cluster, as the room's leader).", nil, nil)
+	descDropped   = prometheus.NewDesc("danmakud_dropped_total", "Danmaku or batches not delivered live, by reason (tick_cap and pending_bound in ticks this node merged, slow_viewer for this node's viewers).", []string{"reason"}, nil)
 	descSlow      = prometheus.NewDesc("danmakud_slow_disconnects_total", "Viewers disconnected for falling behind.", nil, nil)
 	descTicks     = prometheus.NewDesc("danmakud_ticks_total", "Room ticks run.", nil, nil)
-	descBatches   = prometheus.NewDesc("danmakud_batches_total", "Live batches made (one per tick with danmaku).", nil, nil)
+	descBatches   = prometheus.NewDesc("danmakud_batches_total", "Live batches fanned out to this node's viewers: made by its own ticks, or in a cluster received from the room's leader.", nil, nil)
 	descLate      = prometheus.NewDesc("danmakud_late_ticks_total", "Ticks that ran more than half an interval late.", nil, nil)
 	descLag       = prometheus.NewDesc("danmakud_tick_lag_max_seconds", "The latest any tick ran since the start.", nil, nil)
 	descBytes     = prometheus.NewDesc("danmakud_delivery_bytes_total", "Bytes of live messages written to viewers.", nil, nil)
 	descUp        = prometheus.NewDesc("danmakud_dependency_up", "1 when a dependency is reachable, 0 when not.", []string{"dependency"}, nil)
+
+	descClusterFallback  = prometheus.NewDesc("danmakud_cluster_fallback_total", "Danmaku this cluster node handed to its own viewers only (local mode) because Redis was unreachable.", nil, nil)
+	descClusterOutages   = prometheus.NewDesc("danmakud_cluster_outages_total", "Times this cluster node found Redis unreachable and switched to local mode.", nil, nil)
+	descClusterErrors    = prometheus.NewDesc("danmakud_cluster_redis_errors_total", "Failed Redis calls of this cluster node by operation (append, follow, lead, delete, state, ping).", []string{"op"}, nil)
+	descClusterBad       = prometheus.NewDesc("danmakud_cluster_bad_entries_total", "Room stream entries that did not decode, by stream (in: skipped as leader; out: not delivered).", []string{"stream"}, nil)
+	descClusterBatches   = prometheus.NewDesc("danmakud_cluster_leader_batches_total", "Batches this cluster node committed to rooms' output streams as their leader.", nil, nil)
+	descClusterTakeovers = prometheus.NewDesc("danmakud_cluster_takeovers_total", "Times this cluster node took a room's lease and became its leader.", nil, nil)
+	descClusterLost      = prometheus.NewDesc("danmakud_cluster_leases_lost_total", "Times this cluster node stopped leading a room without giving its lease up, by reason (expired, state_moved, redis).", []string{"reason"}, nil)
+	descClusterLed       = prometheus.NewDesc("danmakud_cluster_led_rooms", "Rooms whose lease this cluster node holds.", nil, nil)
+	descClusterCandidate = prometheus.NewDesc("danmakud_cluster_candidate_rooms", "Rooms this cluster node competes to lead (watched here or sent to here lately), led ones included.", nil, nil)
+	descClusterFollowed  = prometheus.NewDesc("danmakud_cluster_followed_rooms", "Rooms whose output stream this cluster node reads, one pooled Redis connection each.", nil, nil)
 )
 
 // collector reads the counters of the sources at scrape time.
@@ -90,14 +108,25 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	var cs redisbroker.StatsSnapshot // Zero for a single node.
+	if c.src.Cluster != nil {
+		cs = c.src.Cluster()
+		c.collectCluster(cs, gauge, counter)
+	}
 	if c.src.Hub != nil {
 		s := c.src.Hub()
-		gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-		}
-		counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-		}
+		// In a cluster, danmaku go to Redis rather than to the hub, and the
+		// room's leader, not the hub, folds and caps them.
+		s.Published += cs.Published
+		s.Folded += cs.Folded
+		s.DroppedByCap += cs.DroppedByCap
+		s.DroppedPending += cs.DroppedPending
 		gauge(descViewers, float64(s.Viewers))
 		gauge(descRooms, float64(s.Rooms))
 		counter(descPublished, s.Published)
@@ -127,4 +156,24 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, v, dep)
 		}
 	}
+}
+
+// collectCluster exports the figures of a cluster node that a single node
+// has no equivalent for.
+func (c *collector) collectCluster(cs redisbroker.StatsSnapshot, gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string)) {
+	counter(descClusterFallback, cs.Fallback)
+	counter(descClusterOutages, cs.Outages)
+	for op, n := range cs.RedisErrors {
+		counter(descClusterErrors, n, op)
+	}
+	counter(descClusterBad, cs.BadInput, "in")
+	counter(descClusterBad, cs.BadOutput, "out")
+	counter(descClusterBatches, cs.Batches)
+	counter(descClusterTakeovers, cs.Takeovers)
+	counter(descClusterLost, cs.LostLease, "expired")
+	counter(descClusterLost, cs.LostState, "state_moved")
+	counter(descClusterLost, cs.LostRedis, "redis")
+	gauge(descClusterLed, float64(cs.LedRooms))
+	gauge(descClusterCandidate, float64(cs.CandidateRooms))
+	gauge(descClusterFollowed, float64(cs.FollowedRooms))
 }

@@ -36,7 +36,7 @@ func (n *Node) Follow(objectID string) []live.RemoteBatch {
 		var err error
 		recent, last, err = n.recent(ctx, objectID)
 		if err != nil {
-			n.markDown(err)
+			n.markDown(opFollow, err)
 			last = ""
 		}
 	}
@@ -100,7 +100,7 @@ func (n *Node) follow(ctx context.Context, objectID, last string) {
 		if last == "" {
 			_, id, err := n.recent(ctx, objectID)
 			if err != nil {
-				n.markDown(err)
+				n.markDown(opFollow, err)
 				continue
 			}
 			last = id
@@ -113,7 +113,7 @@ func (n *Node) follow(ctx context.Context, objectID, last string) {
 			if ctx.Err() != nil {
 				return
 			}
-			n.markDown(err)
+			n.markDown(opFollow, fmt.Errorf("read batches of %s: %w", objectID, err))
 			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
@@ -126,22 +126,29 @@ func (n *Node) follow(ctx context.Context, objectID, last string) {
 	}
 }
 
-// apply hands one output entry to the hub.
+// apply hands one output entry to the hub. An entry that is neither a
+// batch nor a delete, or that does not decode, is counted and skipped.
 func (n *Node) apply(objectID string, m goredis.XMessage) {
 	if b, ok := batchOf(m); ok {
 		if err := n.hub.Deliver(objectID, b); err != nil {
+			n.stats.badOutput.Add(1)
 			n.log.Error("deliver batch", "objectId", objectID, "err", err)
 		}
 		return
 	}
-	if s, ok := m.Values["delete"].(string); ok {
-		id, err := danmaku.ParseID(s)
-		if err != nil {
-			n.log.Error("bad delete entry", "objectId", objectID, "id", s)
-			return
-		}
-		n.hub.Delete(objectID, id)
+	s, ok := m.Values["delete"].(string)
+	if !ok {
+		n.stats.badOutput.Add(1)
+		n.log.Error("bad output entry", "objectId", objectID, "entry", m.ID)
+		return
 	}
+	id, err := danmaku.ParseID(s)
+	if err != nil {
+		n.stats.badOutput.Add(1)
+		n.log.Error("bad delete entry", "objectId", objectID, "id", s)
+		return
+	}
+	n.hub.Delete(objectID, id)
 }
 
 // batchOf returns the batch an output entry carries, if it is one.

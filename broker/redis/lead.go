@@ -127,6 +127,7 @@ func (n *Node) lead(rr *roomRun) {
 	defer func() {
 		if st.leader {
 			n.release(rr.id)
+			n.setLeader(&st, false)
 		}
 	}()
 	for {
@@ -150,14 +151,14 @@ func (n *Node) lead(rr *roomRun) {
 			var err error
 			drained, err = n.step(rr.id, &st)
 			if err != nil {
-				st.leader = false
 				if n.ctx.Err() != nil {
-					return
+					return // The deferred release gives the lease up.
 				}
-				n.markDown(err)
+				n.loseLead(&st, &n.stats.lostRedis)
+				n.markDown(opLead, err)
 			}
 		} else {
-			st.leader = false
+			n.loseLead(&st, &n.stats.lostRedis)
 		}
 		if n.retire(rr, drained) {
 			return
@@ -215,7 +216,7 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 				return true, fmt.Errorf("state of %s: bad seq %q", objectID, s)
 			}
 		}
-		st.leader = true
+		n.setLeader(st, true)
 		n.stats.takeovers.Add(1)
 		n.log.Info("leading room", "objectId", objectID, "seq", st.seq, "pos", st.pos)
 	}
@@ -253,14 +254,15 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 	switch res {
 	case 1:
 		st.pos, st.seq = newPos, t.seq
-		n.stats.batches.Add(uint64(len(t.batches)))
+		t.count(&n.stats)
 		return used == len(entries) && len(entries) < maxRead, nil
 	case 0:
+		n.loseLead(st, &n.stats.lostLease)
 		n.log.Warn("lost the lease of a room", "objectId", objectID)
 	default:
+		n.loseLead(st, &n.stats.lostState)
 		n.log.Warn("room state moved under its leader; reloading", "objectId", objectID)
 	}
-	st.leader = false
 	return true, nil
 }
 
@@ -285,6 +287,19 @@ type tick struct {
 	max      int   // Items per batch.
 	seq      uint64
 	batches  []live.RemoteBatch
+
+	// What the merge folded, left out and could not decode, counted once
+	// the batches are committed.
+	folded, droppedByCap, droppedPending, bad int
+}
+
+// count adds a committed tick's figures to the node's counters.
+func (t *tick) count(c *counters) {
+	c.batches.Add(uint64(len(t.batches)))
+	c.folded.Add(uint64(t.folded))
+	c.droppedByCap.Add(uint64(t.droppedByCap))
+	c.droppedPending.Add(uint64(t.droppedPending))
+	c.badInput.Add(uint64(t.bad))
 }
 
 // merge turns the entries of every complete tick interval (before the
@@ -298,12 +313,15 @@ func (t *tick) merge(entries []goredis.XMessage, nowMs int64, deleted map[string
 	var idx int64 = -1
 	var pending []live.Pending
 	flush := func() {
-		items := live.Select(pending, t.max)
+		sel := live.Choose(pending, t.max)
 		pending = pending[:0]
-		if len(items) == 0 {
+		t.folded += sel.Folded
+		t.droppedByCap += sel.DroppedByCap
+		t.droppedPending += sel.DroppedPending
+		if len(sel.Items) == 0 {
 			return
 		}
-		payload, err := live.EncodeBatch(t.seq+1, (idx+1)*t.interval, items)
+		payload, err := live.EncodeBatch(t.seq+1, (idx+1)*t.interval, sel.Items)
 		if err != nil {
 			log.Error("encode batch", "err", err)
 			return
@@ -315,6 +333,7 @@ func (t *tick) merge(entries []goredis.XMessage, nowMs int64, deleted map[string
 		ms, err := entryMillis(e.ID)
 		if err != nil {
 			log.Error("bad input entry id", "id", e.ID, "err", err)
+			t.bad++
 			used++
 			continue
 		}
@@ -330,6 +349,7 @@ func (t *tick) merge(entries []goredis.XMessage, nowMs int64, deleted map[string
 		d, prio, err := decodeInput(e)
 		if err != nil {
 			log.Error("bad input entry", "id", e.ID, "err", err)
+			t.bad++
 			continue
 		}
 		if deleted[d.ID.String()] {

@@ -91,7 +91,7 @@ type Node struct {
 	rooms  map[string]*roomRun
 	closed bool
 
-	stats Stats
+	stats counters
 }
 
 var (
@@ -130,9 +130,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, rdb: cfg.Client, hub: cfg.Hub, log: cfg.Log, sc: newScripts(), ctx: ctx, cancel: cancel, rooms: make(map[string]*roomRun)}
-	n.up.Store(n.ping() == nil)
-	if !n.up.Load() {
-		n.log.Warn("redis unreachable: serving local viewers only until it returns")
+	n.up.Store(true)
+	if err := n.ping(); err != nil {
+		n.markDown(opPing, err)
 	}
 	n.wg.Go(n.watchHealth)
 	return n, nil
@@ -191,7 +191,7 @@ func (n *Node) Publish(ctx context.Context, d *danmaku.Danmaku, priority bool) e
 			n.touch(d.ObjectID)
 			return nil
 		}
-		n.markDown(err)
+		n.markDown(opAppend, err)
 	}
 	n.stats.fallback.Add(1)
 	if err := n.hub.Publish(ctx, d, priority); err != nil {
@@ -246,7 +246,7 @@ func (n *Node) Delete(objectID string, id danmaku.ID) {
 		if err == nil {
 			return
 		}
-		n.markDown(err)
+		n.markDown(opDelete, fmt.Errorf("delete %s from %s: %w", id, objectID, err))
 	}
 	n.hub.Delete(objectID, id)
 }
@@ -267,15 +267,19 @@ func (n *Node) key(objectID, kind string) string {
 func (n *Node) ping() error {
 	ctx, cancel := context.WithTimeout(n.ctx, opTimeout)
 	defer cancel()
-	return n.rdb.Ping(ctx).Err()
+	if err := n.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping redis: %w", err)
+	}
+	return nil
 }
 
-// markDown records a failed Redis call; the health loop brings the node
-// back once Redis answers again.
-func (n *Node) markDown(err error) {
+// markDown records a failed Redis call of kind o; the health loop brings
+// the node back once Redis answers again.
+func (n *Node) markDown(o op, err error) {
 	if n.ctx.Err() != nil {
 		return
 	}
+	n.stats.errors[o].Add(1)
 	if n.up.CompareAndSwap(true, false) {
 		n.stats.outages.Add(1)
 		n.log.Warn("redis unreachable: serving local viewers only until it returns", "err", err)
@@ -301,39 +305,10 @@ func (n *Node) watchHealth() {
 		err := n.ping()
 		switch {
 		case err != nil:
-			n.markDown(err)
+			n.markDown(opPing, err)
 		case n.up.CompareAndSwap(false, true):
 			backoff = minBackoff
 			n.log.Info("redis is back: rejoined the cluster")
 		}
-	}
-}
-
-// Stats counts what a node did since New.
-type Stats struct {
-	published atomic.Uint64
-	fallback  atomic.Uint64
-	outages   atomic.Uint64
-	batches   atomic.Uint64
-	takeovers atomic.Uint64
-}
-
-// StatsSnapshot is a copy of a node's counters.
-type StatsSnapshot struct {
-	Published uint64 // Danmaku appended to input streams.
-	Fallback  uint64 // Danmaku handed to the local hub because Redis was down.
-	Outages   uint64 // Times Redis became unreachable.
-	Batches   uint64 // Batches this node appended as a leader.
-	Takeovers uint64 // Leases this node took.
-}
-
-// Stats returns the node's counters.
-func (n *Node) Stats() StatsSnapshot {
-	return StatsSnapshot{
-		Published: n.stats.published.Load(),
-		Fallback:  n.stats.fallback.Load(),
-		Outages:   n.stats.outages.Load(),
-		Batches:   n.stats.batches.Load(),
-		Takeovers: n.stats.takeovers.Load(),
 	}
 }

@@ -43,9 +43,9 @@ func (n *Node) stateCtx() (context.Context, context.CancelFunc, error) {
 
 // failed turns a Redis error into the client-facing error and notes the
 // outage.
-func (n *Node) failed(op string, err error) error {
-	n.markDown(err)
-	n.log.Warn("shared room state", "op", op, "err", err)
+func (n *Node) failed(what string, err error) error {
+	n.markDown(opState, fmt.Errorf("%s: %w", what, err))
+	n.log.Warn("shared room state", "op", what, "err", err)
 	return errUnreachable()
 }
 

@@ -34,7 +34,6 @@ package pebble
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -346,7 +345,7 @@ func (s *Store) Get(ctx context.Context, objectID string, id danmaku.ID) (*danma
 		return nil, fmt.Errorf("get danmaku %s: %w", id, err)
 	}
 	defer closer.Close()
-	return decode(val)
+	return decode(objectID, id, val)
 }
 
 // Delete removes one danmaku and its user index entry, durably. A danmaku
@@ -387,8 +386,12 @@ func (s *Store) List(ctx context.Context, q danmaku.Query) (danmaku.Page, error)
 		return danmaku.Page{}, fmt.Errorf("list %s: %w", q.ObjectID, err)
 	}
 	defer it.Close()
-	return collect(ctx, it, it.SeekGE(videoKey(q.ObjectID, q.Start)), it.Next, q.Limit, func(_, val []byte) (*danmaku.Danmaku, error) {
-		return decode(val)
+	return collect(ctx, it, it.SeekGE(videoKey(q.ObjectID, q.Start)), it.Next, q.Limit, func(key, val []byte) (*danmaku.Danmaku, error) {
+		id, err := danmaku.IDFromBytes(key[len(p):])
+		if err != nil {
+			return nil, fmt.Errorf("video key: %w", err)
+		}
+		return decode(q.ObjectID, id, val)
 	})
 }
 
@@ -492,22 +495,6 @@ func collect(ctx context.Context, it *pebble.Iterator, ok bool, step func() bool
 		return danmaku.Page{}, fmt.Errorf("iterate: %w", err)
 	}
 	return page, nil
-}
-
-// encode returns the stored form of d: its JSON without the live-only
-// count.
-func encode(d *danmaku.Danmaku) []byte {
-	stored := *d
-	stored.Count = 0
-	return stored.AppendJSON(make([]byte, 0, 256))
-}
-
-func decode(val []byte) (*danmaku.Danmaku, error) {
-	d := new(danmaku.Danmaku)
-	if err := json.Unmarshal(val, d); err != nil {
-		return nil, fmt.Errorf("decode stored danmaku: %w", err)
-	}
-	return d, nil
 }
 
 // pebbleLogger routes Pebble's messages to slog.

@@ -22,16 +22,31 @@ export function errorFrom(body, status = 0) {
   return new ApiError(status, String(e.code || 'internal'), field && !msg.startsWith(field) ? `${field}: ${msg}` : msg, field, retry);
 }
 
-// Api calls the HTTP API at base ('' for the page's own origin).
+// Api calls the HTTP API at base ('' for the page's own origin). When it
+// holds a token (setToken), every request carries it as "Authorization:
+// Bearer …"; a 401 answer to a request made with that token calls
+// onUnauthorized with the error before the request rejects.
 export class Api {
   constructor(base = '') {
     this.base = base;
+    this.token = '';
+    this.onUnauthorized = null;
   }
 
-  async request(path, init) {
+  // setToken makes token ('' for none) the credential of later requests.
+  setToken(token) {
+    this.token = token || '';
+  }
+
+  // request fetches path. token is the credential to send, the Api's own
+  // by default. Errors are ApiErrors whose withToken tells whether the
+  // request carried a token.
+  async request(path, init = {}, token = this.token) {
+    const headers = new Headers(init.headers || {});
+    if (token) headers.set('Authorization', `Bearer ${token}`);
     let res;
     try {
-      res = await fetch(this.base + path, { credentials: 'same-origin', ...init });
+      res = await fetch(this.base + path, { credentials: 'same-origin', ...init, headers });
     } catch (err) {
       throw new ApiError(0, 'unavailable', `network error: ${err.message}`);
     }
@@ -41,15 +56,21 @@ export class Api {
     } catch {
       body = null;
     }
-    if (!res.ok) throw errorFrom(body, res.status);
+    if (!res.ok) {
+      const err = errorFrom(body, res.status);
+      err.withToken = token !== '';
+      if (res.status === 401 && token && token === this.token && this.onUnauthorized) this.onUnauthorized(err);
+      throw err;
+    }
     return body;
   }
 
   // me returns who the server says the viewer is: {userId, role, rooms,
-  // anonymous}. In anonymous mode the first call also sets the viewer's
-  // signed cookie, which later requests and the WebSocket carry.
-  me() {
-    return this.request('/danmu/me', { cache: 'no-store' });
+  // anonymous}. In anonymous mode the first call without a token also sets
+  // the viewer's signed cookie, which later requests and the WebSocket
+  // carry. token, when given, is checked instead of the Api's own.
+  me(token = this.token) {
+    return this.request('/danmu/me', { cache: 'no-store' }, token);
   }
 
   // roomState returns the room part of a welcome ({objectId, tickMs,
@@ -61,8 +82,10 @@ export class Api {
     try {
       let res;
       try {
+        const headers = { Accept: 'text/event-stream' };
+        if (this.token) headers.Authorization = `Bearer ${this.token}`;
         res = await fetch(`${this.base}/danmu/stream/${encodeURIComponent(objectId)}`, {
-          credentials: 'same-origin', cache: 'no-store', signal: ctl.signal, headers: { Accept: 'text/event-stream' },
+          credentials: 'same-origin', cache: 'no-store', signal: ctl.signal, headers,
         });
       } catch (err) {
         throw new ApiError(0, 'unavailable', `network error: ${err.message}`);
@@ -133,15 +156,22 @@ export function parseEvent(block) {
 
 // LiveSocket keeps a WebSocket to a room open, reconnecting with backoff.
 // It calls onMessage with every parsed message and onState with 'open' or
-// 'closed'.
+// 'closed'. token, a function, gives the credential of each connection
+// ('' for none): browsers cannot put headers on a WebSocket, so it goes in
+// the "token" query parameter, which the server reads on upgrades.
+// onRefused is called when a connection closes without having opened, as
+// one whose token the server refuses does.
 export class LiveSocket {
-  constructor(objectId, { onMessage, onState }) {
+  constructor(objectId, { onMessage, onState, onRefused, token }) {
     this.objectId = objectId;
     this.onMessage = onMessage;
     this.onState = onState || (() => {});
+    this.onRefused = onRefused || (() => {});
+    this.token = token || (() => '');
     this.ws = null;
     this.closed = false;
     this.backoff = 500;
+    this.timer = 0;
     this.refs = new Map();
     this.nextRef = 1;
     this.connect();
@@ -150,13 +180,19 @@ export class LiveSocket {
   connect() {
     if (this.closed) return;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/danmu/ws/${encodeURIComponent(this.objectId)}`);
+    const token = this.token();
+    const q = token ? `?${new URLSearchParams({ token })}` : '';
+    const ws = new WebSocket(`${proto}//${location.host}/danmu/ws/${encodeURIComponent(this.objectId)}${q}`);
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      if (this.ws !== ws) return;
+      opened = true;
       this.backoff = 500;
       this.onState('open');
     };
     ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -173,13 +209,34 @@ export class LiveSocket {
       this.onMessage(msg);
     };
     ws.onclose = () => {
-      this.onState('closed');
-      for (const { reject } of this.refs.values()) reject(new ApiError(0, 'unavailable', 'connection closed'));
-      this.refs.clear();
+      if (this.ws !== ws) return; // Replaced by reconnect.
+      this.dropped();
       if (this.closed) return;
-      setTimeout(() => this.connect(), this.backoff);
+      if (!opened) this.onRefused();
+      this.timer = setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 15000);
     };
+  }
+
+  // dropped reports the connection closed and fails the sends in flight.
+  dropped() {
+    this.onState('closed');
+    for (const { reject } of this.refs.values()) reject(new ApiError(0, 'unavailable', 'connection closed'));
+    this.refs.clear();
+  }
+
+  // reconnect replaces the connection at once, for a changed credential.
+  reconnect() {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    const old = this.ws;
+    this.ws = null;
+    if (old) {
+      old.close();
+      this.dropped();
+    }
+    this.backoff = 500;
+    this.connect();
   }
 
   // send sends a danmaku over the socket and resolves with the stored one.

@@ -1,6 +1,7 @@
 // app.js wires the player page: the viewer's identity, the clock (demo,
 // video or live room), the renderer, the time-window loader, the live
-// socket, the sending box, the settings panel and the heatmap. It also
+// socket, the sending box, the settings panel with its sign-in form, and
+// the heatmap. It also
 // exposes two hooks for tests: window.__danmaku (renderer state) and
 // window.__danmakuStats (frame times).
 
@@ -12,6 +13,9 @@ import { Identity, loadIdentity } from './identity.js';
 import { WindowLoader } from './loader.js';
 import { Renderer, fromAPI } from './renderer.js';
 import { compileFilter, load as loadSettings, normalize, save as saveSettings } from './settings.js';
+import {
+  checkToken, forgetToken, loadToken, normalizeToken, saveToken, takeTokenFromURL, tokenExpiry, unauthorizedMessage,
+} from './signin.js';
 import { FrameStats } from './stats.js';
 
 const $ = (id) => document.getElementById(id);
@@ -76,7 +80,10 @@ function toItems(list) {
 
 const loader = new WindowLoader(api, objectId, {
   sink: (data) => renderer.add(toItems(data)),
-  onError: (err) => status(`Loading danmaku failed: ${err.message}`),
+  onError: (err) => {
+    // A refused token has signed the viewer out (onTokenRefused) and said so.
+    if (err.status !== 401) status(`Loading danmaku failed: ${err.message}`);
+  },
 });
 
 // setClock switches the time source and starts over from its time.
@@ -272,11 +279,13 @@ $('seek').addEventListener('change', () => {
 });
 $('rate').addEventListener('change', () => clock.setRate(Number($('rate').value)));
 $('toggle').addEventListener('click', () => applySettings({ ...settings, enabled: !settings.enabled }, true));
-$('settings-button').addEventListener('click', () => {
-  const panel = $('settings');
-  panel.hidden = !panel.hidden;
-  $('settings-button').setAttribute('aria-expanded', String(!panel.hidden));
-});
+$('settings-button').addEventListener('click', () => showSettings($('settings').hidden));
+
+// showSettings opens or closes the settings panel.
+function showSettings(open) {
+  $('settings').hidden = !open;
+  $('settings-button').setAttribute('aria-expanded', String(open));
+}
 
 // Sending.
 
@@ -298,7 +307,12 @@ async function send(text, color, position, size) {
     return d;
   } catch (err) {
     renderer.remove([localId]);
-    status(`Not sent: ${err.message}`);
+    if (err.status === 401) {
+      status(unauthorizedMessage(err));
+      showSettings(true);
+    } else {
+      status(`Not sent: ${err.message}`);
+    }
     throw err;
   }
 }
@@ -336,7 +350,7 @@ async function seedDemo() {
             await new Promise((r) => setTimeout(r, Math.max(200, err.retryAfterMs || 1000)));
             continue;
           }
-          if (err.status === 0) throw err;
+          if (err.status === 0 || err.status === 401) throw err;
           skipped++;
           break;
         }
@@ -345,7 +359,7 @@ async function seedDemo() {
     status(skipped ? `Seeded ${n} danmaku (${skipped} refused).` : `Seeded ${n} danmaku.`);
     button.hidden = true;
   } catch (err) {
-    status(`Seeded ${n} danmaku, then: ${err.message}`);
+    status(err.status === 401 ? unauthorizedMessage(err) : `Seeded ${n} danmaku, then: ${err.message}`);
   } finally {
     button.disabled = false;
     onSeek();
@@ -406,10 +420,126 @@ function fillSettingsForm() {
   for (const el of document.querySelectorAll('input[name=block-mode]')) el.checked = settings.blockModes.includes(el.value);
 }
 
-$('settings').addEventListener('change', () => applySettings(readSettingsForm(), true));
+$('settings').addEventListener('change', (ev) => {
+  if (!ev.target.closest('#signin-form')) applySettings(readSettingsForm(), true);
+});
 $('settings').addEventListener('input', (ev) => {
   if (ev.target.type === 'range') applySettings(readSettingsForm(), true);
 });
+
+// Sign-in. The viewer's token, once the server accepts it, is the
+// credential of every request and of the live socket, and is remembered
+// until the viewer signs out or the server refuses it.
+
+// showIdentity shows who the viewer is, in the hint and the sign-in form.
+function showIdentity() {
+  $('user-id').textContent = identity.known ? identity.userId : 'unknown: sign in to send';
+  let state;
+  if (api.token) {
+    const exp = tokenExpiry(api.token);
+    state = `Signed in as ${identity.userId}${exp ? ` until ${exp.toLocaleString()}` : ''}.`;
+  } else if (identity.known) {
+    state = 'Not signed in: you send under an anonymous id. Paste a token from your site to send as yourself.';
+  } else {
+    state = 'Not signed in. This server only takes danmaku from signed-in viewers: paste a token from your site.';
+  }
+  $('signin-state').textContent = state;
+  $('signout-button').hidden = !api.token;
+}
+
+// useToken makes token ('' for none) the viewer's credential, as who.
+function useToken(token, who) {
+  api.setToken(token);
+  if (token) saveToken(token);
+  else forgetToken();
+  identity = who;
+  showIdentity();
+  if (socket) socket.reconnect();
+}
+
+// signIn checks raw with the server and, if it names a user, signs in as
+// that user. It resolves with '' when the viewer is signed in, or with why
+// not.
+async function signIn(raw) {
+  const token = normalizeToken(raw);
+  if (!token) {
+    return 'Sign-in failed: that is not a token (a token is three parts of letters, digits, "-" and "_" separated by dots).';
+  }
+  try {
+    useToken(token, await checkToken(api, token));
+  } catch (err) {
+    return `Sign-in failed: ${err.message}.`;
+  }
+  return '';
+}
+
+// signOut forgets the token and goes back to the identity the server gives
+// a viewer without one (an anonymous id, or none).
+async function signOut(message) {
+  useToken('', new Identity());
+  status(message);
+  const who = await loadIdentity(api);
+  if (!api.token) {
+    identity = who;
+    showIdentity();
+  }
+}
+
+// onTokenRefused handles a 401 answer to a request that carried the
+// viewer's token: it has expired or was never valid here.
+function onTokenRefused(err) {
+  if (!api.token) return;
+  signOut(`Your sign-in was refused (${err.message}), so you are signed out. To send, paste a new token under "Sign in" in the settings.`);
+}
+api.onUnauthorized = onTokenRefused;
+
+// onSocketRefused checks the token when the live socket cannot connect:
+// an upgrade with a refused token is answered 401, which a WebSocket does
+// not show; /danmu/me tells (and onTokenRefused signs out).
+function onSocketRefused() {
+  if (api.token) api.me().catch(() => {});
+}
+
+$('signin-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const button = $('signin-button');
+  button.disabled = true;
+  try {
+    const failed = await signIn($('signin-token').value);
+    if (!failed) $('signin-token').value = '';
+    status(failed || `Signed in as ${identity.userId}.`);
+  } finally {
+    button.disabled = false;
+  }
+});
+$('signout-button').addEventListener('click', () => signOut('Signed out: the token is forgotten.'));
+
+// startIdentity learns who the viewer is: signed in with a token from the
+// page address or the one remembered, or else what the server gives a
+// viewer without one.
+async function startIdentity() {
+  const fromURL = takeTokenFromURL();
+  if (fromURL.present) {
+    const failed = await signIn(fromURL.token);
+    if (!failed) {
+      status(`Signed in as ${identity.userId}.`);
+      return;
+    }
+    status(`The token in the page address was not used. ${failed}`);
+  }
+  const stored = loadToken();
+  if (stored) {
+    try {
+      useToken(stored, await checkToken(api, stored));
+      return;
+    } catch (err) {
+      if (err.status === 401) forgetToken();
+      status(`Your remembered sign-in was not used: ${err.message}.`);
+    }
+  }
+  identity = await loadIdentity(api);
+  showIdentity();
+}
 
 // Frames.
 
@@ -453,6 +583,7 @@ function frame(ts) {
 window.__danmaku = {
   objectId,
   get userId() { return identity.userId; },
+  signedIn: () => api.token !== '',
   identity: () => ({ ...identity }),
   live: () => (liveSession ? { ...liveSession } : null),
   onScreen: () => renderer.onScreen(),
@@ -485,7 +616,8 @@ window.__danmakuStats = (opts = {}) => {
 
 // start learns who the viewer is before anything loads, so that the
 // viewer's own danmaku are recognised from the first page and the
-// WebSocket carries the identity cookie; then it starts playing.
+// WebSocket carries the token or the identity cookie; then it starts
+// playing.
 async function start() {
   applySettings(settings, false);
   fillSettingsForm();
@@ -493,13 +625,14 @@ async function start() {
   new ResizeObserver(resize).observe($('stage'));
   resize();
   requestAnimationFrame(frame);
-  identity = await loadIdentity(api);
-  $('user-id').textContent = identity.known ? identity.userId : 'unknown: sign in to send';
+  await startIdentity();
   ready = true;
   onSeek();
   socket = new LiveSocket(objectId, {
     onMessage,
     onState: (s) => { socketState = s; },
+    onRefused: onSocketRefused,
+    token: () => api.token,
   });
   const src = new URLSearchParams(location.search).get('src');
   if (src) openVideo(src, src);
