@@ -105,7 +105,9 @@ func ParseID(s string) (ID, error) {
 }
 
 // MarshalText writes the decimal form; in JSON an ID is a string.
-func (id ID) MarshalText() ([]byte, error) { return id.appendDecimal(make([]byte, 0, 10+tailDigits)), nil }
+func (id ID) MarshalText() ([]byte, error) {
+	return id.appendDecimal(make([]byte, 0, 10+tailDigits)), nil
+}
 
 // AppendText appends the decimal form to b.
 func (id ID) AppendText(b []byte) ([]byte, error) { return id.appendDecimal(b), nil }
