@@ -54,3 +54,30 @@ func TestParseFastTakesPlainBodies(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseSend measures ParseSend on the seed's body (the fast
+// path); BenchmarkParseSendJSON decodes the same body with encoding/json
+// alone, its baseline.
+func BenchmarkParseSend(b *testing.B) {
+	body := []byte(parseFastSeeds[0])
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseSend(body, DefaultLimits()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseSendJSON(b *testing.B) {
+	body := []byte(parseFastSeeds[0])
+	b.ReportAllocs()
+	for b.Loop() {
+		var r rawSend
+		if err := r.parseJSON(body); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.validate(DefaultLimits()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
