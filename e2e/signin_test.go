@@ -169,7 +169,8 @@ func TestSignInToSend(t *testing.T) {
 			}
 		}
 	}
-	p.screenshot("player-signin.png")
+	q.do("open the settings", chromedp.Click(chromedp.CSS("#settings-button")), chromedp.WaitVisible(chromedp.CSS("#signin-state")))
+	q.screenshot("player-signin.png")
 }
 
 // openAt loads the player at an absolute URL and waits until it runs.

@@ -117,7 +117,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	var cs redisbroker.StatsSnapshot // Zero for a single node.
 	if c.src.Cluster != nil {
 		cs = c.src.Cluster()
-		c.collectCluster(cs, gauge, counter)
+		collectCluster(cs, gauge, counter)
 	}
 	if c.src.Hub != nil {
 		s := c.src.Hub()
@@ -160,7 +160,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 // collectCluster exports the figures of a cluster node that a single node
 // has no equivalent for.
-func (c *collector) collectCluster(cs redisbroker.StatsSnapshot, gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string)) {
+func collectCluster(cs redisbroker.StatsSnapshot, gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string)) {
 	counter(descClusterFallback, cs.Fallback)
 	counter(descClusterOutages, cs.Outages)
 	for op, n := range cs.RedisErrors {

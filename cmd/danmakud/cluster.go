@@ -40,3 +40,14 @@ func (m *Main) health() map[string]bool {
 	}
 	return map[string]bool{}
 }
+
+// clusterStats returns the source of the cluster node's figures for the
+// metrics, or nil for a single node.
+func (m *Main) clusterStats() func() redisbroker.StatsSnapshot {
+	if m.Hub != nil {
+		if n, ok := m.Hub.Remote().(*redisbroker.Node); ok {
+			return n.Stats
+		}
+	}
+	return nil
+}

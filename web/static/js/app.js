@@ -534,7 +534,7 @@ async function startIdentity() {
       return;
     } catch (err) {
       if (err.status === 401) forgetToken();
-      status(`Your remembered sign-in was not used: ${err.message}.`);
+      status(`Your remembered sign-in was not used (${err.message}). To send, paste a new token under "Sign in" in the settings.`);
     }
   }
   identity = await loadIdentity(api);
