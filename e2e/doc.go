@@ -1,8 +1,10 @@
 // Package e2e holds danmakud's browser tests: they build and start the real
 // server binary (anonymous identities, an admin password, rate limits off),
 // drive Debian's Chromium with chromedp, and check the player as a viewer
-// sees it and the admin page as a moderator uses it. Run scripts/browser.sh
-// first to install Chromium; without it the tests fail.
+// sees it and the admin page as a moderator uses it. TestSignInToSend starts
+// a second server with anonymous mode off to check the player's sign-in.
+// Run scripts/browser.sh first to install Chromium; without it the tests
+// fail.
 //
 // Set DANMAKUD_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-player.png
 // and docs/screenshot-admin.png; artifacts/ always gets fresh copies.
