@@ -1,7 +1,7 @@
 // Package metrics exposes danmakud's figures in the Prometheus format at
-// /metrics. Counters that other packages keep (the hub's, the service's)
-// are read when Prometheus scrapes, so the hot paths carry no extra work;
-// only store latency is observed as it happens.
+// /metrics. Counters that other packages keep (the hub's, the service's,
+// the cluster node's) are read when Prometheus scrapes, so the hot paths
+// carry no extra work; only store latency is observed as it happens.
 package metrics
 
 import (

@@ -243,8 +243,19 @@ func TestOneLeaderPerRoom(t *testing.T) {
 			t.Fatalf("lease moved from %q to %q while its holder lives", leader, got)
 		}
 	}
-	if got := a.node.Stats().Takeovers + b.node.Stats().Takeovers; got != 1 {
+	sa, sb := a.node.Stats(), b.node.Stats()
+	if got := sa.Takeovers + sb.Takeovers; got != 1 {
 		t.Fatalf("takeovers = %d, want 1", got)
+	}
+	if sa.LedRooms+sb.LedRooms != 1 || sa.CandidateRooms != 1 || sb.CandidateRooms != 1 {
+		t.Fatalf("led rooms %d and %d, candidates %d and %d: want one leader of the one room both compete for",
+			sa.LedRooms, sb.LedRooms, sa.CandidateRooms, sb.CandidateRooms)
+	}
+	if got, want := sa.Batches+sb.Batches, uint64(len(c.batches("r1"))); got != want {
+		t.Fatalf("leader batches counted %d, output stream holds %d", got, want)
+	}
+	if sa.Published+sb.Published != 20 {
+		t.Fatalf("published %d and %d, want 20 in all", sa.Published, sb.Published)
 	}
 }
 
@@ -267,6 +278,9 @@ func TestLostLeaseCannotAppend(t *testing.T) {
 	if _, err := n.step("r2", &st); err != nil || !st.leader {
 		t.Fatalf("step: leader=%v err=%v", st.leader, err)
 	}
+	if s := n.Stats(); s.LedRooms != 1 || s.Takeovers != 1 {
+		t.Fatalf("after taking the lease: %d led rooms, %d takeovers; want 1 and 1", s.LedRooms, s.Takeovers)
+	}
 	if err := n.appendInput(newDanmaku("r2", "u", "one"), false); err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +295,9 @@ func TestLostLeaseCannotAppend(t *testing.T) {
 	if st.leader {
 		t.Fatal("node still thinks it leads")
 	}
+	if s := n.Stats(); s.LedRooms != 0 || s.LostLease != 1 {
+		t.Fatalf("after losing the lease: %d led rooms, %d leases lost; want 0 and 1", s.LedRooms, s.LostLease)
+	}
 	if bs := c.batches("r2"); len(bs) != 0 {
 		t.Fatalf("a node without the lease appended %d batches", len(bs))
 	}
@@ -291,12 +308,16 @@ func TestLostLeaseCannotAppend(t *testing.T) {
 	// A stale leader with an outdated state cannot append either.
 	c.rdb.Set(context.Background(), c.prefix+":{r2}:lease", "old", time.Minute)
 	c.rdb.HSet(context.Background(), c.prefix+":{r2}:state", "pos", "0-0", "seq", "7")
-	st = leaderState{leader: true, pos: "0-0", seq: 3}
+	st = leaderState{pos: "0-0", seq: 3}
+	n.setLeader(&st, true)
 	if _, err := n.step("r2", &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.leader || len(c.batches("r2")) != 0 {
 		t.Fatalf("a leader with a stale state appended (leader=%v)", st.leader)
+	}
+	if s := n.Stats(); s.LedRooms != 0 || s.LostState != 1 || s.Batches != 0 {
+		t.Fatalf("after a stale state: %d led rooms, %d lost to the state, %d batches; want 0, 1, 0", s.LedRooms, s.LostState, s.Batches)
 	}
 }
 
@@ -472,8 +493,9 @@ func TestFallbackWhenRedisIsDown(t *testing.T) {
 	if typ != "batch" || !strings.Contains(string(p), `"local"`) {
 		t.Fatalf("got %s, want the local batch", p)
 	}
-	if st := m.node.Stats(); st.Fallback != 1 || st.Published != 0 {
-		t.Fatalf("stats %+v, want one fallback", st)
+	st := m.node.Stats()
+	if st.Fallback != 1 || st.Published != 0 || st.Outages != 1 || st.RedisErrors["ping"] < 1 || st.LedRooms != 0 {
+		t.Fatalf("stats %+v, want one fallback, one outage and a failed ping", st)
 	}
 }
 
@@ -517,5 +539,24 @@ func TestSharedSettingsAndSessions(t *testing.T) {
 		if len(bt.Items) > 2 {
 			t.Fatalf("batch %d has %d items over the shared cap of 2", bt.Seq, len(bt.Items))
 		}
+	}
+	// The leader counts what the cap left out: the five distinct danmaku
+	// are either in a batch or counted.
+	accounted := func() uint64 {
+		n := a.node.Stats().DroppedByCap + b.node.Stats().DroppedByCap
+		for _, bt := range c.batches("r7") {
+			n += uint64(len(bt.Items))
+		}
+		return n
+	}
+	for accounted() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 danmaku broadcast or counted as left out by the cap", accounted())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := accounted(); got != 5 {
+		t.Fatalf("%d danmaku broadcast or counted as left out by the cap, want 5", got)
 	}
 }
