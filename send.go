@@ -264,3 +264,23 @@ func ValidateUserID(field, id string) error {
 	}
 	return nil
 }
+
+// MaxIdempotencyKeyLen is the longest idempotency key accepted.
+const MaxIdempotencyKeyLen = 64
+
+// ValidateIdempotencyKey checks a client's idempotency key (the
+// Idempotency-Key header): 1 to 64 letters, digits and "_-.:", which a
+// UUID fits.
+func ValidateIdempotencyKey(key string) error {
+	if key == "" || len(key) > MaxIdempotencyKeyLen {
+		return FieldError("Idempotency-Key", "must be 1 to %d characters long", MaxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
+		if !ok {
+			return FieldError("Idempotency-Key", "may hold only letters, digits and _-.:")
+		}
+	}
+	return nil
+}

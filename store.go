@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"time"
 )
 
 // Store keeps danmaku per video, ordered by ID, with a second index per
@@ -35,6 +36,32 @@ type Store interface {
 type BatchPutter interface {
 	PutBatch(ctx context.Context, ds []*Danmaku) (int, error)
 }
+
+// Ref names one danmaku: its video and its id.
+type Ref struct {
+	ObjectID string
+	ID       ID
+}
+
+// Idempotency is implemented by stores that remember idempotency keys, so
+// that a send retried after a timeout or a 503, which may or may not have
+// been stored, is stored once. Keys are scoped by the caller (to their
+// sender) and kept for good; a record is a few dozen bytes.
+type Idempotency interface {
+	// LookupKey returns the danmaku that key was reserved for, or
+	// ErrNotFound.
+	LookupKey(ctx context.Context, key string) (Ref, error)
+	// ReserveKey durably records that key names ref, unless key names a
+	// danmaku already: then it returns that one and true, and records
+	// nothing. While another caller is reserving the same key it returns
+	// ErrKeyBusy.
+	ReserveKey(ctx context.Context, key string, ref Ref) (Ref, bool, error)
+}
+
+// ErrKeyBusy is returned while another request with the same idempotency
+// key is being handled.
+var ErrKeyBusy = &Error{Code: ECONFLICT, Message: "a send with this Idempotency-Key is in progress; retry in a moment",
+	RetryAfter: time.Second}
 
 // TimeCounter is implemented by stores that can count a video's danmaku by
 // playback time without reading them (the heatmap over the progress bar).

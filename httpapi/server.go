@@ -137,11 +137,12 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
 	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Set("Access-Control-Expose-Headers", "Retry-After, Idempotent-Replayed")
 	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
 		return false
 	}
 	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Idempotency-Key")
 	h.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true
@@ -198,10 +199,20 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	d, err := s.svc.Send(r.Context(), a, req)
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" {
+		if err := danmaku.ValidateIdempotencyKey(key); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+	}
+	d, replayed, err := s.svc.SendOnce(r.Context(), a, req, key)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	writeRawJSON(w, d.AppendJSON(make([]byte, 0, 256)))
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"sync"
@@ -98,6 +99,14 @@ type Attempt struct {
 	Video      string
 	Text       string // The unique text sent.
 	ID         string // The acknowledged id (sends with Outcome OK).
+	// Key is the send's Idempotency-Key, and body what was sent, so that
+	// Resend can retry it exactly.
+	Key    string
+	body   sendBody
+	worker int
+	// Replayed is set when the server answered with a danmaku that an
+	// earlier request with the same key had stored.
+	Replayed bool
 }
 
 // Ack is one acknowledged send.
@@ -141,11 +150,15 @@ type LoadConfig struct {
 type Load struct {
 	cfg    LoadConfig
 	client *http.Client
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	start  time.Time
-	next   atomic.Int64 // Sends scheduled so far.
-	acked  atomic.Int64
+	// senders are the workers' clients: each keeps its cookies, as a
+	// browser does, so that the server gives each worker one anonymous
+	// id and a retry comes from the same sender.
+	senders []*http.Client
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	start   time.Time
+	next    atomic.Int64 // Sends scheduled so far.
+	acked   atomic.Int64
 
 	mu       sync.Mutex
 	attempts []Attempt
@@ -179,6 +192,10 @@ func StartLoad(ctx context.Context, cfg LoadConfig) (*Load, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	l := &Load{cfg: cfg, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}, cancel: cancel, start: time.Now()}
+	for range cfg.Workers {
+		jar, _ := cookiejar.New(nil) // New never fails without options.
+		l.senders = append(l.senders, &http.Client{Transport: tr, Timeout: cfg.Timeout, Jar: jar})
+	}
 	for w := range cfg.Workers {
 		l.wg.Add(1)
 		go l.sender(ctx, w)
@@ -269,7 +286,7 @@ func (l *Load) sender(ctx context.Context, w int) {
 				Time: float64(rng.IntN(3_600_000)) / 1000,
 			},
 		}
-		a := l.send(ctx, body)
+		a := l.send(ctx, w, body, fmt.Sprintf("load-%d-w%d-n%d", l.cfg.Seed, w, seq))
 		if ctx.Err() != nil && a.Status == 0 {
 			// Cut off by Stop: not an answer from the server.
 			continue
@@ -285,9 +302,17 @@ func (l *Load) sender(ctx context.Context, w int) {
 	}
 }
 
-// send posts one danmaku and classifies the answer.
-func (l *Load) send(ctx context.Context, body sendBody) Attempt {
-	a := Attempt{Start: time.Now(), Video: body.ObjectID, Text: body.Content.Text}
+// Resend sends a's danmaku again with the same Idempotency-Key, as a
+// client does that got no clear answer: the server stores it at most once
+// in all. The load may be stopped.
+func (l *Load) Resend(ctx context.Context, a Attempt) Attempt {
+	return l.send(ctx, a.worker, a.body, a.Key)
+}
+
+// send posts one danmaku with an idempotency key and classifies the
+// answer.
+func (l *Load) send(ctx context.Context, w int, body sendBody, key string) Attempt {
+	a := Attempt{Start: time.Now(), Video: body.ObjectID, Text: body.Content.Text, Key: key, body: body, worker: w}
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.cfg.URL+"/danmu/send", bytes.NewReader(b))
 	if err != nil {
@@ -295,7 +320,8 @@ func (l *Load) send(ctx context.Context, body sendBody) Attempt {
 		return a
 	}
 	req.Header.Set("Content-Type", "application/json")
-	status, hdr, resp, err := l.do(req)
+	req.Header.Set("Idempotency-Key", key)
+	status, hdr, resp, err := l.do(l.senders[w], req)
 	a.End = time.Now()
 	a.Status = status
 	if err != nil {
@@ -322,13 +348,14 @@ func (l *Load) send(ctx context.Context, body sendBody) Attempt {
 		return a
 	}
 	a.Outcome, a.ID = OK, d.ID
+	a.Replayed = hdr.Get("Idempotent-Replayed") == "true"
 	return a
 }
 
 // do runs req and returns the status, headers and whole body. An error
 // means no complete answer arrived.
-func (l *Load) do(req *http.Request) (int, http.Header, []byte, error) {
-	resp, err := l.client.Do(req)
+func (l *Load) do(client *http.Client, req *http.Request) (int, http.Header, []byte, error) {
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -388,7 +415,7 @@ func (l *Load) reader(ctx context.Context, r int) {
 		if err != nil {
 			return
 		}
-		status, hdr, body, err := l.do(req)
+		status, hdr, body, err := l.do(l.client, req)
 		a.End, a.Status = time.Now(), status
 		switch {
 		case ctx.Err() != nil && err != nil:

@@ -80,6 +80,12 @@ func TestDynamoOutage(t *testing.T) {
 	if rep.SendsRecovered[OK] == 0 || rep.SendsRecovered.Failed() != 0 {
 		t.Errorf("sends from 1 s after recovery: %s; want all ok", rep.SendsRecovered)
 	}
+	// Every 503 is retried with its key: each must now succeed, and the
+	// check (no duplicate text) shows that none was stored twice, also
+	// those that dynalite wrote just before it was killed.
+	if rep.Retried.Total() < rep.SendsDown[Unavailable] || rep.Retried.Failed() != 0 {
+		t.Errorf("retried with their keys: %s; want every one of %d unanswered sends ok", rep.Retried, rep.SendsDown[Unavailable])
+	}
 	if !rep.Check.OK() || rep.Checked != rep.Acknowledged {
 		t.Errorf("check: %s", rep.Check)
 	}

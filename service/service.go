@@ -100,6 +100,42 @@ const maxIDRetries = 3
 // The returned danmaku is what was stored; it is shadowed when moderation
 // chose to show it to its author only.
 func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error) {
+	d, _, err := s.SendOnce(ctx, a, req, "")
+	return d, err
+}
+
+// SendOnce is Send for a request that may carry an idempotency key, chosen
+// by the client and scoped to the sender. The first request with a key
+// stores its danmaku; a retry with the same key (after a timeout or a 503,
+// when the client cannot know whether the first was stored) stores nothing
+// new and returns the danmaku stored for the key, with replayed true. A
+// replayed danmaku is not pushed to live viewers again. An empty key, or a
+// store without danmaku.Idempotency, makes it Send.
+func (s *Service) SendOnce(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest, key string) (*danmaku.Danmaku, bool, error) {
+	d, err := s.prepare(a, req)
+	if err != nil {
+		return nil, false, err
+	}
+	idem, ok := s.store.(danmaku.Idempotency)
+	if key == "" || !ok {
+		return s.accept(ctx, a, d, nil)
+	}
+	scope := d.UserID + "\x00" + key // User ids hold no control characters.
+	ref, err := idem.LookupKey(ctx, scope)
+	switch {
+	case err == nil:
+		return s.resume(ctx, a, d, ref)
+	case !errors.Is(err, danmaku.ErrNotFound):
+		return nil, false, s.storeFailed(fmt.Errorf("look up idempotency key: %w", err))
+	}
+	return s.accept(ctx, a, d, func(id danmaku.ID) (danmaku.Ref, bool, error) {
+		return idem.ReserveKey(ctx, scope, danmaku.Ref{ObjectID: d.ObjectID, ID: id})
+	})
+}
+
+// prepare makes the danmaku of a send: its sender, acceptance time and, in
+// a live session, its playback time.
+func (s *Service) prepare(a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error) {
 	userID, err := s.sender(a, req)
 	if err != nil {
 		return nil, err
@@ -117,39 +153,134 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 			d.Content.Time = off
 		}
 	}
-	outcome, reason := OutcomeAccepted, ""
-	if s.mod != nil {
-		v, err := s.mod.Check(ctx, a, d)
+	return d, nil
+}
+
+// accept moderates d, gives it an id, stores it and publishes it. With
+// reserve set, the id is first reserved for the request's idempotency key,
+// and a key that another request reserved first ends in that request's
+// danmaku.
+func (s *Service) accept(ctx context.Context, a danmaku.Actor, d *danmaku.Danmaku,
+	reserve func(danmaku.ID) (danmaku.Ref, bool, error)) (*danmaku.Danmaku, bool, error) {
+	outcome, reason, err := s.moderate(ctx, a, d)
+	if err != nil {
+		return nil, false, err
+	}
+	if reserve != nil {
+		id := s.ids.Next(d.Content.Time)
+		ref, found, err := reserve(id)
 		if err != nil {
-			s.stats.count(danmaku.ErrorCode(err))
-			s.feed.Record(Event{At: d.CreatedAt, ObjectID: d.ObjectID, UserID: d.UserID, Outcome: OutcomeRejected,
-				Reason: danmaku.ErrorMessage(err), Code: danmaku.ErrorCode(err), Text: d.Content.Text})
-			return nil, err
+			return nil, false, s.storeFailed(fmt.Errorf("reserve idempotency key: %w", err))
 		}
-		switch {
-		case v.Shadow:
-			outcome = OutcomeShadowed
-		case v.Text != d.Content.Text:
-			outcome = OutcomeMasked
+		if found {
+			// A request with the same key got there first.
+			stored, err := s.store.Get(ctx, ref.ObjectID, ref.ID)
+			if errors.Is(err, danmaku.ErrNotFound) {
+				return nil, false, danmaku.ErrKeyBusy
+			}
+			if err != nil {
+				return nil, false, s.storeFailed(fmt.Errorf("read the danmaku of an idempotency key: %w", err))
+			}
+			return stored, true, nil
 		}
-		reason = v.Reason
-		d.Content.Text = v.Text
-		d.Shadow = v.Shadow
+		d.ID = id
+		if err := s.put(ctx, d); err != nil {
+			return nil, false, s.storeFailed(err)
+		}
+		s.accepted(ctx, a, d, outcome, reason)
+		return d, false, nil
 	}
 	for attempt := 0; ; attempt++ {
 		d.ID = s.ids.Next(d.Content.Time)
-		start := time.Now()
-		err = s.store.Put(ctx, d)
-		s.observe("put", start, err)
+		err = s.put(ctx, d)
 		if !errors.Is(err, danmaku.ErrConflict) || attempt == maxIDRetries {
 			break
 		}
 		s.log.Warn("id conflict, drawing a new id", "objectId", d.ObjectID, "id", d.ID.String())
 	}
 	if err != nil {
-		s.stats.count(danmaku.ErrorCode(err))
-		return nil, fmt.Errorf("store danmaku: %w", err)
+		return nil, false, s.storeFailed(err)
 	}
+	s.accepted(ctx, a, d, outcome, reason)
+	return d, false, nil
+}
+
+// resume handles a send whose idempotency key already names ref: it
+// returns that danmaku if it is stored, and otherwise (the first request
+// reserved the key but failed before storing) stores d under ref's id and
+// playback time.
+func (s *Service) resume(ctx context.Context, a danmaku.Actor, d *danmaku.Danmaku, ref danmaku.Ref) (*danmaku.Danmaku, bool, error) {
+	if ref.ObjectID != d.ObjectID {
+		return nil, false, &danmaku.Error{Code: danmaku.ECONFLICT, Field: "Idempotency-Key",
+			Message: "was already used for a danmaku on another video; use a new key for a new danmaku"}
+	}
+	stored, err := s.store.Get(ctx, ref.ObjectID, ref.ID)
+	if err == nil {
+		return stored, true, nil
+	}
+	if !errors.Is(err, danmaku.ErrNotFound) {
+		return nil, false, s.storeFailed(fmt.Errorf("read the danmaku of an idempotency key: %w", err))
+	}
+	outcome, reason, err := s.moderate(ctx, a, d)
+	if err != nil {
+		return nil, false, err
+	}
+	d.ID, d.Content.Time = ref.ID, danmaku.Time(ref.ID.PlayMs)
+	err = s.put(ctx, d)
+	if errors.Is(err, danmaku.ErrConflict) {
+		// A retry running alongside stored it first.
+		if stored, err := s.store.Get(ctx, ref.ObjectID, ref.ID); err == nil {
+			return stored, true, nil
+		}
+	}
+	if err != nil {
+		return nil, false, s.storeFailed(err)
+	}
+	s.accepted(ctx, a, d, outcome, reason)
+	return d, false, nil
+}
+
+// moderate applies the moderator to d: it may change the text or shadow
+// d, and a refusal is counted and recorded in the feed.
+func (s *Service) moderate(ctx context.Context, a danmaku.Actor, d *danmaku.Danmaku) (outcome, reason string, err error) {
+	if s.mod == nil {
+		return OutcomeAccepted, "", nil
+	}
+	v, err := s.mod.Check(ctx, a, d)
+	if err != nil {
+		s.stats.count(danmaku.ErrorCode(err))
+		s.feed.Record(Event{At: d.CreatedAt, ObjectID: d.ObjectID, UserID: d.UserID, Outcome: OutcomeRejected,
+			Reason: danmaku.ErrorMessage(err), Code: danmaku.ErrorCode(err), Text: d.Content.Text})
+		return "", "", err
+	}
+	outcome = OutcomeAccepted
+	switch {
+	case v.Shadow:
+		outcome = OutcomeShadowed
+	case v.Text != d.Content.Text:
+		outcome = OutcomeMasked
+	}
+	d.Content.Text = v.Text
+	d.Shadow = v.Shadow
+	return outcome, v.Reason, nil
+}
+
+// put stores d, timing the call.
+func (s *Service) put(ctx context.Context, d *danmaku.Danmaku) error {
+	start := time.Now()
+	err := s.store.Put(ctx, d)
+	s.observe("put", start, err)
+	return err
+}
+
+// storeFailed counts a send that the store could not take and wraps err.
+func (s *Service) storeFailed(err error) error {
+	s.stats.count(danmaku.ErrorCode(err))
+	return fmt.Errorf("store danmaku: %w", err)
+}
+
+// accepted counts and records a stored danmaku and publishes it.
+func (s *Service) accepted(ctx context.Context, a danmaku.Actor, d *danmaku.Danmaku, outcome, reason string) {
 	s.stats.count(outcome)
 	s.feed.Record(Event{At: d.CreatedAt, ObjectID: d.ObjectID, UserID: d.UserID, Outcome: outcome, Reason: reason, Danmaku: d})
 	if s.pub != nil && !d.Shadow {
@@ -160,7 +291,6 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 			s.log.Error("publish danmaku", "objectId", d.ObjectID, "id", d.ID.String(), "err", err)
 		}
 	}
-	return d, nil
 }
 
 // observe reports a store call that began at start.

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"NotFound", testNotFound},
 		{"Limits", testLimits},
 		{"VideosAreIsolated", testVideosAreIsolated},
+		{"IdempotencyKeys", testIdempotencyKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -396,5 +397,84 @@ func testVideosAreIsolated(t *testing.T, s danmaku.Store) {
 		if !slices.Equal(got, []danmaku.ID{tc.want}) {
 			t.Fatalf("video %q lists %v, want [%s]", tc.video, got, tc.want)
 		}
+	}
+}
+
+// testIdempotencyKeys checks that a key is reserved once, for good, also
+// when many requests race for it, and that reservations are not danmaku.
+func testIdempotencyKeys(t *testing.T, s danmaku.Store) {
+	idem, ok := s.(danmaku.Idempotency)
+	if !ok {
+		t.Fatalf("%T does not implement danmaku.Idempotency", s)
+	}
+	ctx := context.Background()
+	f := newFixture()
+	ref1 := danmaku.Ref{ObjectID: "idem-v", ID: f.make("idem-v", "u", 1000).ID}
+	ref2 := danmaku.Ref{ObjectID: "idem-w", ID: f.make("idem-w", "u", 2000).ID}
+	if _, err := idem.LookupKey(ctx, "u\x00k1"); !errors.Is(err, danmaku.ErrNotFound) {
+		t.Fatalf("LookupKey of an unknown key: %v, want ErrNotFound", err)
+	}
+	if got, found, err := idem.ReserveKey(ctx, "u\x00k1", ref1); err != nil || found || got != ref1 {
+		t.Fatalf("first ReserveKey = %+v, %v, %v; want %+v, false, nil", got, found, err, ref1)
+	}
+	if got, err := idem.LookupKey(ctx, "u\x00k1"); err != nil || got != ref1 {
+		t.Fatalf("LookupKey = %+v, %v; want %+v", got, err, ref1)
+	}
+	if got, found, err := idem.ReserveKey(ctx, "u\x00k1", ref2); err != nil || !found || got != ref1 {
+		t.Fatalf("second ReserveKey = %+v, %v, %v; want %+v, true, nil", got, found, err, ref1)
+	}
+	if got, found, err := idem.ReserveKey(ctx, "v\x00k1", ref2); err != nil || found || got != ref2 {
+		t.Fatalf("the same key for another sender = %+v, %v, %v; want %+v, false, nil", got, found, err, ref2)
+	}
+	for _, v := range []string{"idem-v", "idem-w"} {
+		if page, err := s.List(ctx, danmaku.Query{ObjectID: v, Limit: 10}); err != nil || len(page.Items) != 0 {
+			t.Fatalf("List(%s) after reservations = %d items, %v; want none", v, len(page.Items), err)
+		}
+	}
+
+	// Racing requests: one wins, the others get the winner's danmaku or
+	// are told that the key is busy.
+	const racers = 8
+	type result struct {
+		ref   danmaku.Ref
+		found bool
+		err   error
+	}
+	results := make([]result, racers)
+	refs := make([]danmaku.Ref, racers)
+	for i := range refs {
+		refs[i] = danmaku.Ref{ObjectID: "idem-race", ID: f.make("idem-race", "u", danmaku.Time(i)).ID}
+	}
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, found, err := idem.ReserveKey(ctx, "u\x00race", refs[i])
+			results[i] = result{r, found, err}
+		}()
+	}
+	wg.Wait()
+	winner, err := idem.LookupKey(ctx, "u\x00race")
+	if err != nil {
+		t.Fatalf("LookupKey after the race: %v", err)
+	}
+	wins := 0
+	for i, r := range results {
+		switch {
+		case errors.Is(r.err, danmaku.ErrKeyBusy):
+		case r.err != nil:
+			t.Fatalf("racer %d: %v", i, r.err)
+		case !r.found:
+			wins++
+			if r.ref != refs[i] || refs[i] != winner {
+				t.Fatalf("racer %d won with %+v, but the key names %+v", i, r.ref, winner)
+			}
+		case r.ref != winner:
+			t.Fatalf("racer %d was given %+v, but the key names %+v", i, r.ref, winner)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d racers reserved the key, want exactly 1", wins)
 	}
 }
