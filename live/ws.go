@@ -96,7 +96,11 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u.OnMessage(h.onMessage)
 	u.OnClose(func(c *websocket.Conn, err error) {
 		if os.Getenv("DEBUG_CLOSE") != "" {
-			debugLog("server close %p %v", c, err)
+			fd := -1
+			if nc, ok := c.UnderlayerConn().(*nbio.Conn); ok {
+				fd = nc.Hash()
+			}
+			debugLog("server close %v fd %d %v", c.RemoteAddr(), fd, err)
 		}
 		if s, ok := c.Session().(*wsSink); ok {
 			s.v.close(CloseGoingAway, "")
@@ -159,6 +163,9 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("live: websocket connection is not on the poller", "type", typeName(wsc.UnderlayerConn()))
 		_ = wsc.Close()
 		return
+	}
+	if os.Getenv("DEBUG_CLOSE") != "" {
+		debugLog("server open %v fd %d", nbc.RemoteAddr(), nbc.Hash())
 	}
 	_ = nbc.SetReadDeadline(time.Now().Add(3 * h.cfg.PingInterval))
 	if h.cfg.SocketSendBuffer > 0 {

@@ -174,12 +174,12 @@ func (s *Service) accept(ctx context.Context, a danmaku.Actor, d *danmaku.Danmak
 		}
 		if found {
 			// A request with the same key got there first.
-			stored, err := s.store.Get(ctx, ref.ObjectID, ref.ID)
+			stored, err := s.keyed(ctx, d, ref)
 			if errors.Is(err, danmaku.ErrNotFound) {
 				return nil, false, danmaku.ErrKeyBusy
 			}
 			if err != nil {
-				return nil, false, s.storeFailed(fmt.Errorf("read the danmaku of an idempotency key: %w", err))
+				return nil, false, err
 			}
 			return stored, true, nil
 		}
@@ -210,16 +210,12 @@ func (s *Service) accept(ctx context.Context, a danmaku.Actor, d *danmaku.Danmak
 // reserved the key but failed before storing) stores d under ref's id and
 // playback time.
 func (s *Service) resume(ctx context.Context, a danmaku.Actor, d *danmaku.Danmaku, ref danmaku.Ref) (*danmaku.Danmaku, bool, error) {
-	if ref.ObjectID != d.ObjectID {
-		return nil, false, &danmaku.Error{Code: danmaku.ECONFLICT, Field: "Idempotency-Key",
-			Message: "was already used for a danmaku on another video; use a new key for a new danmaku"}
-	}
-	stored, err := s.store.Get(ctx, ref.ObjectID, ref.ID)
+	stored, err := s.keyed(ctx, d, ref)
 	if err == nil {
 		return stored, true, nil
 	}
 	if !errors.Is(err, danmaku.ErrNotFound) {
-		return nil, false, s.storeFailed(fmt.Errorf("read the danmaku of an idempotency key: %w", err))
+		return nil, false, err
 	}
 	outcome, reason, err := s.moderate(ctx, a, d)
 	if err != nil {
@@ -238,6 +234,21 @@ func (s *Service) resume(ctx context.Context, a danmaku.Actor, d *danmaku.Danmak
 	}
 	s.accepted(ctx, a, d, outcome, reason)
 	return d, false, nil
+}
+
+// keyed returns the danmaku ref that an idempotency key names, for the
+// send d with the same key: ErrNotFound if it is not stored (yet), and a
+// conflict if the key was used on another video.
+func (s *Service) keyed(ctx context.Context, d *danmaku.Danmaku, ref danmaku.Ref) (*danmaku.Danmaku, error) {
+	if ref.ObjectID != d.ObjectID {
+		return nil, &danmaku.Error{Code: danmaku.ECONFLICT, Field: "Idempotency-Key",
+			Message: "was already used for a danmaku on another video; use a new key for a new danmaku"}
+	}
+	stored, err := s.store.Get(ctx, ref.ObjectID, ref.ID)
+	if err != nil && !errors.Is(err, danmaku.ErrNotFound) {
+		return nil, s.storeFailed(fmt.Errorf("read the danmaku of an idempotency key: %w", err))
+	}
+	return stored, err
 }
 
 // moderate applies the moderator to d: it may change the text or shadow
