@@ -105,7 +105,6 @@ func FuzzClientMessage(f *testing.F) {
 			// answer gets one retry on a fresh connection, and a server
 			// that really drops it fails the test then.
 			t.Logf("connection dropped at %q; retrying once on a new one", data)
-			debugLog("client drop %v at %q: %v", conn.NetConn().LocalAddr(), data, rawErr)
 			conn.Close()
 			dial(t)
 			if err := conn.WriteText(data); err != nil {
@@ -138,8 +137,6 @@ func FuzzClientMessage(f *testing.F) {
 	})
 }
 
-var rawErr error
-
 // errEOF is the end of a connection the server closed without a frame.
 var errEOF = errors.New("EOF")
 
@@ -150,7 +147,6 @@ func readAnswer(c *wsclient.Conn) (string, []byte, error) {
 	for {
 		_, p, err := c.ReadMessage()
 		if err != nil {
-			rawErr = err
 			if strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "reset") {
 				return "", nil, errEOF
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -94,14 +93,7 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 		}
 	})
 	u.OnMessage(h.onMessage)
-	u.OnClose(func(c *websocket.Conn, err error) {
-		if os.Getenv("DEBUG_CLOSE") != "" {
-			fd := -1
-			if nc, ok := c.UnderlayerConn().(*nbio.Conn); ok {
-				fd = nc.Hash()
-			}
-			debugLog("server close %v fd %d %v", c.RemoteAddr(), fd, err)
-		}
+	u.OnClose(func(c *websocket.Conn, _ error) {
 		if s, ok := c.Session().(*wsSink); ok {
 			s.v.close(CloseGoingAway, "")
 			s.v.room.leave(s.v)
@@ -163,9 +155,6 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("live: websocket connection is not on the poller", "type", typeName(wsc.UnderlayerConn()))
 		_ = wsc.Close()
 		return
-	}
-	if os.Getenv("DEBUG_CLOSE") != "" {
-		debugLog("server open %v fd %d", nbc.RemoteAddr(), nbc.Hash())
 	}
 	_ = nbc.SetReadDeadline(time.Now().Add(3 * h.cfg.PingInterval))
 	if h.cfg.SocketSendBuffer > 0 {
@@ -335,12 +324,3 @@ func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func typeName(c net.Conn) string { return fmt.Sprintf("%T", c) }
-
-func debugLog(format string, args ...any) {
-	f, err := os.OpenFile("/tmp/fuzzdebug.log", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fmt.Fprintf(f, "%s pid %d "+format+"\n", append([]any{time.Now().Format("15:04:05.000000"), os.Getpid()}, args...)...)
-}
