@@ -12,39 +12,31 @@ import "strconv"
 func (r *rawSend) parseFast(body []byte) bool {
 	p := jsonParser{b: body}
 	var content rawContent
-	var seen uint8
-	ok := p.object(func(key string) bool {
-		var bit uint8
-		var dst *any
-		switch key {
-		case "objectId":
-			bit, dst = 1, &r.ObjectID
-		case "userId":
-			bit, dst = 2, &r.UserID
-		case "ownerId":
-			bit, dst = 4, &r.OwnerID
-		case "content":
-			if seen&8 != 0 {
-				return false
-			}
-			seen |= 8
-			return p.content(&content)
-		default:
+	hasContent := false
+	top := []field{{"objectId", &r.ObjectID}, {"userId", &r.UserID}, {"ownerId", &r.OwnerID}}
+	inner := []field{{"text", &content.Text}, {"color", &content.Color}, {"size", &content.Size},
+		{"position", &content.Position}, {"time", &content.Time}}
+	ok := p.scalarObject(top, func(key string) bool {
+		if key != "content" || hasContent {
 			return false
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return p.scalar(dst)
+		hasContent = true
+		return p.scalarObject(inner, nil)
 	})
 	if !ok || !p.end() {
 		return false
 	}
-	if seen&8 != 0 {
+	if hasContent {
 		r.Content = &content
 	}
 	return true
+}
+
+// field is a member of an object that parseFast reads, and where its value
+// goes.
+type field struct {
+	name string
+	dst  *any
 }
 
 // jsonParser reads the subset of JSON that parseFast accepts.
@@ -102,30 +94,23 @@ func (p *jsonParser) object(member func(key string) bool) bool {
 	}
 }
 
-func (p *jsonParser) content(c *rawContent) bool {
-	var seen uint8
+// scalarObject reads an object whose members are fields, each a string or
+// a number given at most once; a member with another key goes to other,
+// which reads its value (nil refuses every other key).
+func (p *jsonParser) scalarObject(fields []field, other func(key string) bool) bool {
+	var seen uint32
 	return p.object(func(key string) bool {
-		var bit uint8
-		var dst *any
-		switch key {
-		case "text":
-			bit, dst = 1, &c.Text
-		case "color":
-			bit, dst = 2, &c.Color
-		case "size":
-			bit, dst = 4, &c.Size
-		case "position":
-			bit, dst = 8, &c.Position
-		case "time":
-			bit, dst = 16, &c.Time
-		default:
-			return false
+		for i, f := range fields {
+			if f.name != key {
+				continue
+			}
+			if seen&(1<<i) != 0 {
+				return false
+			}
+			seen |= 1 << i
+			return p.scalar(f.dst)
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return p.scalar(dst)
+		return other != nil && other(key)
 	})
 }
 
