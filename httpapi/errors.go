@@ -76,7 +76,13 @@ func asError(err error) (*danmaku.Error, bool) {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := danmaku.ErrorCode(err)
 	status := statusOf(code)
-	if status == http.StatusInternalServerError {
+	switch {
+	case status != http.StatusInternalServerError:
+	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// The client went away (or the server is shutting down): nobody
+		// reads this answer, and nothing failed on the server's side.
+		log.Debug("request ended before its answer", "method", r.Method, "path", r.URL.Path, "err", err)
+	default:
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if ra := danmaku.ErrorRetryAfter(err); ra > 0 {
