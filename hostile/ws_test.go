@@ -67,6 +67,14 @@ type badFrame struct {
 	want string
 }
 
+// closeCodes names the close code the server must send after some of the
+// bad frames, by name.
+var closeCodes = map[string]int{
+	"invalid utf-8":         1002,
+	"unmasked":              1002,
+	"unmasked after masked": 1002,
+}
+
 func badFrames() []badFrame {
 	deep := strings.Repeat("[", 4000)
 	big := bytes.Repeat([]byte("a"), 1<<20)
@@ -94,11 +102,10 @@ func badFrames() []badFrame {
 		{"fragments over limit", fragments(20, 400), replyClose},
 		{"continuation first", frame(true, 0, 0x0, []byte(`{"type":"ping"}`), false), replyClose},
 		{"new message inside fragments", append(frame(false, 0, 0x1, []byte(`{"type":`), false), text(`{"type":"ping"}`)...), replyClose},
-		// RFC 6455 wants the server to close on an unmasked client frame;
-		// nbio v1.6.8 accepts it. Masking protects intermediaries from
-		// browser scripts, and browsers always mask, so this is recorded
-		// (docs/security.md) rather than enforced.
-		{"unmasked", frame(true, 0, 0x1, []byte(`{"type":"ping"}`), true), replyPong},
+		// RFC 6455 §5.1: a server must close the connection on an
+		// unmasked client frame (the hub checks it; nbio would accept it).
+		{"unmasked", frame(true, 0, 0x1, []byte(`{"type":"ping"}`), true), replyClose},
+		{"unmasked after masked", append(text(`{"type":"hack"}`), frame(true, 0, 0x9, nil, true)...), replyError},
 		{"reserved opcode", frame(true, 0, 0x3, []byte("x"), false), replyClose},
 		{"reserved control opcode", frame(true, 0, 0xB, []byte("x"), false), replyClose},
 		{"rsv2 set", frame(true, 2, 0x1, []byte(`{"type":"ping"}`), false), replyClose},
@@ -228,8 +235,8 @@ func TestMalformedFrames(t *testing.T) {
 }
 
 // checkFrame opens a connection, reads its welcome, writes bf and checks
-// the outcome; after an error reply it checks that the connection still
-// answers a ping.
+// the outcome and the close code closeCodes names; after an error reply without
+// a close code it checks that the connection still answers a ping.
 func checkFrame(t *testing.T, s *server, room string, bf badFrame) {
 	t.Helper()
 	c, err := dialQuiet(s, room)
@@ -249,6 +256,15 @@ func checkFrame(t *testing.T, s *server, room string, bf badFrame) {
 	got, detail := outcome(c)
 	if got != bf.want {
 		t.Errorf("%s: got %s (%s), want %s", bf.name, got, detail, bf.want)
+		return
+	}
+	if code := closeCodes[bf.name]; code != 0 {
+		if got != replyClose {
+			got, detail = outcome(c) // The close that follows the answer.
+		}
+		if want := fmt.Sprintf("close %d ", code); got != replyClose || !strings.HasPrefix(detail, want) {
+			t.Errorf("%s: got %s (%s), want %s", bf.name, got, detail, want)
+		}
 		return
 	}
 	if got == replyClose {

@@ -23,9 +23,11 @@ const (
 
 // Close codes sent in the WebSocket close frame (see docs/protocol.md).
 const (
-	CloseGoingAway = 1001 // The server is shutting down.
-	CloseTooSlow   = 4008 // The viewer fell too far behind and was dropped.
-	ClosePolicy    = 1008 // The client had too many messages waiting.
+	CloseNormal        = 1000 // The answer to a client's close frame that had no code.
+	CloseGoingAway     = 1001 // The server is shutting down.
+	CloseProtocolError = 1002 // An unmasked client frame, or invalid UTF-8 text.
+	CloseTooSlow       = 4008 // The viewer fell too far behind and was dropped.
+	ClosePolicy        = 1008 // The client had too many messages waiting.
 )
 
 // RoomConfig holds one room's settings. Zero fields take the defaults.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ type Hub struct {
 	engine   *nbhttp.Engine
 	upgrader *websocket.Upgrader
 	stats    counters
+	scanners sync.Map // *nbio.Conn to its *frameScanner, while it is open.
 
 	mu       sync.Mutex
 	rooms    map[string]*room
@@ -71,6 +73,13 @@ func New(cfg Config, log *slog.Logger) (*Hub, error) {
 		ReleaseWebsocketPayload: true,
 		SupportServerOnly:       true,
 	})
+	// Every read from a viewer passes the masking check first (onData).
+	h.engine.Engine.OnData(h.onData)
+	h.engine.OnClose(func(c net.Conn, _ error) { h.scanners.Delete(c) })
+	// UTF-8 is checked in onMessage and onCloseFrame instead, so that a
+	// connection that breaks it is closed through endConn; nbio would
+	// close it directly.
+	h.engine.CheckUtf8 = func([]byte) bool { return true }
 	h.engine.OnWrittenSize(func(c *nbio.Conn, _ []byte, n int) {
 		if wsc, ok := c.Session().(*websocket.Conn); ok {
 			if s, ok := wsc.Session().(*wsSink); ok {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/lesismal/nbio"
@@ -70,15 +71,25 @@ func (s *wsSink) write(bufs [][]byte) error {
 func (s *wsSink) backlog() int64 { return max(s.queued.Load()-s.written.Load(), 0) }
 
 func (s *wsSink) close(code int, reason string) {
-	s.once.Do(func() {
-		_, _ = s.conn.Write(closeFrame(code, reason))
-		_ = s.conn.Close()
-	})
+	s.once.Do(func() { endConn(s.conn, closeFrame(code, reason)) })
+}
+
+// ended removes the viewer of a connection that has closed and frees its
+// place; it is safe to call more than once.
+func (s *wsSink) ended() {
+	s.v.close(CloseGoingAway, "")
+	s.v.mu.Lock()
+	r := s.v.room
+	s.v.mu.Unlock()
+	if r != nil {
+		r.leave(s.v)
+	}
+	s.releaseOnce.Do(s.release)
 }
 
 // newUpgrader configures the WebSocket upgrade: connections move to the
-// hub's poller, compression is declined (see docs/protocol.md), client
-// messages are limited to MaxMessageBytes.
+// hub's poller, compression is offered unless disabled (see
+// docs/protocol.md), client messages are limited to MaxMessageBytes.
 func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u := websocket.NewUpgrader()
 	u.Engine = h.engine
@@ -92,15 +103,38 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 			s.v.send(&message{ws: wsFrame(opPong, []byte(data))})
 		}
 	})
+	u.SetCloseHandler(h.onCloseFrame)
 	u.OnMessage(h.onMessage)
 	u.OnClose(func(c *websocket.Conn, _ error) {
 		if s, ok := c.Session().(*wsSink); ok {
-			s.v.close(CloseGoingAway, "")
-			s.v.room.leave(s.v)
-			s.releaseOnce.Do(s.release)
+			s.ended()
 		}
 	})
 	return u
+}
+
+// onCloseFrame answers a client's close frame with its code (1000 if it
+// had none, 1002 if its reason is not UTF-8) and waits for the poller to
+// close the connection: nbio closes it directly once this returns, which
+// endConn is there to avoid.
+func (h *Hub) onCloseFrame(c *websocket.Conn, code int, reason string) {
+	const noStatus = 1005 // Never sent in a close frame.
+	switch {
+	case !utf8.ValidString(reason):
+		code = CloseProtocolError
+	case code == noStatus:
+		code = CloseNormal
+	}
+	nbc, ok := c.UnderlayerConn().(*nbio.Conn)
+	if !ok {
+		return
+	}
+	if s, ok := c.Session().(*wsSink); ok {
+		s.v.close(code, "")
+	} else {
+		endConn(nbc, closeFrame(code, ""))
+	}
+	waitClosed(nbc, closeWait)
 }
 
 // admit checks a viewer's request before it joins: the room id, who it
@@ -165,6 +199,12 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	v.sink = s
 	wsc.SetSession(s)
 	h.joinRoom(objectID, v)
+	if isClosed(nbc) {
+		// The connection may have ended before it had a session, or
+		// before the viewer was in its room, so OnClose may have found
+		// nothing to remove.
+		s.ended()
+	}
 }
 
 // headerHas reports whether a comma-separated header holds token,
@@ -208,7 +248,9 @@ func (h *Hub) joinRoom(objectID string, v *viewer) bool {
 			v.close(CloseGoingAway, danmaku.ErrorMessage(err))
 			return false
 		}
+		v.mu.Lock()
 		v.room = r
+		v.mu.Unlock()
 		if r.join(v, live) {
 			return true
 		}
@@ -251,6 +293,12 @@ func (h *Hub) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte
 	}
 	if mt != websocket.TextMessage {
 		v.send(errorMessage("", danmaku.Errorf(danmaku.EINVALID, "messages must be JSON text frames")))
+		return
+	}
+	if !utf8.Valid(data) {
+		// Checked here rather than by nbio (see New), so that the
+		// connection is closed through endConn.
+		v.close(CloseProtocolError, "invalid UTF-8 bytes")
 		return
 	}
 	var in clientMessage
