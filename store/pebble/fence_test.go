@@ -127,3 +127,32 @@ func TestFenceFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCompactKeepsEverything checks that a full compaction keeps every
+// danmaku, the user index and the fence.
+func TestCompactKeepsEverything(t *testing.T) {
+	s, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	gen := danmaku.NewIDGen(nil)
+	for i := 0; i < 500; i++ {
+		mustPut(t, s, gen.Next(danmaku.Time(i)), nil)
+	}
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.List(ctx, danmaku.Query{ObjectID: "v", Limit: 1000})
+	if err != nil || len(page.Items) != 500 {
+		t.Fatalf("after Compact: %d danmaku, %v; want 500", len(page.Items), err)
+	}
+	byUser, err := s.ListByUser(ctx, danmaku.UserQuery{UserID: "u", Limit: 1000})
+	if err != nil || len(byUser.Items) != 500 {
+		t.Fatalf("after Compact: %d in the user index, %v; want 500", len(byUser.Items), err)
+	}
+	if f, err := loadFence(s.db); err != nil || f != s.fence {
+		t.Fatalf("after Compact: fence %d, %v; want %d", f, err, s.fence)
+	}
+}

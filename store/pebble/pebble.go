@@ -244,6 +244,17 @@ func upperBound(p []byte) []byte {
 	return nil
 }
 
+// Compact compacts the whole store into its final level, as Pebble's
+// background compactions would in time: after a bulk load it takes the
+// compaction debt at once, so that reads do not share the machine with it
+// afterwards.
+func (s *Store) Compact(ctx context.Context) error {
+	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		return fmt.Errorf("compact pebble store: %w", err)
+	}
+	return nil
+}
+
 // Put stores d durably, or returns danmaku.ErrConflict if its key exists
 // or is being written.
 func (s *Store) Put(ctx context.Context, d *danmaku.Danmaku) error {
