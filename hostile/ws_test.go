@@ -2,8 +2,6 @@ package hostile
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,35 +18,7 @@ import (
 // frame encodes one client frame: fin and rsv bits, opcode, and the payload
 // masked unless unmasked is set.
 func frame(fin bool, rsv, op byte, payload []byte, unmasked bool) []byte {
-	b0 := rsv<<4 | op
-	if fin {
-		b0 |= 0x80
-	}
-	b := []byte{b0, 0}
-	n := len(payload)
-	switch {
-	case n < 126:
-		b[1] = byte(n)
-	case n <= 0xFFFF:
-		b[1] = 126
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b[1] = 127
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	if unmasked {
-		return append(b, payload...)
-	}
-	b[1] |= 0x80
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	b = append(b, mask[:]...)
-	start := len(b)
-	b = append(b, payload...)
-	for i := range payload {
-		b[start+i] ^= mask[i%4]
-	}
-	return b
+	return wsclient.Frame(fin, rsv, op, payload, unmasked)
 }
 
 func text(p string) []byte { return frame(true, 0, 0x1, []byte(p), false) }

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -15,31 +14,7 @@ import (
 
 // rawFrame encodes one final client frame, masked unless unmasked is set.
 func rawFrame(op byte, payload []byte, unmasked bool) []byte {
-	b := []byte{0x80 | op, 0}
-	n := len(payload)
-	switch {
-	case n < 126:
-		b[1] = byte(n)
-	case n <= 0xFFFF:
-		b[1] = 126
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b[1] = 127
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	if unmasked {
-		return append(b, payload...)
-	}
-	b[1] |= 0x80
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	b = append(b, mask[:]...)
-	start := len(b)
-	b = append(b, payload...)
-	for i := range payload {
-		b[start+i] ^= mask[i%4]
-	}
-	return b
+	return wsclient.Frame(true, 0, op, payload, unmasked)
 }
 
 // closeCode reads from c until the server's close frame and returns its

@@ -252,30 +252,46 @@ func (c *Conn) WriteClose(code int) error {
 }
 
 func (c *Conn) write(op byte, p []byte) error {
-	n := len(p)
-	b := []byte{0x80 | op, 0}
-	switch {
-	case n < 126:
-		b[1] = 0x80 | byte(n)
-	case n <= 0xFFFF:
-		b[1] = 0x80 | 126
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b[1] = 0x80 | 127
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	b = append(b, mask[:]...)
-	start := len(b)
-	b = append(b, p...)
-	for i := range p {
-		b[start+i] ^= mask[i%4]
-	}
+	b := Frame(true, 0, op, p, false)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_, err := c.nc.Write(b)
 	return err
+}
+
+// Frame encodes one client frame: the fin and rsv bits, the opcode, and
+// the payload, masked with a random key unless unmasked is set (which a
+// server must refuse; tests use it to check that it does).
+func Frame(fin bool, rsv, op byte, payload []byte, unmasked bool) []byte {
+	b0 := rsv<<4 | op
+	if fin {
+		b0 |= 0x80
+	}
+	b := []byte{b0, 0}
+	n := len(payload)
+	switch {
+	case n < 126:
+		b[1] = byte(n)
+	case n <= 0xFFFF:
+		b[1] = 126
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b[1] = 127
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	if unmasked {
+		return append(b, payload...)
+	}
+	b[1] |= 0x80
+	var mask [4]byte
+	_, _ = rand.Read(mask[:])
+	b = append(b, mask[:]...)
+	start := len(b)
+	b = append(b, payload...)
+	for i := range payload {
+		b[start+i] ^= mask[i%4]
+	}
+	return b
 }
 
 // Inflate decompresses a permessage-deflate payload.
