@@ -224,11 +224,13 @@ func (t Text) Mask(s string, spans [][2]int) string {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case r == utf8.RuneError && size == 1:
+			// Invalid bytes are dropped everywhere: kept next to a
+			// dropped mark, two of them could join into a new letter.
 		case !masked[i]:
 			out.WriteString(s[i : i+size])
-		case r == utf8.RuneError && size == 1, unicode.In(r, unicode.Mn, unicode.Me):
-			// Combining marks go with their masked base letter, and
-			// invalid bytes inside a masked span are dropped.
+		case unicode.In(r, unicode.Mn, unicode.Me):
+			// Combining marks go with their masked base letter.
 		case ignorableSource(r):
 			// Skipped runes inside a masked span stay.
 			out.WriteString(s[i : i+size])
