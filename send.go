@@ -235,14 +235,23 @@ func ValidateObjectID(id string) error {
 	if len(id) > MaxObjectIDLen {
 		return FieldError("objectId", "must be at most %d characters", MaxObjectIDLen)
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
-		if !ok {
-			return FieldError("objectId", "may hold only letters, digits and _-.:")
-		}
+	if !idChars(id) {
+		return FieldError("objectId", "may hold only letters, digits and _-.:")
 	}
 	return nil
+}
+
+// idChars reports whether s holds only letters, digits and "_-.:", the
+// characters of object ids and idempotency keys.
+func idChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateUserID checks a user id: 1 to 128 bytes of valid UTF-8 without
@@ -275,12 +284,8 @@ func ValidateIdempotencyKey(key string) error {
 	if key == "" || len(key) > MaxIdempotencyKeyLen {
 		return FieldError("Idempotency-Key", "must be 1 to %d characters long", MaxIdempotencyKeyLen)
 	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
-		if !ok {
-			return FieldError("Idempotency-Key", "may hold only letters, digits and _-.:")
-		}
+	if !idChars(key) {
+		return FieldError("Idempotency-Key", "may hold only letters, digits and _-.:")
 	}
 	return nil
 }
