@@ -147,6 +147,66 @@ func IDFromBytes(b []byte) (ID, error) {
 	}, nil
 }
 
+// Successor returns the smallest ID greater than id, so that a listing that
+// continues after a cursor can start at cursor.Successor().
+func (id ID) Successor() ID {
+	n := id
+	if n.Node < maxNode {
+		n.Node++
+		return n
+	}
+	n.Node = 0
+	if n.Seq < maxSeq {
+		n.Seq++
+		return n
+	}
+	n.Seq = 0
+	if n.UnixMs < 9_999_999_999_999 {
+		n.UnixMs++
+		return n
+	}
+	n.UnixMs = 0
+	n.PlayMs++
+	return n
+}
+
+// ArrivalCompare orders IDs by when they were accepted: Unix milliseconds,
+// sequence, node, then playback time. It is the order of the per-user index.
+func ArrivalCompare(a, b ID) int {
+	switch {
+	case a.UnixMs != b.UnixMs:
+		return cmp64(a.UnixMs, b.UnixMs)
+	case a.Seq != b.Seq:
+		return cmp64(int64(a.Seq), int64(b.Seq))
+	case a.Node != b.Node:
+		return cmp64(int64(a.Node), int64(b.Node))
+	}
+	return cmp64(a.PlayMs, b.PlayMs)
+}
+
+// ArrivalBytes returns the IDLen-byte key whose byte order equals
+// ArrivalCompare order: Unix milliseconds, sequence, node, playback time.
+func (id ID) ArrivalBytes() []byte {
+	b := make([]byte, 0, IDLen)
+	b = binary.BigEndian.AppendUint64(b, uint64(id.UnixMs))
+	b = binary.BigEndian.AppendUint16(b, id.Seq)
+	b = binary.BigEndian.AppendUint32(b, id.Node)
+	return binary.BigEndian.AppendUint64(b, uint64(id.PlayMs))
+}
+
+// IDFromArrivalBytes decodes the key made by ArrivalBytes.
+func IDFromArrivalBytes(b []byte) (ID, error) {
+	if len(b) != IDLen {
+		return ID{}, fmt.Errorf("arrival key: want %d bytes, got %d", IDLen, len(b))
+	}
+	return ID{
+		UnixMs: int64(binary.BigEndian.Uint64(b[0:8])),
+		Seq:    binary.BigEndian.Uint16(b[8:10]),
+		Node:   binary.BigEndian.Uint32(b[10:14]),
+		PlayMs: int64(binary.BigEndian.Uint64(b[14:22])),
+	}, nil
+}
+
 // IDGen makes IDs that are unique without coordination: unique within the
 // process by its clock-and-sequence pair, and across processes by a random
 // node number (stores still refuse to overwrite, so a rare cross-node clash

@@ -2,8 +2,8 @@ package danmaku
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
+	"iter"
 	"time"
 )
 
@@ -99,64 +99,36 @@ type Page struct {
 // MaxPageSize is the largest page a store returns.
 const MaxPageSize = 1000
 
-// Successor returns the smallest ID greater than id, so that a listing that
-// continues after a cursor can start at cursor.Successor().
-func (id ID) Successor() ID {
-	n := id
-	if n.Node < maxNode {
-		n.Node++
-		return n
+// All returns an iterator over the danmaku of q.ObjectID in ID order (which
+// is playback order), from q.Start on. It reads st one page of q.Limit
+// danmaku at a time (MaxPageSize when q.Limit is 0 or larger), so that
+// memory does not grow with the video, and starts each page after the last
+// ID of the one before. A failed read ends the sequence with a nil danmaku
+// and the error. This is the one loop that pages through a whole video;
+// readers outside the stores go through the service, which adds the rule of
+// who may see what.
+func All(ctx context.Context, st Store, q Query) iter.Seq2[*Danmaku, error] {
+	if q.Limit <= 0 || q.Limit > MaxPageSize {
+		q.Limit = MaxPageSize
 	}
-	n.Node = 0
-	if n.Seq < maxSeq {
-		n.Seq++
-		return n
+	return func(yield func(*Danmaku, error) bool) {
+		for {
+			page, err := st.List(ctx, q)
+			if err != nil {
+				yield(nil, fmt.Errorf("list %s: %w", q.ObjectID, err))
+				return
+			}
+			for _, d := range page.Items {
+				if !yield(d, nil) {
+					return
+				}
+			}
+			if !page.More || len(page.Items) == 0 {
+				return
+			}
+			q.Start = page.Next.Successor()
+		}
 	}
-	n.Seq = 0
-	if n.UnixMs < 9_999_999_999_999 {
-		n.UnixMs++
-		return n
-	}
-	n.UnixMs = 0
-	n.PlayMs++
-	return n
-}
-
-// ArrivalCompare orders IDs by when they were accepted: Unix milliseconds,
-// sequence, node, then playback time. It is the order of the per-user index.
-func ArrivalCompare(a, b ID) int {
-	switch {
-	case a.UnixMs != b.UnixMs:
-		return cmp64(a.UnixMs, b.UnixMs)
-	case a.Seq != b.Seq:
-		return cmp64(int64(a.Seq), int64(b.Seq))
-	case a.Node != b.Node:
-		return cmp64(int64(a.Node), int64(b.Node))
-	}
-	return cmp64(a.PlayMs, b.PlayMs)
-}
-
-// ArrivalBytes returns the IDLen-byte key whose byte order equals
-// ArrivalCompare order: Unix milliseconds, sequence, node, playback time.
-func (id ID) ArrivalBytes() []byte {
-	b := make([]byte, 0, IDLen)
-	b = binary.BigEndian.AppendUint64(b, uint64(id.UnixMs))
-	b = binary.BigEndian.AppendUint16(b, id.Seq)
-	b = binary.BigEndian.AppendUint32(b, id.Node)
-	return binary.BigEndian.AppendUint64(b, uint64(id.PlayMs))
-}
-
-// IDFromArrivalBytes decodes the key made by ArrivalBytes.
-func IDFromArrivalBytes(b []byte) (ID, error) {
-	if len(b) != IDLen {
-		return ID{}, fmt.Errorf("arrival key: want %d bytes, got %d", IDLen, len(b))
-	}
-	return ID{
-		UnixMs: int64(binary.BigEndian.Uint64(b[0:8])),
-		Seq:    binary.BigEndian.Uint16(b[8:10]),
-		Node:   binary.BigEndian.Uint32(b[10:14]),
-		PlayMs: int64(binary.BigEndian.Uint64(b[14:22])),
-	}, nil
 }
 
 // Publisher delivers accepted danmaku to the viewers of their video. The

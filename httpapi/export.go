@@ -13,20 +13,20 @@ import (
 // maxImportBytes caps an uploaded danmaku file.
 const maxImportBytes = 64 << 20
 
-// MountFormats registers the exports (Bilibili XML, ASS subtitles) and the
-// moderators' import of Bilibili XML into store.
+// MountFormats registers the exports (Bilibili XML, ASS subtitles), which
+// read through the service, and the moderators' import of Bilibili XML into
+// store.
 func (s *Server) MountFormats(store danmaku.Store) {
-	s.handleFunc("GET /danmu/export/{file}", func(w http.ResponseWriter, r *http.Request) {
-		s.export(w, r, store)
-	})
+	s.handleFunc("GET /danmu/export/{file}", s.export)
 	s.handleFunc("POST /admin/api/import/{objectId}", func(w http.ResponseWriter, r *http.Request) {
 		s.importXML(w, r, store)
 	})
 }
 
-// export answers /danmu/export/{objectId}.xml and .ass. Shadowed danmaku
-// are left out.
-func (s *Server) export(w http.ResponseWriter, r *http.Request, store danmaku.Store) {
+// export answers /danmu/export/{objectId}.xml and .ass. An export is
+// public: it reads the video through the service as the zero Actor, so that
+// shadowed danmaku are left out whoever asks.
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	objectID, format, ok := strings.Cut(file, ".")
 	if !ok || (format != "xml" && format != "ass") {
@@ -39,14 +39,15 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, store danmaku.St
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", `inline; filename="`+file+`"`)
+	items := s.svc.ReadAll(r.Context(), danmaku.Actor{}, objectID)
 	var err error
 	switch format {
 	case "xml":
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-		err = bilibili.Export(r.Context(), w, store, objectID, bilibili.Header{})
+		err = bilibili.Export(w, items, bilibili.Header{ChatID: objectID})
 	case "ass":
 		w.Header().Set("Content-Type", "text/x-ssa; charset=utf-8")
-		_, err = ass.Export(r.Context(), w, store, objectID, ass.Options{})
+		_, err = ass.Export(w, items, ass.Options{})
 	}
 	if err != nil {
 		// Part of the body may be out already; the log keeps the cause.

@@ -129,22 +129,20 @@ func (s *Service) scanCount(ctx context.Context, objectID string, bucket danmaku
 	})
 }
 
-// scan visits up to heatmapScanLimit danmaku of a video in order.
+// scan visits up to heatmapScanLimit danmaku of a video in order. It counts
+// shadowed danmaku too, as the stores that count by key do (they cannot
+// tell them apart), so that a heatmap does not depend on the store.
 func (s *Service) scan(ctx context.Context, objectID string, fn func(*danmaku.Danmaku)) error {
-	q := danmaku.Query{ObjectID: objectID, Limit: danmaku.MaxPageSize}
-	for seen := 0; seen < heatmapScanLimit; {
-		page, err := s.store.List(ctx, q)
+	seen := 0
+	for d, err := range s.readAll(ctx, objectID, func(*danmaku.Danmaku) bool { return true }) {
 		if err != nil {
 			return fmt.Errorf("heatmap %s: %w", objectID, err)
 		}
-		for _, d := range page.Items {
-			fn(d)
-		}
-		seen += len(page.Items)
-		if !page.More {
+		if seen == heatmapScanLimit {
 			break
 		}
-		q.Start = page.Next.Successor()
+		fn(d)
+		seen++
 	}
 	return nil
 }

@@ -109,10 +109,6 @@ func (s *Service) result(a danmaku.Actor, page danmaku.Page) Result {
 	return r
 }
 
-func visible(a danmaku.Actor, d *danmaku.Danmaku) bool {
-	return !d.Shadow || (a.UserID != "" && a.UserID == d.UserID) || a.CanModerate(d.ObjectID)
-}
-
 // Delete removes one danmaku. Its author may delete it, and so may the
 // room's moderators and admins; anyone else gets EFORBIDDEN.
 func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, id danmaku.ID) (*danmaku.Danmaku, error) {

@@ -79,7 +79,7 @@ func (m *Main) wire() error {
 	})
 	m.API.Handle("GET /metrics", m.Metrics.Handler())
 	m.API.MountFormats(m.Store)
-	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.Store, m.dplayerActor, m.Svc.Limits())))
+	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.dplayerActor, m.Svc.Limits())))
 	web.New().Mount(m.API.Handle)
 	sdk.New().Mount(m.API.Handle)
 	if c.BenchNoop {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"html"
 	"io"
+	"iter"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,11 +29,17 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-// Sender accepts one danmaku through the same pipeline as POST /danmu/send
-// (moderation, rate limits, storage, live push) and returns it as stored.
-// Errors meant for the client are *danmaku.Error values.
-type Sender interface {
+// Service is the pipeline the handler reads and sends through, the same
+// as the rest of the API's (service.Service implements it).
+type Service interface {
+	// Send accepts one danmaku through the same pipeline as POST
+	// /danmu/send (moderation, rate limits, storage, live push) and
+	// returns it as stored. Errors meant for the client are
+	// *danmaku.Error values.
 	Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error)
+	// ReadAll yields the danmaku of a video that a may see, in playback
+	// order.
+	ReadAll(ctx context.Context, a danmaku.Actor, objectID string) iter.Seq2[*danmaku.Danmaku, error]
 }
 
 // Authenticator establishes who makes a request. The handler calls it for
@@ -57,18 +64,17 @@ const (
 
 // handler serves the v3 API; see NewHandler.
 type handler struct {
-	send Sender
-	st   danmaku.Store
+	svc  Service
 	auth Authenticator
 	lim  danmaku.Limits
 }
 
 // NewHandler returns a handler for GET /v3/ and POST /v3/, relative to where
 // it is mounted (mount it with http.StripPrefix("/dplayer", h) to serve
-// /dplayer/v3/). Reads come from st; sends go through s, as the actor that
-// auth returns. A nil auth treats everyone as an anonymous viewer known by
-// remote address.
-func NewHandler(s Sender, st danmaku.Store, auth Authenticator, lim danmaku.Limits) http.Handler {
+// /dplayer/v3/). Reads and sends go through s, as the actor that auth
+// returns. A nil auth treats everyone as an anonymous viewer known by remote
+// address.
+func NewHandler(s Service, auth Authenticator, lim danmaku.Limits) http.Handler {
 	if auth == nil {
 		auth = func(r *http.Request) (danmaku.Actor, error) {
 			host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -78,7 +84,7 @@ func NewHandler(s Sender, st danmaku.Store, auth Authenticator, lim danmaku.Limi
 			return danmaku.Actor{Anonymous: true, IP: host}, nil
 		}
 	}
-	return &handler{send: s, st: st, auth: auth, lim: lim}
+	return &handler{svc: s, auth: auth, lim: lim}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -147,30 +153,16 @@ func maxParam(maxS, limitS string) (int, error) {
 	return min(n, MaxMax), nil
 }
 
-// list pages through the store from the start of the video until it has
-// limit danmaku that a may see.
+// list reads the first limit danmaku of the video that a may see.
 func (h *handler) list(ctx context.Context, objectID string, limit int, a danmaku.Actor) ([]*danmaku.Danmaku, error) {
-	var out []*danmaku.Danmaku
-	q := danmaku.Query{ObjectID: objectID}
-	for len(out) < limit {
-		q.Limit = min(limit-len(out), danmaku.MaxPageSize)
-		page, err := h.st.List(ctx, q)
+	out := make([]*danmaku.Danmaku, 0, min(limit, danmaku.MaxPageSize))
+	for d, err := range h.svc.ReadAll(ctx, a, objectID) {
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range page.Items {
-			if d.Shadow && !(a.UserID != "" && a.UserID == d.UserID) && !a.CanModerate(objectID) {
-				continue
-			}
-			out = append(out, d)
-		}
-		if !page.More || len(page.Items) == 0 {
+		if out = append(out, d); len(out) == limit {
 			break
 		}
-		q.Start = page.Next.Successor()
-	}
-	if len(out) > limit {
-		out = out[:limit]
 	}
 	return out, nil
 }
@@ -244,7 +236,7 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	d, err := h.send.Send(r.Context(), actor, req)
+	d, err := h.svc.Send(r.Context(), actor, req)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -13,12 +13,15 @@ import (
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/compat/dplayer"
+	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/store/pebble"
 )
 
 // storeSender is a small real send pipeline for these tests: it assigns an
-// ID, refuses one word as moderation would, and stores the danmaku.
+// ID, refuses one word as moderation would, and stores the danmaku. Reads
+// go through the real service.
 type storeSender struct {
+	*service.Service
 	st  danmaku.Store
 	gen *danmaku.IDGen
 }
@@ -68,7 +71,8 @@ func newFixture(t *testing.T) *fixture {
 			t.Error(err)
 		}
 	})
-	h := dplayer.NewHandler(&storeSender{st: st, gen: danmaku.NewIDGenNode(1, nil)}, st, auth, danmaku.DefaultLimits())
+	svc := service.New(service.Config{}, st, service.Options{})
+	h := dplayer.NewHandler(&storeSender{Service: svc, st: st, gen: danmaku.NewIDGenNode(1, nil)}, auth, danmaku.DefaultLimits())
 	mux := http.NewServeMux()
 	mux.Handle("/dplayer/", http.StripPrefix("/dplayer", h))
 	srv := httptest.NewServer(mux)

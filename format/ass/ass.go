@@ -8,9 +8,9 @@ package ass
 import (
 	"bufio"
 	"cmp"
-	"context"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"slices"
 	"strconv"
@@ -80,27 +80,18 @@ func Encode(w io.Writer, items []*danmaku.Danmaku, opts Options) (Stats, error) 
 	return e.finish()
 }
 
-// Export writes every danmaku of objectID in st as an ASS script, reading
-// the store one page at a time in ID order (which is playback order), so
-// that memory does not grow with the video. Shadow danmaku are left out: an
-// export is public.
-func Export(ctx context.Context, w io.Writer, st danmaku.Store, objectID string, opts Options) (Stats, error) {
+// Export writes items, which must come in playback order, as an ASS
+// script, laying them out as they arrive so that memory does not grow with
+// the video (service.ReadAll gives a video's danmaku in that order, with the
+// rule of who may see what applied). It stops at the first error items
+// yields; other errors come only from w.
+func Export(w io.Writer, items iter.Seq2[*danmaku.Danmaku, error], opts Options) (Stats, error) {
 	e := newEncoder(w, opts)
-	q := danmaku.Query{ObjectID: objectID, Limit: danmaku.MaxPageSize}
-	for {
-		page, err := st.List(ctx, q)
+	for d, err := range items {
 		if err != nil {
-			return e.st, fmt.Errorf("ass export %s: %w", objectID, err)
+			return e.st, fmt.Errorf("ass export: %w", err)
 		}
-		for _, d := range page.Items {
-			if !d.Shadow {
-				e.add(d)
-			}
-		}
-		if !page.More || len(page.Items) == 0 {
-			break
-		}
-		q.Start = page.Next.Successor()
+		e.add(d)
 	}
 	return e.finish()
 }

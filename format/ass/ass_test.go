@@ -18,6 +18,7 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/format/ass"
 	"github.com/danmakud/danmakud/format/bilibili"
+	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/store/pebble"
 )
 
@@ -300,8 +301,10 @@ func TestDropsWhenFull(t *testing.T) {
 	}
 }
 
-// TestExportSample lays out a real Bilibili file read from a real store and
-// checks that the streaming export equals Encode of the same danmaku.
+// TestExportSample lays out a real Bilibili file read from a real store
+// through the service, as the public export does, and checks that the
+// streaming export equals Encode of the same danmaku, the shadowed one left
+// out.
 func TestExportSample(t *testing.T) {
 	f, err := os.Open(filepath.Join("..", "..", "testdata", "bilibili-sample-2022.xml"))
 	if err != nil {
@@ -330,7 +333,8 @@ func TestExportSample(t *testing.T) {
 	}
 
 	var exported bytes.Buffer
-	est, err := ass.Export(ctx, &exported, st, "bv", ass.Options{})
+	svc := service.New(service.Config{}, st, service.Options{})
+	est, err := ass.Export(&exported, svc.ReadAll(ctx, danmaku.Actor{}, "bv"), ass.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

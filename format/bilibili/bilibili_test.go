@@ -16,6 +16,7 @@ import (
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/format/bilibili"
+	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/store/pebble"
 )
 
@@ -127,7 +128,8 @@ func TestSampleRoundTrip(t *testing.T) {
 				t.Fatalf("PutBatch stored %d of %d: %v", n, s.count, err)
 			}
 			var out bytes.Buffer
-			if err := bilibili.Export(ctx, &out, st, "bv1", res.Header); err != nil {
+			svc := service.New(service.Config{}, st, service.Options{})
+			if err := bilibili.Export(&out, svc.ReadAll(ctx, danmaku.Actor{}, "bv1"), res.Header); err != nil {
 				t.Fatalf("Export: %v", err)
 			}
 

@@ -2,12 +2,12 @@ package bilibili
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
 	"io"
+	"iter"
 	"math"
 	"strconv"
 	"strings"
@@ -124,33 +124,19 @@ func Encode(w io.Writer, chatID string, items []*danmaku.Danmaku) error {
 	return enc.Close()
 }
 
-// Export writes every danmaku of objectID in st, in ID order (playback time
-// first), as one document. Shadow danmaku are left out: an export is public.
-// An empty h.ChatID is replaced by objectID. The store is read one page at a
-// time, so the export's memory does not grow with the video.
-func Export(ctx context.Context, w io.Writer, st danmaku.Store, objectID string, h Header) error {
-	if h.ChatID == "" {
-		h.ChatID = objectID
-	}
+// Export writes items, in the order they come (ID order for a video, which
+// service.ReadAll gives with the rule of who may see what applied), as one
+// document with header h, encoding each as it arrives so that memory does
+// not grow with the video. It stops at the first error items yields.
+func Export(w io.Writer, items iter.Seq2[*danmaku.Danmaku, error], h Header) error {
 	enc := NewEncoder(w, h)
-	q := danmaku.Query{ObjectID: objectID, Limit: danmaku.MaxPageSize}
-	for {
-		page, err := st.List(ctx, q)
+	for d, err := range items {
 		if err != nil {
-			return fmt.Errorf("bilibili export %s: %w", objectID, err)
+			return fmt.Errorf("bilibili export: %w", err)
 		}
-		for _, d := range page.Items {
-			if d.Shadow {
-				continue
-			}
-			if err := enc.Encode(d); err != nil {
-				return err
-			}
+		if err := enc.Encode(d); err != nil {
+			return err
 		}
-		if !page.More || len(page.Items) == 0 {
-			break
-		}
-		q.Start = page.Next.Successor()
 	}
 	return enc.Close()
 }

@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite that every danmaku.Store
-// implementation runs: ordering, paging, exactly-once across pages,
-// concurrent writers, the per-user index, not-found and limits.
+// implementation runs: ordering, paging, exactly-once across pages (also
+// through danmaku.All), concurrent writers, the per-user index, not-found
+// and limits.
 package storetest
 
 import (
@@ -30,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListOrder", testListOrder},
 		{"StartIsInclusive", testStartIsInclusive},
 		{"PagingExactlyOnce", testPagingExactlyOnce},
+		{"AllReadsEveryPage", testAllReadsEveryPage},
 		{"PagingWhileWriting", testPagingWhileWriting},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"UserIndex", testUserIndex},
@@ -209,6 +211,35 @@ func testPagingExactlyOnce(t *testing.T, s danmaku.Store) {
 		got := ids(listAll(t, s, "v1", danmaku.ID{}, size))
 		if !slices.Equal(got, want) {
 			t.Fatalf("page size %d: got %d ids, want %d, or order differs", size, len(got), len(want))
+		}
+	}
+}
+
+// testAllReadsEveryPage checks danmaku.All, the one loop that pages
+// through a whole video, against the store: every danmaku once, in order,
+// from an inclusive start, whatever the page size.
+func testAllReadsEveryPage(t *testing.T, s danmaku.Store) {
+	f := newFixture()
+	var want []danmaku.ID
+	for i := 0; i < 57; i++ {
+		d := f.make("v1", "u", danmaku.Time(1000*(i%4)))
+		want = append(want, d.ID)
+		put(t, s, d)
+	}
+	put(t, s, f.make("v2", "u", 0))
+	slices.SortFunc(want, danmaku.ID.Compare)
+	for _, size := range []int{0, 1, 7, 57, 58, danmaku.MaxPageSize + 1} {
+		for _, from := range []int{0, 20} {
+			var got []danmaku.ID
+			for d, err := range danmaku.All(context.Background(), s, danmaku.Query{ObjectID: "v1", Start: want[from], Limit: size}) {
+				if err != nil {
+					t.Fatalf("All: %v", err)
+				}
+				got = append(got, d.ID)
+			}
+			if !slices.Equal(got, want[from:]) {
+				t.Fatalf("page size %d from %d: got %d ids, want %d, or order differs", size, from, len(got), len(want)-from)
+			}
 		}
 	}
 }
