@@ -263,7 +263,7 @@ func (m *Main) openStore(ctx context.Context) error {
 	case "dynamodb":
 		st, err = dynamostore.Open(ctx, m.Config.Dynamo)
 	default:
-		st, err = pebble.Open(m.Config.DataDir, m.Log)
+		st, err = pebble.Open(m.Config.DataDir, &pebble.Options{Log: m.Log})
 	}
 	if err != nil {
 		return err

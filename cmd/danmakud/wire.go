@@ -79,7 +79,7 @@ func (m *Main) wire() error {
 	})
 	m.API.Handle("GET /metrics", m.Metrics.Handler())
 	m.API.MountFormats(m.Store)
-	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.dplayerActor, m.Svc.Limits())))
+	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, dplayer.Config{Auth: m.dplayerActor, Limits: m.Svc.Limits(), Log: m.Log})))
 	web.New().Mount(m.API.Handle)
 	sdk.New().Mount(m.API.Handle)
 	if c.BenchNoop {
@@ -203,7 +203,7 @@ func (m *Main) openGuard() error {
 	// live in Redis; each node checks sends against its local copies.
 	rc := redis.NewClient(&redis.Options{Addr: c.Redis, DialTimeout: 500 * time.Millisecond,
 		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
-	opts := redismod.Options{Logger: m.Log}
+	opts := redismod.Options{Log: m.Log}
 	bans, words, rooms := redismod.NewBans(rc, opts), redismod.NewWords(rc, opts), redismod.NewRooms(rc, opts)
 	limits := redismod.NewLimiter(rc, rooms, limitCfg, opts)
 	m.closers = append(m.closers, rc.Close, bans.Close, words.Close, rooms.Close)

@@ -62,21 +62,30 @@ const (
 	TypeBottom = 2
 )
 
+// Config holds the handler's settings.
+type Config struct {
+	// Auth establishes who makes a request; nil treats everyone as an
+	// anonymous viewer known by remote address.
+	Auth   Authenticator
+	Limits danmaku.Limits // Content limits of a send.
+	Log    *slog.Logger   // Receives internal errors; nil discards them.
+}
+
 // handler serves the v3 API; see NewHandler.
 type handler struct {
 	svc  Service
 	auth Authenticator
 	lim  danmaku.Limits
+	log  *slog.Logger
 }
 
 // NewHandler returns a handler for GET /v3/ and POST /v3/, relative to where
 // it is mounted (mount it with http.StripPrefix("/dplayer", h) to serve
-// /dplayer/v3/). Reads and sends go through s, as the actor that auth
-// returns. A nil auth treats everyone as an anonymous viewer known by remote
-// address.
-func NewHandler(s Service, auth Authenticator, lim danmaku.Limits) http.Handler {
-	if auth == nil {
-		auth = func(r *http.Request) (danmaku.Actor, error) {
+// /dplayer/v3/). Reads and sends go through s, as the actor that cfg.Auth
+// returns.
+func NewHandler(s Service, cfg Config) http.Handler {
+	if cfg.Auth == nil {
+		cfg.Auth = func(r *http.Request) (danmaku.Actor, error) {
 			host, _, err := net.SplitHostPort(r.RemoteAddr)
 			if err != nil {
 				host = r.RemoteAddr
@@ -84,12 +93,15 @@ func NewHandler(s Service, auth Authenticator, lim danmaku.Limits) http.Handler 
 			return danmaku.Actor{Anonymous: true, IP: host}, nil
 		}
 	}
-	return &handler{svc: s, auth: auth, lim: lim}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &handler{svc: s, auth: cfg.Auth, lim: cfg.Limits, log: cfg.Log}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/v3/" && r.URL.Path != "/v3" {
-		writeError(w, r, danmaku.Errorf(danmaku.ENOTFOUND, "no such DPlayer endpoint; use v3/"))
+		h.writeError(w, r, danmaku.Errorf(danmaku.ENOTFOUND, "no such DPlayer endpoint; use v3/"))
 		return
 	}
 	switch r.Method {
@@ -99,7 +111,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.post(w, r)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		writeError(w, r, danmaku.Errorf(danmaku.EMETHOD, "method %s is not allowed; use GET or POST", r.Method))
+		h.writeError(w, r, danmaku.Errorf(danmaku.EMETHOD, "method %s is not allowed; use GET or POST", r.Method))
 	}
 }
 
@@ -109,12 +121,12 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id := q.Get("id")
 	if err := danmaku.ValidateObjectID(id); err != nil {
-		writeError(w, r, renameField(err, "id"))
+		h.writeError(w, r, renameField(err, "id"))
 		return
 	}
 	limit, err := maxParam(q.Get("max"), q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	actor, err := h.auth(r)
@@ -123,7 +135,7 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := h.list(r.Context(), id, limit, actor)
 	if err != nil {
-		writeError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	rows := make([][]any, 0, len(items))
@@ -210,20 +222,20 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, r, danmaku.Errorf(danmaku.ETOOLARGE, "body is larger than %d bytes", MaxBodyBytes))
+			h.writeError(w, r, danmaku.Errorf(danmaku.ETOOLARGE, "body is larger than %d bytes", MaxBodyBytes))
 			return
 		}
-		writeError(w, r, danmaku.Errorf(danmaku.EINVALID, "could not read the body"))
+		h.writeError(w, r, danmaku.Errorf(danmaku.EINVALID, "could not read the body"))
 		return
 	}
 	var pb postBody
 	if err := json.Unmarshal(body, &pb); err != nil {
-		writeError(w, r, danmaku.Errorf(danmaku.EINVALID, "body must be a JSON object"))
+		h.writeError(w, r, danmaku.Errorf(danmaku.EINVALID, "body must be a JSON object"))
 		return
 	}
 	req, err := h.parsePost(pb)
 	if err != nil {
-		writeError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	ar := r
@@ -233,12 +245,12 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, err := h.auth(ar)
 	if err != nil {
-		writeError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	d, err := h.svc.Send(r.Context(), actor, req)
 	if err != nil {
-		writeError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, map[string]any{"code": 0, "data": map[string]any{
@@ -353,11 +365,10 @@ func renameField(err error, field string) error {
 
 // writeError answers with {"code":1,"msg":…,"error":code} and status 200,
 // which is the only way DPlayer shows the message; see the package comment.
-// Internal errors say only "internal error" and go to the default slog
-// logger.
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
+// Internal errors say only "internal error" and go to the handler's log.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if danmaku.ErrorCode(err) == danmaku.EINTERNAL {
-		slog.ErrorContext(r.Context(), "dplayer api", "method", r.Method, "err", err)
+		h.log.ErrorContext(r.Context(), "dplayer api", "method", r.Method, "err", err)
 	}
 	if ra := danmaku.ErrorRetryAfter(err); ra > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))

@@ -72,7 +72,8 @@ func newFixture(t *testing.T) *fixture {
 		}
 	})
 	svc := service.New(service.Config{}, st, service.Options{})
-	h := dplayer.NewHandler(&storeSender{Service: svc, st: st, gen: danmaku.NewIDGenNode(1, nil)}, auth, danmaku.DefaultLimits())
+	h := dplayer.NewHandler(&storeSender{Service: svc, st: st, gen: danmaku.NewIDGenNode(1, nil)},
+		dplayer.Config{Auth: auth, Limits: danmaku.DefaultLimits()})
 	mux := http.NewServeMux()
 	mux.Handle("/dplayer/", http.StripPrefix("/dplayer", h))
 	srv := httptest.NewServer(mux)

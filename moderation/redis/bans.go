@@ -1,4 +1,4 @@
-package redismod
+package redis
 
 import (
 	"context"
@@ -177,7 +177,7 @@ func (b *Bans) Sync(ctx context.Context) error {
 	for _, v := range vals {
 		ban, err := decodeBan(v)
 		if err != nil {
-			b.opts.Logger.Warn("moderation: skipping a bad ban in redis", "err", err)
+			b.opts.Log.Warn("moderation: skipping a bad ban in redis", "err", err)
 			continue
 		}
 		bans = append(bans, ban)
@@ -189,7 +189,7 @@ func (b *Bans) Sync(ctx context.Context) error {
 // onMessage reloads the scope named by a notification.
 func (b *Bans) onMessage(ctx context.Context, room string) {
 	if err := b.syncScope(ctx, room); err != nil {
-		b.opts.Logger.Warn("moderation: reload of bans failed", "room", room, "err", err)
+		b.opts.Log.Warn("moderation: reload of bans failed", "room", room, "err", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package redismod
+package redis
 
 import (
 	"context"
@@ -139,7 +139,7 @@ func (l *Limiter) Fallbacks() int64 { return l.fallbacks.Load() }
 // logged. Callers that can report errors use Rooms.SetSlowMode.
 func (l *Limiter) SetSlowMode(room string, every time.Duration) {
 	if err := l.rooms.SetSlowMode(context.Background(), room, every); err != nil {
-		l.opts.Logger.Warn("moderation: slow mode not saved", "room", room, "err", err)
+		l.opts.Log.Warn("moderation: slow mode not saved", "room", room, "err", err)
 	}
 }
 
@@ -201,7 +201,7 @@ func (l *Limiter) allowRedis(now time.Time, a moderation.Attempt) (err error, ok
 		a.Room, l.cfg.DuplicateWindow.Microseconds(),
 		flag(useUser), flag(useIP), flag(useSlow), flag(useDup)).Int64Slice()
 	if rerr != nil || len(res) != 3 {
-		l.opts.Logger.Warn("moderation: shared rate limit unavailable; using the local limiter", "err", rerr)
+		l.opts.Log.Warn("moderation: shared rate limit unavailable; using the local limiter", "err", rerr)
 		return nil, false
 	}
 	wait, reason, every := time.Duration(res[0]), res[1], time.Duration(res[2])*time.Microsecond

@@ -1,11 +1,10 @@
-package redismod
+package redis
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -58,7 +57,6 @@ func testOptions(t *testing.T) Options {
 		Prefix:      prefix,
 		ReloadEvery: 10 * time.Second,
 		Timeout:     time.Second,
-		Logger:      slog.New(slog.DiscardHandler),
 	}
 }
 

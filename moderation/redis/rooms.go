@@ -1,4 +1,4 @@
-package redismod
+package redis
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func NewRooms(client redis.UniversalClient, opts Options) *Rooms {
 	r := &Rooms{client: client, opts: opts.withDefaults(), paused: map[string]bool{}, slow: map[string]time.Duration{}}
 	r.w = startWatcher(client, r.channel(), r.opts, func(ctx context.Context, _ string) {
 		if err := r.Sync(ctx); err != nil {
-			r.opts.Logger.Warn("moderation: reload of room settings failed", "err", err)
+			r.opts.Log.Warn("moderation: reload of room settings failed", "err", err)
 		}
 	}, r.Sync)
 	return r

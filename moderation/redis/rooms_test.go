@@ -1,4 +1,4 @@
-package redismod
+package redis
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package redismod
+package redis
 
 import (
 	"context"
@@ -197,7 +197,7 @@ func (ws *Words) reload(ctx context.Context) error {
 	for i := 1; i+1 < len(vals); i += 2 {
 		r, err := decodeRule(vals[i], vals[i+1])
 		if err != nil {
-			ws.opts.Logger.Warn("moderation: skipping a bad word rule in redis", "err", err)
+			ws.opts.Log.Warn("moderation: skipping a bad word rule in redis", "err", err)
 			continue
 		}
 		lists[r.Room] = append(lists[r.Room], r)
@@ -245,7 +245,7 @@ func (ws *Words) replace(room string, rules []moderation.Rule) error {
 // onMessage reloads the list named by a notification.
 func (ws *Words) onMessage(ctx context.Context, room string) {
 	if err := ws.syncList(ctx, room); err != nil {
-		ws.opts.Logger.Warn("moderation: reload of a word list failed", "room", room, "err", err)
+		ws.opts.Log.Warn("moderation: reload of a word list failed", "room", room, "err", err)
 	}
 }
 

@@ -92,15 +92,21 @@ type Store struct {
 // errClosed is returned by writes after Close.
 var errClosed = errors.New("pebble store is closed")
 
-// Open opens or creates the store in dir. log may be nil to discard
-// Pebble's own messages.
-func Open(dir string, log *slog.Logger) (*Store, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// Options are the optional settings of a Store.
+type Options struct {
+	Log *slog.Logger // Receives Pebble's own messages; nil discards them.
+}
+
+// Open opens or creates the store in dir. opts may be nil for the
+// defaults.
+func Open(dir string, opts *Options) (*Store, error) {
+	log := slog.New(slog.DiscardHandler)
+	if opts != nil && opts.Log != nil {
+		log = opts.Log
 	}
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref() // The DB holds its own reference.
-	opts := &pebble.Options{
+	po := &pebble.Options{
 		Logger:             pebbleLogger{log},
 		FormatMajorVersion: pebble.FormatNewest,
 		Cache:              cache,
@@ -108,8 +114,8 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	// Bloom filters let the existence check of every Put skip tables that
 	// cannot hold the new key; the other levels inherit L0's policy.
-	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	db, err := pebble.Open(dir, opts)
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}

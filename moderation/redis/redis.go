@@ -1,4 +1,4 @@
-// Package redismod shares the moderation state of danmakud between nodes
+// Package redis shares the moderation state of danmakud between nodes
 // through Redis: bans (Bans), word lists (Words), room pauses and slow mode
 // (Rooms), and rate limits (Limiter).
 //
@@ -10,7 +10,7 @@
 // announcement, and reloads everything periodically and after each
 // reconnection to heal missed announcements. While Redis is down, checks
 // use the last copy and writes fail with an EUNAVAILABLE *danmaku.Error.
-package redismod
+package redis
 
 import (
 	"context"
@@ -39,8 +39,8 @@ type Options struct {
 	// RetryAfter is what a write that could not reach Redis tells the
 	// client (default 5 s).
 	RetryAfter time.Duration
-	// Logger receives reload and fallback errors (default slog.Default()).
-	Logger *slog.Logger
+	// Log receives reload and fallback errors; nil discards them.
+	Log *slog.Logger
 }
 
 // Defaults for Options.
@@ -64,8 +64,8 @@ func (o Options) withDefaults() Options {
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = DefaultRetryAfter
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
@@ -73,7 +73,7 @@ func (o Options) withDefaults() Options {
 // unavailable wraps a Redis error into the EUNAVAILABLE error that clients
 // see; the cause goes to the log.
 func (o Options) unavailable(what string, err error) error {
-	o.Logger.Warn("moderation: redis write failed", "op", what, "err", err)
+	o.Log.Warn("moderation: redis write failed", "op", what, "err", err)
 	return &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "moderation state is unavailable; try again later", RetryAfter: o.RetryAfter}
 }
 
@@ -119,7 +119,7 @@ func (w *watcher) run(ctx context.Context, channel string) {
 			// itself after a later reconnection.
 			if err := w.ps.Subscribe(ctx, channel); err != nil {
 				if ctx.Err() == nil {
-					w.opts.Logger.Debug("moderation: subscribe failed", "channel", channel, "err", err)
+					w.opts.Log.Debug("moderation: subscribe failed", "channel", channel, "err", err)
 				}
 				if !sleep(ctx, backoff) {
 					return
@@ -176,7 +176,7 @@ func (w *watcher) maybeReload(ctx context.Context, next *time.Time) {
 
 func (w *watcher) doReload(ctx context.Context) {
 	if err := w.reload(ctx); err != nil && ctx.Err() == nil {
-		w.opts.Logger.Warn("moderation: reload from redis failed; using the local copy", "err", err)
+		w.opts.Log.Warn("moderation: reload from redis failed; using the local copy", "err", err)
 	}
 }
 
