@@ -1,7 +1,18 @@
 // Package danmaku holds the domain types of danmakud, a bullet-comment
-// (弹幕) service: the danmaku itself, its id scheme, the errors every layer
-// speaks, and the small interfaces (Store, Publisher) that the storage and
-// fan-out packages implement.
+// (弹幕) service: the danmaku itself, its id scheme (id.go), the errors
+// every layer speaks, the small interfaces (Store, Publisher) that the
+// storage and fan-out packages implement, and All, the one loop that reads
+// a whole video from a Store.
+//
+// Two pieces of wire code live here too, on purpose. The JSON encoder
+// (json.go) is Danmaku's MarshalJSON and AppendJSON: a method set must be
+// declared with its type, and MarshalJSON is what makes every
+// encoding/json user (stores, the API, the live fan-out) write the same
+// bytes without reflection. The send parser's fast path (sendparse.go)
+// fills the same unexported request that ParseSend's encoding/json
+// fallback fills and validates, so that both paths share one set of rules
+// and FuzzParseFast can check one against the other. Moving either out
+// would mean exporting those internals or copying the rules.
 package danmaku
 
 import (

@@ -1,7 +1,9 @@
 // Package service is the send-and-read pipeline shared by every transport
 // (HTTP, WebSocket, DPlayer): it validates who may do what, gives each
 // danmaku its id and playback time, stores it durably and hands it to the
-// fan-out.
+// fan-out. Reads go through it too, so that the rule of who may see what
+// (visible) lives in one place: the listings, and ReadAll, the read of a
+// whole video behind the exports and the DPlayer API.
 package service
 
 import (
