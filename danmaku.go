@@ -1,6 +1,6 @@
 // Package danmaku holds the domain types of danmakud, a bullet-comment
 // (弹幕) service: the danmaku itself, its id scheme, the errors every layer
-// speaks, and the small interfaces (Store, Publisher) that the storage and
+// speaks, and the small interfaces (Store, Broker) that the storage and
 // fan-out packages implement.
 package danmaku
 

@@ -158,12 +158,3 @@ func IDFromArrivalBytes(b []byte) (ID, error) {
 		PlayMs: int64(binary.BigEndian.Uint64(b[14:22])),
 	}, nil
 }
-
-// Publisher delivers accepted danmaku to the viewers of their video. The
-// live package implements it in process; a Redis broker spans nodes.
-type Publisher interface {
-	// Publish hands d to the fan-out without waiting for viewers. priority
-	// marks danmaku from the room's owner and moderators, which a tick keeps
-	// when it has more than it may broadcast.
-	Publish(ctx context.Context, d *Danmaku, priority bool) error
-}
