@@ -101,7 +101,7 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u.EnableCompression(!h.cfg.DisableCompression)
 	u.SetPingHandler(func(c *websocket.Conn, data string) {
 		if s, ok := c.Session().(*wsSink); ok {
-			s.v.send(&message{ws: wsFrame(opPong, []byte(data))})
+			s.v.answerPing(&message{ws: wsFrame(opPong, []byte(data))})
 		}
 	})
 	u.SetCloseHandler(h.onCloseFrame)
