@@ -1,6 +1,6 @@
 // Package danmaku holds the domain types of danmakud, a bullet-comment
 // (弹幕) service: the danmaku itself, its id scheme (id.go), the errors
-// every layer speaks, the small interfaces (Store, Publisher) that the
+// every layer speaks, the small interfaces (Store, Broker) that the
 // storage and fan-out packages implement, and All, the one loop that reads
 // a whole video from a Store.
 //

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Error codes. Each maps to one HTTP status in httpapi and one WebSocket
-// error code in live; nowhere else decides that mapping.
+// Error codes. Each maps to one HTTP status in webapi.Status, which the
+// HTTP API and the live endpoints' refusals both answer with; nowhere else
+// decides that mapping.
 const (
 	EINVALID      = "invalid"      // The request is malformed or a field is wrong (400).
 	EUNAUTHORIZED = "unauthorized" // No valid credential (401).

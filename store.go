@@ -130,12 +130,3 @@ func All(ctx context.Context, st Store, q Query) iter.Seq2[*Danmaku, error] {
 		}
 	}
 }
-
-// Publisher delivers accepted danmaku to the viewers of their video. The
-// live package implements it in process; a Redis broker spans nodes.
-type Publisher interface {
-	// Publish hands d to the fan-out without waiting for viewers. priority
-	// marks danmaku from the room's owner and moderators, which a tick keeps
-	// when it has more than it may broadcast.
-	Publish(ctx context.Context, d *Danmaku, priority bool) error
-}

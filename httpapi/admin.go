@@ -7,8 +7,10 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/live"
 	"github.com/danmakud/danmakud/moderation"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // Admin holds what the admin API acts on. Admins act everywhere; room
@@ -55,12 +57,12 @@ type adminHandlers struct {
 func (h *adminHandlers) actor(w http.ResponseWriter, r *http.Request, room string) (danmaku.Actor, bool) {
 	a, err := h.s.auth.Authenticate(r)
 	if err != nil {
-		writeError(w, r, h.s.log, &danmaku.Error{Code: danmaku.EUNAUTHORIZED, Message: "sign in as an admin or a moderator"})
+		webapi.WriteError(w, r, h.s.log, &danmaku.Error{Code: danmaku.EUNAUTHORIZED, Message: "sign in as an admin or a moderator"})
 		return a, false
 	}
 	allowed := a.Role == danmaku.RoleAdmin || (room != "" && a.CanModerate(room))
 	if !allowed {
-		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.EFORBIDDEN, "this needs the admin role or a moderator of the room"))
+		webapi.WriteError(w, r, h.s.log, danmaku.Errorf(danmaku.EFORBIDDEN, "this needs the admin role or a moderator of the room"))
 		return a, false
 	}
 	return a, true
@@ -71,7 +73,7 @@ func (h *adminHandlers) actor(w http.ResponseWriter, r *http.Request, room strin
 func (h *adminHandlers) moderatedRoom(w http.ResponseWriter, r *http.Request) (string, bool) {
 	objectID := r.PathValue("objectId")
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		writeError(w, r, h.s.log, err)
+		webapi.WriteError(w, r, h.s.log, err)
 		return "", false
 	}
 	_, ok := h.actor(w, r, objectID)
@@ -87,7 +89,7 @@ func (h *adminHandlers) decode(w http.ResponseWriter, r *http.Request, v any) bo
 		}
 	}
 	if err != nil {
-		writeError(w, r, h.s.log, err)
+		webapi.WriteError(w, r, h.s.log, err)
 		return false
 	}
 	return true
@@ -95,8 +97,8 @@ func (h *adminHandlers) decode(w http.ResponseWriter, r *http.Request, v any) bo
 
 func (h *adminHandlers) login(w http.ResponseWriter, r *http.Request) {
 	if h.a.LoginLimits != nil {
-		if err := h.a.LoginLimits.Allow(moderation.Attempt{IP: RemoteIP(r)}); err != nil {
-			writeError(w, r, h.s.log, err)
+		if err := h.a.LoginLimits.Allow(moderation.Attempt{IP: auth.RemoteIP(r)}); err != nil {
+			webapi.WriteError(w, r, h.s.log, err)
 			return
 		}
 	}
@@ -108,7 +110,7 @@ func (h *adminHandlers) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token, err := h.a.Login(in.Password)
 	if err != nil {
-		writeError(w, r, h.s.log, err)
+		webapi.WriteError(w, r, h.s.log, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -131,7 +133,7 @@ func (h *adminHandlers) feedStream(w http.ResponseWriter, r *http.Request) {
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, r, h.s.log, fmt.Errorf("feed stream: response writer cannot flush"))
+		webapi.WriteError(w, r, h.s.log, fmt.Errorf("feed stream: response writer cannot flush"))
 		return
 	}
 	events, cancel := h.s.svc.Feed().Subscribe(room)
@@ -177,7 +179,7 @@ func (h *adminHandlers) addWord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.a.Guard.Words.Add(rule); err != nil {
-		writeError(w, r, h.s.log, err)
+		webapi.WriteError(w, r, h.s.log, err)
 		return
 	}
 	writeJSON(w, map[string]any{"added": rule})
@@ -220,7 +222,7 @@ func (h *adminHandlers) ban(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Seconds < 0 {
-		writeError(w, r, h.s.log, danmaku.FieldError("seconds", "must not be negative"))
+		webapi.WriteError(w, r, h.s.log, danmaku.FieldError("seconds", "must not be negative"))
 		return
 	}
 	now := h.a.Now()
@@ -229,7 +231,7 @@ func (h *adminHandlers) ban(w http.ResponseWriter, r *http.Request) {
 		b.Until = now.Add(time.Duration(in.Seconds) * time.Second)
 	}
 	if err := h.a.Guard.Bans.Ban(r.Context(), b); err != nil {
-		writeError(w, r, h.s.log, err)
+		webapi.WriteError(w, r, h.s.log, err)
 		return
 	}
 	writeJSON(w, map[string]any{"ban": b})
@@ -250,9 +252,9 @@ func (h *adminHandlers) unban(w http.ResponseWriter, r *http.Request) {
 func (h *adminHandlers) removed(w http.ResponseWriter, r *http.Request, removed bool, err error, notFound string) {
 	switch {
 	case err != nil:
-		writeError(w, r, h.s.log, err)
+		webapi.WriteError(w, r, h.s.log, err)
 	case !removed:
-		writeError(w, r, h.s.log, danmaku.Errorf(danmaku.ENOTFOUND, "%s", notFound))
+		webapi.WriteError(w, r, h.s.log, danmaku.Errorf(danmaku.ENOTFOUND, "%s", notFound))
 	default:
 		writeJSON(w, map[string]bool{"removed": true})
 	}
@@ -314,23 +316,23 @@ func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
 			c.MaxPerTick = *in.MaxPerTick
 		}
 		if err := h.a.Hub.SetRoomConfig(objectID, c); err != nil {
-			writeError(w, r, h.s.log, err)
+			webapi.WriteError(w, r, h.s.log, err)
 			return
 		}
 	}
 	if in.SlowModeSeconds != nil {
 		if *in.SlowModeSeconds < 0 || *in.SlowModeSeconds > 3600 {
-			writeError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to 3600"))
+			webapi.WriteError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to 3600"))
 			return
 		}
 		if err := h.a.Guard.SetRoomSlowMode(r.Context(), objectID, time.Duration(*in.SlowModeSeconds*float64(time.Second))); err != nil {
-			writeError(w, r, h.s.log, err)
+			webapi.WriteError(w, r, h.s.log, err)
 			return
 		}
 	}
 	if in.Paused != nil {
 		if err := h.a.Guard.SetRoomPaused(r.Context(), objectID, *in.Paused); err != nil {
-			writeError(w, r, h.s.log, err)
+			webapi.WriteError(w, r, h.s.log, err)
 			return
 		}
 	}
@@ -352,7 +354,7 @@ func (h *adminHandlers) live(w http.ResponseWriter, r *http.Request, act func(st
 	}
 	s, err := act(objectID, h.a.Now())
 	if err != nil {
-		writeError(w, r, h.s.log, err)
+		webapi.WriteError(w, r, h.s.log, err)
 		return
 	}
 	writeJSON(w, map[string]any{"session": s})

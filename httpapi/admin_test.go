@@ -32,14 +32,14 @@ func newAdminEnv(t *testing.T) adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub, err := live.New(live.Config{}, nil)
+	hub, err := live.New(live.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	guard := moderation.NewGuard(moderation.NewFilter(), moderation.NewLimiter(moderation.LimitConfig{Disabled: true}),
 		moderation.NewBanList(), moderation.BanReject, nil)
-	svc := service.New(service.Config{}, st, service.Options{Publisher: hub, Live: hub, Moderator: guard})
-	api := httpapi.New(httpapi.Config{CORSOrigins: []string{"https://player.example"}}, svc, a, nil)
+	svc := service.New(service.Config{}, st, service.Options{Broker: hub, Live: hub, Moderator: guard})
+	api := httpapi.New(httpapi.Config{CORSOrigins: []string{"https://player.example"}}, svc, a)
 	api.MountAdmin(httpapi.Admin{
 		Guard: guard, Hub: hub, Login: a.AdminLogin,
 		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.01, IPBurst: 3, DuplicateWindow: -1}),

@@ -8,6 +8,7 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/format/ass"
 	"github.com/danmakud/danmakud/format/bilibili"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // maxImportBytes caps an uploaded danmaku file.
@@ -30,11 +31,11 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	objectID, format, ok := strings.Cut(file, ".")
 	if !ok || (format != "xml" && format != "ass") {
-		writeError(w, r, s.log, danmaku.Errorf(danmaku.ENOTFOUND, "export as {objectId}.xml (Bilibili XML) or {objectId}.ass (ASS subtitles)"))
+		webapi.WriteError(w, r, s.log, danmaku.Errorf(danmaku.ENOTFOUND, "export as {objectId}.xml (Bilibili XML) or {objectId}.ass (ASS subtitles)"))
 		return
 	}
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -60,22 +61,22 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 func (s *Server) importXML(w http.ResponseWriter, r *http.Request, store danmaku.Store) {
 	objectID := r.PathValue("objectId")
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	a, err := s.auth.Authenticate(r)
 	if err != nil || !a.CanModerate(objectID) {
-		writeError(w, r, s.log, danmaku.Errorf(danmaku.EFORBIDDEN, "importing needs the admin role or a moderator of the room"))
+		webapi.WriteError(w, r, s.log, danmaku.Errorf(danmaku.EFORBIDDEN, "importing needs the admin role or a moderator of the room"))
 		return
 	}
 	stats, err := bilibili.Import(r.Context(), store, objectID, http.MaxBytesReader(w, r.Body, maxImportBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, r, s.log, danmaku.Errorf(danmaku.ETOOLARGE, "the file is larger than %d MB (imported %d before stopping)", maxImportBytes>>20, stats.Imported))
+			webapi.WriteError(w, r, s.log, danmaku.Errorf(danmaku.ETOOLARGE, "the file is larger than %d MB (imported %d before stopping)", maxImportBytes>>20, stats.Imported))
 			return
 		}
-		writeError(w, r, s.log, danmaku.Errorf(danmaku.EINVALID, "import stopped after %d danmaku: %v", stats.Imported, err))
+		webapi.WriteError(w, r, s.log, danmaku.Errorf(danmaku.EINVALID, "import stopped after %d danmaku: %v", stats.Imported, err))
 		return
 	}
 	writeJSON(w, stats)

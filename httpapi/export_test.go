@@ -10,6 +10,7 @@ import (
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/store/pebble"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // TestExportLeavesShadowedOut exports a video holding a shadowed danmaku as
@@ -32,7 +33,7 @@ func TestExportLeavesShadowedOut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	api := httpapi.New(httpapi.Config{}, service.New(service.Config{}, st, service.Options{}), httpapi.AuthFunc(testAuth), nil)
+	api := httpapi.New(httpapi.Config{}, service.New(service.Config{}, st, service.Options{}), webapi.AuthFunc(testAuth))
 	api.MountFormats(st)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	danmaku "github.com/danmakud/danmakud"
-	"github.com/danmakud/danmakud/httpapi"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // sendWithKey posts body with an Idempotency-Key as user u1.
@@ -41,7 +41,7 @@ func sendWithKey(t *testing.T, base, key, body string) (int, http.Header, *danma
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	srv := MustServe(t, httpapi.AuthFunc(testAuth))
+	srv := MustServe(t, webapi.AuthFunc(testAuth))
 	c := client{t: t, base: srv.URL, user: "u1"}
 	const body = `{"objectId":"idem","content":{"text":"只发一次","time":3}}`
 

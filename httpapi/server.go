@@ -1,7 +1,8 @@
 // Package httpapi serves danmakud's HTTP API: the seed's routes
 // (/danmu/send, /danmu/queryByTime, /danmu/pull), the per-user listing,
 // deletion, and the mounts of the live, compatibility and web handlers.
-// Every error answer is JSON made in one place (errors.go).
+// Every error answer is JSON written by webapi.WriteError, the same
+// writer that refuses live connections.
 package httpapi
 
 import (
@@ -12,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -23,6 +23,7 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/service"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // Config holds the HTTP layer's own limits.
@@ -35,6 +36,8 @@ type Config struct {
 	// Health reports whether each dependency is reachable (for /healthz);
 	// nil reports none.
 	Health func() map[string]bool
+	// Log receives failed requests; nil discards them.
+	Log *slog.Logger
 }
 
 // Server routes requests. Create it with New, then Mount extra handlers
@@ -42,7 +45,7 @@ type Config struct {
 type Server struct {
 	cfg  Config
 	svc  *service.Service
-	auth Authenticator
+	auth webapi.Authenticator
 	log  *slog.Logger
 	mux  *http.ServeMux
 	// patterns lists the registered routes in registration order.
@@ -51,17 +54,17 @@ type Server struct {
 
 // New returns a Server for svc. auth may be nil: every caller is then an
 // unidentified viewer who names itself in the body, as in the seed.
-func New(cfg Config, svc *service.Service, auth Authenticator, log *slog.Logger) *Server {
+func New(cfg Config, svc *service.Service, auth webapi.Authenticator) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 4 << 10
 	}
 	if auth == nil {
-		auth = AuthFunc(trustBody)
+		auth = webapi.AuthFunc(webapi.TrustBody)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, svc: svc, auth: auth, log: log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, svc: svc, auth: auth, log: cfg.Log, mux: http.NewServeMux()}
 	s.handleFunc("POST /danmu/send", s.handleSend)
 	s.handleFunc("GET /danmu/queryByTime/{objectId}", s.handleQueryByTime)
 	s.handleFunc("GET /danmu/pull/{objectId}", s.handlePull)
@@ -113,7 +116,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			writeError(w, r, s.log, fmt.Errorf("panic: %v", v))
+			webapi.WriteError(w, r, s.log, fmt.Errorf("panic: %v", v))
 		}
 	}()
 	if s.cors(w, r) {
@@ -151,7 +154,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 // WriteError writes err as a JSON error response, for handlers mounted
 // beside the API.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, s.log, err)
+	webapi.WriteError(w, r, s.log, err)
 }
 
 // noRoute lets the mux decide between 404, 405 and a redirect, and turns
@@ -164,12 +167,12 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	case rec.status == http.StatusMethodNotAllowed:
 		allow := rec.header.Get("Allow")
 		w.Header().Set("Allow", allow)
-		writeError(w, r, s.log, danmaku.Errorf(danmaku.EMETHOD, "method %s is not allowed here; allowed: %s", r.Method, allow))
+		webapi.WriteError(w, r, s.log, danmaku.Errorf(danmaku.EMETHOD, "method %s is not allowed here; allowed: %s", r.Method, allow))
 	case rec.status >= 300 && rec.status < 400:
 		w.Header().Set("Location", rec.header.Get("Location"))
 		w.WriteHeader(rec.status)
 	default:
-		writeError(w, r, s.log, danmaku.Errorf(danmaku.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
+		webapi.WriteError(w, r, s.log, danmaku.Errorf(danmaku.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
 	}
 }
 
@@ -186,29 +189,29 @@ func (r *recorder) WriteHeader(status int)      { r.status = status }
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	a, err := s.auth.Identify(w, r)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	body, err := s.readJSONBody(w, r)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	req, err := danmaku.ParseSend(body, s.svc.Limits())
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {
 		if err := danmaku.ValidateIdempotencyKey(key); err != nil {
-			writeError(w, r, s.log, err)
+			webapi.WriteError(w, r, s.log, err)
 			return
 		}
 	}
 	d, replayed, err := s.svc.SendOnce(r.Context(), a, req, key)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	if replayed {
@@ -235,25 +238,25 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, e
 }
 
 func (s *Server) handleQueryByTime(w http.ResponseWriter, r *http.Request) {
-	a, err := s.viewer(r)
+	a, err := webapi.Viewer(s.auth, r)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	q := r.URL.Query()
 	size, err := intParam(q.Get("size"), "size")
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	t, err := timeParam(q.Get("playingTime"), "playingTime")
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	res, err := s.svc.QueryByTime(r.Context(), a, r.PathValue("objectId"), t, size)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, res)
@@ -265,63 +268,63 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 		s.handleQueryByTime(w, r)
 		return
 	}
-	a, err := s.viewer(r)
+	a, err := webapi.Viewer(s.auth, r)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	size, err := intParam(q.Get("size"), "size")
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	res, err := s.svc.Pull(r.Context(), a, r.PathValue("objectId"), q.Get("cursor"), size)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, res)
 }
 
 func (s *Server) handleByUser(w http.ResponseWriter, r *http.Request) {
-	a, err := s.viewer(r)
+	a, err := webapi.Viewer(s.auth, r)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	q := r.URL.Query()
 	size, err := intParam(q.Get("size"), "size")
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	res, err := s.svc.ByUser(r.Context(), a, r.PathValue("userId"), q.Get("cursor"), size)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, res)
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	a, err := s.viewer(r)
+	a, err := webapi.Viewer(s.auth, r)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	objectID := r.PathValue("objectId")
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	id, err := danmaku.ParseID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, r, s.log, danmaku.FieldError("id", "must be a danmaku id"))
+		webapi.WriteError(w, r, s.log, danmaku.FieldError("id", "must be a danmaku id"))
 		return
 	}
 	d, err := s.svc.Delete(r.Context(), a, objectID, id)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, map[string]any{"deleted": d})
@@ -331,17 +334,17 @@ func (s *Server) handleHeatmap(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	buckets, err := intParam(q.Get("buckets"), "buckets")
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	duration, err := timeParam(q.Get("duration"), "duration")
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	h, err := s.svc.Heatmap(r.Context(), r.PathValue("objectId"), duration, buckets)
 	if err != nil {
-		writeError(w, r, s.log, err)
+		webapi.WriteError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, h)
@@ -364,7 +367,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.svc.Ready(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		writeError(w, r, s.log, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "the store does not answer", RetryAfter: time.Second})
+		webapi.WriteError(w, r, s.log, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "the store does not answer", RetryAfter: time.Second})
 		return
 	}
 	writeJSON(w, map[string]string{"status": "ready"})
@@ -405,14 +408,4 @@ func timeParam(v, name string) (danmaku.Time, error) {
 		return 0, danmaku.FieldError(name, "%v", err)
 	}
 	return t, nil
-}
-
-// RemoteIP returns the client's IP address from the connection (proxies'
-// forwarding headers are not trusted).
-func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

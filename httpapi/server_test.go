@@ -13,6 +13,7 @@ import (
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/store/pebble"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // seedCurlBody is the body of the seed document's curl request, byte for byte.
@@ -31,14 +32,14 @@ func testAuth(r *http.Request) (danmaku.Actor, error) {
 }
 
 // MustServe starts the API over a fresh Pebble store.
-func MustServe(t *testing.T, auth httpapi.Authenticator) *httptest.Server {
+func MustServe(t *testing.T, auth webapi.Authenticator) *httptest.Server {
 	t.Helper()
 	st, err := pebble.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := service.New(service.Config{}, st, service.Options{})
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{}, svc, auth, nil))
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{}, svc, auth))
 	t.Cleanup(func() {
 		srv.Close()
 		st.Close()
@@ -250,7 +251,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestDeletePermissions(t *testing.T) {
-	srv := MustServe(t, httpapi.AuthFunc(testAuth))
+	srv := MustServe(t, webapi.AuthFunc(testAuth))
 	author := client{t: t, base: srv.URL, user: "u1"}
 	other := client{t: t, base: srv.URL, user: "u2"}
 	admin := client{t: t, base: srv.URL, user: "boss:admin"}
@@ -271,7 +272,7 @@ func TestDeletePermissions(t *testing.T) {
 }
 
 func TestBodyUserIDMustMatchToken(t *testing.T) {
-	srv := MustServe(t, httpapi.AuthFunc(testAuth))
+	srv := MustServe(t, webapi.AuthFunc(testAuth))
 	c := client{t: t, base: srv.URL, user: "alice"}
 	status, _, b := c.do("POST", "/danmu/send", "application/json", `{"objectId":"1","userId":"mallory","content":{"text":"hi"}}`)
 	if status != 400 || !strings.Contains(string(b), "userId") {

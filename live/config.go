@@ -2,11 +2,13 @@ package live
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // Defaults and bounds of a room's settings.
@@ -82,19 +84,18 @@ func (r realTicker) C() <-chan time.Time { return r.t.C }
 func (r realTicker) Stop()               { r.t.Stop() }
 
 // Config configures a Hub. The zero Config is usable: real clock, no
-// sending over WebSocket, same-origin check, default limits.
+// sending over WebSocket (until SetSender), same-origin check, default
+// limits.
 type Config struct {
-	// Sender stores danmaku sent over WebSocket; nil refuses such sends.
-	Sender Sender
-	// Authenticate establishes who opens a connection; nil means every
-	// connection is an anonymous viewer. An error refuses the upgrade.
-	Authenticate func(*http.Request) (danmaku.Actor, error)
+	// Log receives the hub's errors; nil discards them.
+	Log *slog.Logger
+	// Auth establishes who opens a connection, as webapi.Viewer reads it:
+	// nil identifies nobody (every connection is an unidentified viewer),
+	// and an invalid credential refuses the connection.
+	Auth webapi.Authenticator
 	// CheckOrigin allows or refuses a WebSocket upgrade by its Origin; nil
 	// allows requests without Origin and same-origin requests.
 	CheckOrigin func(*http.Request) bool
-	// WriteError writes an error response before an upgrade; nil writes
-	// {"code","message"} with a status chosen from the error code.
-	WriteError func(http.ResponseWriter, *http.Request, error)
 	// DisableCompression declines permessage-deflate. Otherwise a client
 	// that offers it receives batches compressed once per batch and shared.
 	DisableCompression bool
@@ -141,6 +142,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}

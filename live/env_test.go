@@ -69,7 +69,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	if mod != nil {
 		mod(&cfg)
 	}
-	h, err := New(cfg, nil)
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/danmakud/danmakud/live/wsclient"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/store/pebble"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // stillTicker never ticks, so that a fuzzed connection receives only the
@@ -50,15 +51,15 @@ func FuzzClientMessage(f *testing.F) {
 	}
 	hub, err := New(Config{
 		NewTicker: func(time.Duration) Ticker { return stillTicker{make(chan time.Time)} },
-		Authenticate: func(*http.Request) (danmaku.Actor, error) {
+		Auth: webapi.AuthFunc(func(*http.Request) (danmaku.Actor, error) {
 			return danmaku.Actor{UserID: "fuzzer", IP: "127.0.0.1"}, nil
-		},
-	}, nil)
+		}),
+	})
 	if err != nil {
 		f.Fatal(err)
 	}
-	svc := service.New(service.Config{}, st, service.Options{Publisher: hub})
-	hub.cfg.Sender = svc
+	svc := service.New(service.Config{}, st, service.Options{Broker: hub})
+	hub.SetSender(svc)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /danmu/ws/{objectId}", hub.ServeWS)
 	srv := httptest.NewServer(mux)

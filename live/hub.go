@@ -3,6 +3,11 @@
 // batch (folding repeats, capping fairly), encodes it once, and writes the
 // same bytes to every viewer; see docs/protocol.md for the wire protocol.
 //
+// The Hub is the danmaku.Broker of a single node. In a cluster, the
+// cluster's Broker (broker/redis) is the hub's Remote and hands it the
+// room leaders' batches as its danmaku.BrokerEventHandler; a TickBuffer
+// chooses each tick's items alike on both paths.
+//
 // WebSocket viewers are moved onto an event-loop poller (lesismal/nbio)
 // after the upgrade, so an idle viewer costs no goroutine and no buffers.
 package live
@@ -23,15 +28,12 @@ import (
 	"github.com/lesismal/nbio/nbhttp/websocket"
 )
 
-// Publisher is what the send path calls once a danmaku is stored.
-type Publisher interface {
-	// Publish queues d for its room's next tick; it never waits for
-	// viewers. priority marks the room owner's and moderators' danmaku,
-	// which the per-tick cap keeps. Shadow danmaku are never broadcast.
-	Publish(ctx context.Context, d *danmaku.Danmaku, priority bool) error
-}
-
-var _ Publisher = (*Hub)(nil)
+// The hub is the Broker of a single node, and the event handler of a
+// cluster's Broker.
+var (
+	_ danmaku.Broker             = (*Hub)(nil)
+	_ danmaku.BrokerEventHandler = (*Hub)(nil)
+)
 
 // Hub holds the live rooms of one server. Create it with New and release
 // it with Close. It is safe for concurrent use.
@@ -48,18 +50,17 @@ type Hub struct {
 	configs  map[string]RoomConfig
 	sessions map[string]Session
 	remote   Remote // Nil unless SetRemote put the hub in cluster mode.
+	sender   Sender // Nil until SetSender.
 	closed   bool
 	wg       sync.WaitGroup
 }
 
-// New returns a running Hub. log may be nil.
-func New(cfg Config, log *slog.Logger) (*Hub, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+// New returns a running Hub.
+func New(cfg Config) (*Hub, error) {
+	cfg = cfg.withDefaults()
 	h := &Hub{
-		cfg:      cfg.withDefaults(),
-		log:      log,
+		cfg:      cfg,
+		log:      cfg.Log,
 		rooms:    make(map[string]*room),
 		configs:  make(map[string]RoomConfig),
 		sessions: make(map[string]Session),
@@ -96,6 +97,15 @@ func New(cfg Config, log *slog.Logger) (*Hub, error) {
 	}
 	h.upgrader = h.newUpgrader()
 	return h, nil
+}
+
+// SetSender makes the hub store the danmaku that viewers send over
+// WebSocket through s: the service, which is made after the hub because
+// it publishes to it. Until then such sends are refused.
+func (h *Hub) SetSender(s Sender) {
+	h.mu.Lock()
+	h.sender = s
+	h.mu.Unlock()
 }
 
 // Close disconnects every viewer with CloseGoingAway, stops the rooms and
@@ -135,7 +145,7 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-// Publish queues d for the next tick of its room (see Publisher). It
+// Publish queues d for the next tick of its room (see danmaku.Broker). It
 // returns an EUNAVAILABLE *danmaku.Error only when the hub is closed or
 // holds MaxRooms rooms already.
 func (h *Hub) Publish(ctx context.Context, d *danmaku.Danmaku, priority bool) error {
@@ -156,6 +166,7 @@ func (h *Hub) Publish(ctx context.Context, d *danmaku.Danmaku, priority bool) er
 
 // Delete withdraws a danmaku from its room: from the pending tick and the
 // recent batches, and from every viewer's screen with a "delete" message.
+// In a cluster it withdraws it from this node only.
 func (h *Hub) Delete(objectID string, id danmaku.ID) {
 	h.mu.Lock()
 	r := h.rooms[objectID]
@@ -175,8 +186,8 @@ func (h *Hub) SetRoomConfig(objectID string, c RoomConfig) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if ss := h.sharedState(); ss != nil {
-		if err := ss.SaveRoomConfig(objectID, c); err != nil {
+	if rem := h.clusterRemote(); rem != nil {
+		if err := rem.SaveRoomConfig(objectID, c); err != nil {
 			return err
 		}
 	}

@@ -9,9 +9,11 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-// Remote feeds rooms' batches from outside the hub: a cluster of nodes in
-// which one node leads each room's ticks and every node fans the leader's
-// batches out to its own viewers. Set it with Hub.SetRemote before serving.
+// Remote is the cluster side of a hub: the Broker of a cluster (see
+// danmaku.Broker) follows rooms for the hub, feeding it the batches and
+// retractions of each room's leader through HandleBatch and HandleDelete,
+// and shares room settings and live sessions between nodes. Give it to
+// the hub with SetRemote before serving.
 //
 // With a Remote set, a room's own ticker still runs: it pings viewers, and
 // it merges whatever Publish hands the hub directly (the cluster's fallback
@@ -20,25 +22,16 @@ type Remote interface {
 	// Follow is called once, from the room's goroutine, when the hub makes
 	// a room. It returns the room's recent batches, oldest first, for the
 	// welcome of joiners, and from then on hands the room's new batches to
-	// Hub.Deliver and its deletes to Hub.Delete until Unfollow. It must not
-	// block for long: joiners wait for it.
-	Follow(objectID string) []RemoteBatch
+	// Hub.HandleBatch and its deletes to Hub.HandleDelete until Unfollow.
+	// It must not block for long: joiners wait for it.
+	Follow(objectID string) []danmaku.Batch
 	// Unfollow is called when the room goes (idle, or the hub closes).
 	Unfollow(objectID string)
-}
 
-// RemoteBatch is one batch made elsewhere: its seq and its JSON payload,
-// exactly as EncodeBatch made it.
-type RemoteBatch struct {
-	Seq     uint64
-	Payload []byte
-}
+	// The hub writes room settings and sessions through to the Remote (a
+	// failure refuses the change) and reads sessions from it, falling back
+	// to its own copy when it cannot answer.
 
-// SharedState is implemented by a Remote that shares room settings and
-// live sessions between nodes. The hub writes changes through to it (a
-// failure refuses the change) and reads sessions from it, falling back to
-// its own copy when it cannot answer.
-type SharedState interface {
 	// SaveRoomConfig stores a room's settings for every node; the zero
 	// RoomConfig means the defaults.
 	SaveRoomConfig(objectID string, c RoomConfig) error
@@ -52,12 +45,6 @@ type SharedState interface {
 	LoadSession(objectID string) (Session, bool, error)
 }
 
-// sharedState returns the hub's Remote as a SharedState, or nil.
-func (h *Hub) sharedState() SharedState {
-	ss, _ := h.Remote().(SharedState)
-	return ss
-}
-
 // SetRemote puts the hub in cluster mode (see Remote). Rooms made before
 // the call are not followed.
 func (h *Hub) SetRemote(r Remote) {
@@ -66,64 +53,11 @@ func (h *Hub) SetRemote(r Remote) {
 	h.mu.Unlock()
 }
 
-// Remote returns the Remote set with SetRemote, or nil.
-func (h *Hub) Remote() Remote {
+// clusterRemote returns the Remote set with SetRemote, or nil.
+func (h *Hub) clusterRemote() Remote {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.remote
-}
-
-// Pending is one accepted danmaku waiting for a tick, as a cluster leader
-// reads it back from its room's input.
-type Pending struct {
-	Danmaku  *danmaku.Danmaku
-	Priority bool
-}
-
-// Selection is one tick's choice made by Choose: the items to broadcast,
-// and how many danmaku were folded or left out, the figures a single hub
-// counts in Stats.Folded, Stats.DroppedByCap and Stats.DroppedPending.
-type Selection struct {
-	Items          []*danmaku.Danmaku // In ID order; folded items carry Count.
-	Folded         int                // Danmaku folded into another item.
-	DroppedByCap   int                // Items (after folding) left out by the cap.
-	DroppedPending int                // Danmaku over the pending bound of the tick.
-}
-
-// Select chooses one tick's broadcast items from the danmaku accepted
-// during it, in acceptance order, with the same bounds, folding and fair
-// choice as a single hub's tick (see docs/protocol.md). maxItems is the
-// room's MaxPerTick. It returns the items in ID order.
-func Select(pending []Pending, maxItems int) []*danmaku.Danmaku {
-	return Choose(pending, maxItems).Items
-}
-
-// Choose is Select that also counts what it folded and left out, so that a
-// cluster leader reports the same figures as a single hub's tick.
-func Choose(pending []Pending, maxItems int) Selection {
-	if maxItems <= 0 {
-		maxItems = DefaultMaxPerTick
-	}
-	items := make([]pendingItem, 0, len(pending))
-	perUser := make(map[string]int)
-	dropped := 0
-	for _, p := range pending {
-		if p.Danmaku == nil || p.Danmaku.Shadow {
-			continue
-		}
-		if !p.Priority && (len(items) >= pendingFactor*maxItems || perUser[p.Danmaku.UserID] >= maxItems) {
-			dropped++
-			continue
-		}
-		if len(items) >= 2*pendingFactor*maxItems {
-			dropped++
-			continue
-		}
-		items = append(items, pendingItem{d: p.Danmaku, priority: p.Priority})
-		perUser[p.Danmaku.UserID]++
-	}
-	sel := choose(items, maxItems)
-	return Selection{Items: sel.items, Folded: sel.folded, DroppedByCap: sel.droppedByCap, DroppedPending: dropped}
 }
 
 // EncodeBatch returns the JSON of one batch message, the payload every
@@ -140,7 +74,7 @@ func EncodeBatch(seq uint64, atMs int64, items []*danmaku.Danmaku) ([]byte, erro
 // EncodeBatch, keeping the payload's bytes. Items that do not decode (a
 // newer node's fields, say) are still delivered as they are; only the
 // withdrawal of a deleted danmaku from the recent batches needs them.
-func decodeRemote(b RemoteBatch) (*message, error) {
+func decodeRemote(b danmaku.Batch) (*message, error) {
 	var j struct {
 		Type  string          `json:"type"`
 		Seq   uint64          `json:"seq"`
@@ -186,7 +120,7 @@ func (r *room) seedRemote(rem Remote) {
 	r.mu.Unlock()
 }
 
-// Deliver fans a batch made elsewhere (see Remote) out to the local
+// HandleBatch fans a batch made elsewhere (see Remote) out to the local
 // viewers of its room, encoded once as the payload is. Batches whose seq
 // is not above the last one delivered are duplicates and are ignored. A
 // room nobody watches here ignores it. It returns an error only for a
@@ -195,7 +129,7 @@ func (r *room) seedRemote(rem Remote) {
 // A batch whose seq is not above the room's local seq (the room made batches
 // of its own while the cluster was unreachable) is still delivered: seq is
 // contiguous per mode, and a client sees it restart from the cluster's.
-func (h *Hub) Deliver(objectID string, b RemoteBatch) error {
+func (h *Hub) HandleBatch(objectID string, b danmaku.Batch) error {
 	h.mu.Lock()
 	r := h.rooms[objectID]
 	h.mu.Unlock()
@@ -234,3 +168,7 @@ func (h *Hub) Deliver(objectID string, b RemoteBatch) error {
 	h.fanout(vs, func(v *viewer) { v.deliver([]*message{m}, &h.cfg, &h.stats) })
 	return nil
 }
+
+// HandleDelete withdraws a danmaku that the cluster retracted from this
+// node's viewers of its room, as Delete does.
+func (h *Hub) HandleDelete(objectID string, id danmaku.ID) { h.Delete(objectID, id) }

@@ -3,6 +3,7 @@ package live
 import (
 	"sync"
 	"testing"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/live/wsclient"
@@ -11,12 +12,12 @@ import (
 // feed is a Remote whose batches the test hands over itself, as the
 // cluster broker does from its output stream.
 type feed struct {
-	recent []RemoteBatch
+	recent []danmaku.Batch
 	mu     sync.Mutex
 	follow map[string]int
 }
 
-func (f *feed) Follow(objectID string) []RemoteBatch {
+func (f *feed) Follow(objectID string) []danmaku.Batch {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.follow[objectID]++
@@ -29,7 +30,18 @@ func (f *feed) Unfollow(objectID string) {
 	f.follow[objectID]--
 }
 
-func remoteBatch(t *testing.T, seq uint64, texts ...string) RemoteBatch {
+// errNoState is the feed's answer to shared-state calls, which this
+// test does not make.
+var errNoState = danmaku.Errorf(danmaku.EUNAVAILABLE, "the test feed shares no state")
+
+func (f *feed) SaveRoomConfig(string, RoomConfig) error { return errNoState }
+func (f *feed) StartSession(string, time.Time) (Session, error) {
+	return Session{}, errNoState
+}
+func (f *feed) EndSession(string, time.Time) (Session, error) { return Session{}, errNoState }
+func (f *feed) LoadSession(string) (Session, bool, error)     { return Session{}, false, errNoState }
+
+func remoteBatch(t *testing.T, seq uint64, texts ...string) danmaku.Batch {
 	t.Helper()
 	var items []*danmaku.Danmaku
 	for i, s := range texts {
@@ -39,12 +51,12 @@ func remoteBatch(t *testing.T, seq uint64, texts ...string) RemoteBatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return RemoteBatch{Seq: seq, Payload: p}
+	return danmaku.Batch{Seq: seq, Payload: p}
 }
 
 func TestRemoteBatches(t *testing.T) {
 	e := newEnv(t, nil)
-	f := &feed{recent: []RemoteBatch{remoteBatch(t, 41, "old1"), remoteBatch(t, 42, "old2")}, follow: map[string]int{}}
+	f := &feed{recent: []danmaku.Batch{remoteBatch(t, 41, "old1"), remoteBatch(t, 42, "old2")}, follow: map[string]int{}}
 	e.hub.SetRemote(f)
 	c := e.dial("r", wsclient.Options{})
 	w := readType(t, c, "welcome")
@@ -56,8 +68,8 @@ func TestRemoteBatches(t *testing.T) {
 	}
 	// A duplicate is ignored; the next batch goes out as it came.
 	b42, b43 := remoteBatch(t, 42, "old2"), remoteBatch(t, 43, "new")
-	for _, b := range []RemoteBatch{b42, b43} {
-		if err := e.hub.Deliver("r", b); err != nil {
+	for _, b := range []danmaku.Batch{b42, b43} {
+		if err := e.hub.HandleBatch("r", b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,7 +80,7 @@ func TestRemoteBatches(t *testing.T) {
 	// A payload whose seq does not match is refused.
 	bad := remoteBatch(t, 44, "x")
 	bad.Seq = 45
-	if err := e.hub.Deliver("r", bad); err == nil {
+	if err := e.hub.HandleBatch("r", bad); err == nil {
 		t.Fatal("a mismatched batch was accepted")
 	}
 	// After local batches (the cluster was unreachable) the cluster's seq
@@ -80,7 +92,7 @@ func TestRemoteBatches(t *testing.T) {
 		t.Fatalf("local batch %s", m.raw)
 	}
 	b44 := remoteBatch(t, 44, "cluster")
-	if err := e.hub.Deliver("r", b44); err != nil {
+	if err := e.hub.HandleBatch("r", b44); err != nil {
 		t.Fatal(err)
 	}
 	if m := readType(t, c, "batch"); m.Seq != 44 || texts(m.Items) != "cluster" {
@@ -88,26 +100,27 @@ func TestRemoteBatches(t *testing.T) {
 	}
 }
 
-func TestSelectMatchesTick(t *testing.T) {
-	var p []Pending
-	for i, s := range []string{"a", "b", "a", "c", "a"} {
-		p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: int64(i)}, UserID: "u" + s, Content: danmaku.Content{Text: s}}})
-	}
-	p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: 9}, UserID: "mod", Content: danmaku.Content{Text: "a"}}, Priority: true})
-	p = append(p, Pending{Danmaku: &danmaku.Danmaku{ID: danmaku.ID{UnixMs: 10}, UserID: "s", Shadow: true, Content: danmaku.Content{Text: "hidden"}}})
+// TestTickBufferBounds checks the pending bounds and the counts of the one
+// tick buffer that a room and a cluster leader share.
+func TestTickBufferBounds(t *testing.T) {
 	tests := []struct {
 		max                    int
 		want                   string
 		folded, byCap, pending int
 	}{
 		{10, "a×3,b,c,a", 2, 0, 0},
-		{2, "a×2,a", 1, 2, 1}, // A user gives at most max danmaku to one tick, as in room.add.
+		{2, "a×2,a", 1, 2, 1}, // A user gives at most max danmaku to one tick.
 	}
 	for _, tc := range tests {
-		if got := texts(Select(p, tc.max)); got != tc.want {
-			t.Errorf("Select(max %d) = %s, want %s", tc.max, got, tc.want)
+		b := NewTickBuffer(tc.max)
+		for i, s := range []string{"a", "b", "a", "c", "a"} {
+			b.Add(&danmaku.Danmaku{ID: danmaku.ID{UnixMs: int64(i)}, UserID: "u" + s, Content: danmaku.Content{Text: s}}, false)
 		}
-		sel := Choose(p, tc.max)
+		b.Add(&danmaku.Danmaku{ID: danmaku.ID{UnixMs: 9}, UserID: "mod", Content: danmaku.Content{Text: "a"}}, true)
+		if !b.Add(&danmaku.Danmaku{ID: danmaku.ID{UnixMs: 10}, UserID: "s", Shadow: true, Content: danmaku.Content{Text: "hidden"}}, false) {
+			t.Errorf("max %d: a shadow danmaku counted as left out", tc.max)
+		}
+		sel := b.Choose()
 		if got := texts(sel.Items); got != tc.want {
 			t.Errorf("Choose(max %d) = %s, want %s", tc.max, got, tc.want)
 		}

@@ -8,17 +8,10 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-// Bounds on what a room keeps pending for one tick: the cap times these
-// factors. Items beyond them are still stored, just never broadcast.
-const (
-	pendingFactor = 20 // Total pending items per tick, times MaxPerTick.
-)
-
 // slot holds the danmaku accepted during one tick interval.
 type slot struct {
-	idx     int64 // Interval number since the room's epoch.
-	items   []pendingItem
-	perUser map[string]int
+	idx int64 // Interval number since the room's epoch.
+	buf *TickBuffer
 }
 
 // room is one video's or live event's audience and pending danmaku.
@@ -90,20 +83,12 @@ func (r *room) add(d *danmaku.Danmaku, priority bool, now time.Time) bool {
 	if n := len(r.slots); n > 0 && r.slots[n-1].idx >= idx {
 		s = r.slots[n-1] // Same interval, or the clock stepped back.
 	} else {
-		s = &slot{idx: idx, perUser: make(map[string]int)}
+		s = &slot{idx: idx, buf: NewTickBuffer(r.cfg.MaxPerTick)}
 		r.slots = append(r.slots, s)
 	}
-	limit := r.cfg.MaxPerTick
-	if !priority && (len(s.items) >= pendingFactor*limit || s.perUser[d.UserID] >= limit) {
+	if !s.buf.Add(d, priority) {
 		r.hub.stats.droppedPending.Add(1)
-		return true
 	}
-	if len(s.items) >= 2*pendingFactor*limit {
-		r.hub.stats.droppedPending.Add(1)
-		return true
-	}
-	s.items = append(s.items, pendingItem{d: d, priority: priority})
-	s.perUser[d.UserID]++
 	return true
 }
 
@@ -169,21 +154,21 @@ func (r *room) tick(all bool) (idle bool) {
 	r.slots = slices.Delete(r.slots, 0, n)
 	var msgs []*message
 	for _, s := range due {
-		sel := choose(s.items, r.cfg.MaxPerTick)
-		h.stats.folded.Add(uint64(sel.folded))
-		h.stats.droppedByCap.Add(uint64(sel.droppedByCap))
-		if len(sel.items) == 0 {
+		sel := s.buf.Choose()
+		h.stats.folded.Add(uint64(sel.Folded))
+		h.stats.droppedByCap.Add(uint64(sel.DroppedByCap))
+		if len(sel.Items) == 0 {
 			continue
 		}
 		at := r.epoch.Add(time.Duration(s.idx+1) * r.cfg.TickInterval)
-		m, err := encodeBatch(r.seq+1, at.UnixMilli(), sel.items)
+		m, err := encodeBatch(r.seq+1, at.UnixMilli(), sel.Items)
 		if err != nil {
 			h.log.Error("live: encode batch", "objectId", r.id, "err", err)
 			continue
 		}
 		r.seq++
 		h.stats.batches.Add(1)
-		h.stats.broadcast.Add(uint64(len(sel.items)))
+		h.stats.broadcast.Add(uint64(len(sel.Items)))
 		r.ring = append(r.ring, m)
 		if len(r.ring) > RingSize {
 			r.ring = slices.Delete(r.ring, 0, len(r.ring)-RingSize)
@@ -283,7 +268,7 @@ func (r *room) remove(id danmaku.ID) {
 	defer r.fanMu.Unlock()
 	r.mu.Lock()
 	for _, s := range r.slots {
-		s.items = slices.DeleteFunc(s.items, func(p pendingItem) bool { return p.d.ID == id })
+		s.buf.Remove(id)
 	}
 	for i, m := range r.ring {
 		if !slices.ContainsFunc(m.items, func(d *danmaku.Danmaku) bool { return d.ID == id }) {

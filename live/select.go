@@ -12,11 +12,14 @@ type pendingItem struct {
 	priority bool
 }
 
-// selection is the outcome of choosing one tick's broadcast items.
-type selection struct {
-	items        []*danmaku.Danmaku // In ID order; folded items carry Count.
-	folded       int                // Danmaku merged into another item.
-	droppedByCap int                // Items (after folding) left out by the cap.
+// Selection is one tick's choice made by TickBuffer.Choose: the items to
+// broadcast, and how many danmaku were folded or left out, the figures a
+// hub counts in Stats.Folded, Stats.DroppedByCap and Stats.DroppedPending.
+type Selection struct {
+	Items          []*danmaku.Danmaku // In ID order; folded items carry Count.
+	Folded         int                // Danmaku folded into another item.
+	DroppedByCap   int                // Items (after folding) left out by the cap.
+	DroppedPending int                // Danmaku over the pending bounds of the tick.
 }
 
 // group is a run of identical texts folded into one item.
@@ -38,8 +41,8 @@ type group struct {
 //     each user's first item, each user giving their next group per round,
 //     so that no single user fills a tick.
 //  4. The chosen items are returned in ID order.
-func choose(pending []pendingItem, max int) selection {
-	var sel selection
+func choose(pending []pendingItem, max int) Selection {
+	var sel Selection
 	var prio []*danmaku.Danmaku
 	byText := make(map[string]*group)
 	var groups []*group
@@ -50,7 +53,7 @@ func choose(pending []pendingItem, max int) selection {
 		}
 		if g, ok := byText[p.d.Content.Text]; ok {
 			g.count++
-			sel.folded++
+			sel.Folded++
 			continue
 		}
 		g := &group{first: p.d, count: 1}
@@ -60,7 +63,7 @@ func choose(pending []pendingItem, max int) selection {
 
 	chosen := make([]*danmaku.Danmaku, 0, min(max, len(prio)+len(groups)))
 	if len(prio) > max {
-		sel.droppedByCap += len(prio) - max
+		sel.DroppedByCap += len(prio) - max
 		prio = prio[:max]
 	}
 	chosen = append(chosen, prio...)
@@ -70,11 +73,11 @@ func choose(pending []pendingItem, max int) selection {
 			chosen = append(chosen, folded(g))
 		}
 	} else {
-		sel.droppedByCap += len(groups) - room
+		sel.DroppedByCap += len(groups) - room
 		chosen = append(chosen, roundRobin(groups, room)...)
 	}
 	slices.SortFunc(chosen, func(a, b *danmaku.Danmaku) int { return a.ID.Compare(b.ID) })
-	sel.items = chosen
+	sel.Items = chosen
 	return sel
 }
 

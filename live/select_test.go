@@ -44,14 +44,14 @@ func TestChoose(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sel := choose(tt.in, tt.max)
-			if got := texts(sel.items); got != tt.want {
+			if got := texts(sel.Items); got != tt.want {
 				t.Errorf("items = %q, want %q", got, tt.want)
 			}
-			if sel.folded != tt.folded || sel.droppedByCap != tt.droppedByCap {
-				t.Errorf("folded, dropped = %d, %d; want %d, %d", sel.folded, sel.droppedByCap, tt.folded, tt.droppedByCap)
+			if sel.Folded != tt.folded || sel.DroppedByCap != tt.droppedByCap {
+				t.Errorf("folded, dropped = %d, %d; want %d, %d", sel.Folded, sel.DroppedByCap, tt.folded, tt.droppedByCap)
 			}
-			for i := 1; i < len(sel.items); i++ {
-				if sel.items[i-1].ID.Compare(sel.items[i].ID) >= 0 {
+			for i := 1; i < len(sel.Items); i++ {
+				if sel.Items[i-1].ID.Compare(sel.Items[i].ID) >= 0 {
 					t.Errorf("items not in ID order at %d", i)
 				}
 			}
@@ -65,8 +65,8 @@ func TestChooseDoesNotMutateInput(t *testing.T) {
 	if in[0].d.Count != 0 {
 		t.Errorf("input danmaku got Count %d", in[0].d.Count)
 	}
-	if sel.items[0].Count != 2 || sel.items[0].ID != in[0].d.ID {
-		t.Errorf("folded item = %+v", sel.items[0])
+	if sel.Items[0].Count != 2 || sel.Items[0].ID != in[0].d.ID {
+		t.Errorf("folded item = %+v", sel.Items[0])
 	}
 }
 

@@ -29,7 +29,7 @@ func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
 		return Session{}, err
 	}
-	if ss := h.sharedState(); ss != nil {
+	if ss := h.clusterRemote(); ss != nil {
 		s, err := ss.StartSession(objectID, now)
 		if err == nil {
 			h.mu.Lock()
@@ -54,7 +54,7 @@ func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
 // EndLive ends the running live session of objectID and returns it with
 // EndedAt set, or an ENOTFOUND *danmaku.Error if none runs.
 func (h *Hub) EndLive(objectID string, now time.Time) (Session, error) {
-	if ss := h.sharedState(); ss != nil {
+	if ss := h.clusterRemote(); ss != nil {
 		s, err := ss.EndSession(objectID, now)
 		if err == nil {
 			h.mu.Lock()
@@ -107,7 +107,7 @@ func (h *Hub) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
 
 // liveSession returns the running session of objectID, if any.
 func (h *Hub) liveSession(objectID string) (Session, bool) {
-	if ss := h.sharedState(); ss != nil {
+	if ss := h.clusterRemote(); ss != nil {
 		if s, ok, err := ss.LoadSession(objectID); err == nil {
 			return s, ok
 		}

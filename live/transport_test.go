@@ -2,9 +2,11 @@ package live
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 func TestSSEAndWebSocketGetTheSameBatches(t *testing.T) {
@@ -98,15 +101,15 @@ func (s *sender) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequ
 func TestSendOverWebSocket(t *testing.T) {
 	s := &sender{}
 	e := newEnv(t, func(c *Config) {
-		c.Sender = s
-		c.Authenticate = func(r *http.Request) (danmaku.Actor, error) {
+		c.Auth = webapi.AuthFunc(func(r *http.Request) (danmaku.Actor, error) {
 			if r.URL.Query().Get("token") != "ok" {
 				return danmaku.Actor{}, danmaku.Errorf(danmaku.EUNAUTHORIZED, "bad token")
 			}
 			return danmaku.Actor{UserID: "alice"}, nil
-		}
+		})
 	})
 	s.e = e
+	e.hub.SetSender(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	base := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/danmu/ws/v1"
@@ -174,16 +177,23 @@ func TestOversizedClientMessageCloses(t *testing.T) {
 	}
 }
 
+// TestBadObjectID checks that a refused WebSocket or SSE request gets the
+// status and JSON body that the HTTP API gives for the same error.
 func TestBadObjectID(t *testing.T) {
 	e := newEnv(t, nil)
+	want := webapi.ErrorJSON(danmaku.ValidateObjectID("bad id"))
 	for _, path := range []string{"/danmu/ws/bad%20id", "/danmu/stream/bad%20id"} {
 		resp, err := http.Get(e.srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
+		if resp.StatusCode != http.StatusBadRequest || resp.StatusCode != webapi.Status(danmaku.EINVALID) {
 			t.Errorf("%s: status %d", path, resp.StatusCode)
+		}
+		if !bytes.Equal(body, want) {
+			t.Errorf("%s: body %s, want %s", path, body, want)
 		}
 	}
 }

@@ -38,6 +38,9 @@ type viewer struct {
 	dropped int        // Batches dropped since the client was last told.
 	stalled int        // Consecutive ticks spent backed up.
 	closed  bool
+	// pong is the answer to the client's latest ping frame, kept while
+	// the connection is backed up; nil when none waits.
+	pong *message
 	// waiting is set while messages are queued behind a backlog; the
 	// transport then calls drained once the backlog clears.
 	waiting atomic.Bool
@@ -116,12 +119,16 @@ func (v *viewer) deliver(msgs []*message, cfg *Config, st *counters) {
 	v.flushLocked()
 }
 
-// flushLocked writes the queue, preceded by a "dropped" notice if batches
-// were dropped since the last write.
+// flushLocked writes the waiting pong and the queue, the queue preceded by
+// a "dropped" notice if batches were dropped since the last write.
 func (v *viewer) flushLocked() {
 	v.stalled = 0
 	v.waiting.Store(false)
-	bufs := make([][]byte, 0, len(v.queue)+1)
+	bufs := make([][]byte, 0, len(v.queue)+2)
+	if v.pong != nil {
+		bufs = append(bufs, v.frame(v.pong))
+		v.pong = nil
+	}
 	if v.dropped > 0 {
 		var next uint64
 		for _, m := range v.queue {
@@ -142,12 +149,12 @@ func (v *viewer) flushLocked() {
 }
 
 // drained is called by the transport when its backlog reaches zero while
-// messages wait in the queue; it writes them without waiting for the
-// next tick.
+// messages (or a pong) wait; it writes them without waiting for the next
+// tick.
 func (v *viewer) drained() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.closed || len(v.queue) == 0 || v.sink.backlog() > 0 {
+	if v.closed || (len(v.queue) == 0 && v.pong == nil) || v.sink.backlog() > 0 {
 		return
 	}
 	v.flushLocked()
@@ -166,6 +173,30 @@ func (v *viewer) send(m *message) {
 		return
 	}
 	v.writeLocked([][]byte{v.frame(m)})
+}
+
+// answerPing answers a client's ping frame with m, its pong. While the
+// connection is backed up only the latest ping is answered, once the
+// backlog drains (RFC 6455 §5.5.3 allows this), so that a client that
+// sends pings and reads nothing makes the server hold one pong, not one
+// per ping.
+func (v *viewer) answerPing(m *message) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return
+	}
+	if v.pong == nil && v.sink.backlog() == 0 {
+		v.writeLocked([][]byte{v.frame(m)})
+		return
+	}
+	v.pong = m
+	v.waiting.Store(true)
+	if v.sink.backlog() == 0 {
+		// Drained meanwhile; the transport may have looked at waiting
+		// before it was set.
+		v.flushLocked()
+	}
 }
 
 // ping writes a keep-alive to a viewer that is not backed up.
@@ -204,6 +235,7 @@ func (v *viewer) closeLocked(code int, reason string) {
 	v.closed = true
 	clear(v.queue)
 	v.queue = nil
+	v.pong = nil
 	v.sink.close(code, reason)
 }
 

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/webapi"
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 )
@@ -100,7 +101,7 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u.EnableCompression(!h.cfg.DisableCompression)
 	u.SetPingHandler(func(c *websocket.Conn, data string) {
 		if s, ok := c.Session().(*wsSink); ok {
-			s.v.send(&message{ws: wsFrame(opPong, []byte(data))})
+			s.v.answerPing(&message{ws: wsFrame(opPong, []byte(data))})
 		}
 	})
 	u.SetCloseHandler(h.onCloseFrame)
@@ -144,7 +145,7 @@ func (h *Hub) admit(r *http.Request) (objectID string, actor danmaku.Actor, err 
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
 		return "", actor, err
 	}
-	if actor, err = h.authenticate(r); err != nil {
+	if actor, err = webapi.Viewer(h.cfg.Auth, r); err != nil {
 		return "", actor, err
 	}
 	if _, err := h.room(objectID); err != nil {
@@ -155,7 +156,7 @@ func (h *Hub) admit(r *http.Request) (objectID string, actor danmaku.Actor, err 
 
 // ServeWS upgrades GET /danmu/ws/{objectId} to a WebSocket that receives
 // the room's welcome, then its batches, and may send danmaku. Errors
-// before the upgrade are written with Config.WriteError.
+// before the upgrade are written by webapi.WriteError.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	objectID, actor, err := h.admit(r)
 	if err != nil {
@@ -257,13 +258,6 @@ func (h *Hub) joinRoom(objectID string, v *viewer) bool {
 	}
 }
 
-func (h *Hub) authenticate(r *http.Request) (danmaku.Actor, error) {
-	if h.cfg.Authenticate == nil {
-		return danmaku.Actor{}, nil
-	}
-	return h.cfg.Authenticate(r)
-}
-
 // clientMessage is a message from a viewer.
 type clientMessage struct {
 	Type    string          `json:"type"`
@@ -323,7 +317,10 @@ func (h *Hub) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte
 // handleSend stores a danmaku sent over WebSocket through the Sender and
 // returns the ack or the error message.
 func (h *Hub) handleSend(v *viewer, in clientMessage) *message {
-	if h.cfg.Sender == nil {
+	h.mu.Lock()
+	sender := h.sender
+	h.mu.Unlock()
+	if sender == nil {
 		return errorMessage(in.Ref, danmaku.Errorf(danmaku.EUNAVAILABLE, "sending over this connection is not enabled"))
 	}
 	body, err := json.Marshal(struct {
@@ -339,7 +336,7 @@ func (h *Hub) handleSend(v *viewer, in clientMessage) *message {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 	defer cancel()
-	d, err := h.cfg.Sender.Send(ctx, v.actor, req)
+	d, err := sender.Send(ctx, v.actor, req)
 	if err != nil {
 		if danmaku.ErrorCode(err) == danmaku.EINTERNAL {
 			h.log.Error("live: send over websocket", "objectId", v.room.id, "err", err)
@@ -349,26 +346,10 @@ func (h *Hub) handleSend(v *viewer, in clientMessage) *message {
 	return control("ack", ackJSON{Type: "ack", Ref: in.Ref, ID: d.ID, Danmaku: d})
 }
 
-// writeError answers a request that was not upgraded.
+// writeError answers a request that was not upgraded, with the same
+// status and JSON body as the HTTP API gives for the same error.
 func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if h.cfg.WriteError != nil {
-		h.cfg.WriteError(w, r, err)
-		return
-	}
-	status := http.StatusInternalServerError
-	switch danmaku.ErrorCode(err) {
-	case danmaku.EINVALID:
-		status = http.StatusBadRequest
-	case danmaku.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-	case danmaku.EFORBIDDEN:
-		status = http.StatusForbidden
-	case danmaku.EUNAVAILABLE:
-		status = http.StatusServiceUnavailable
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"code": danmaku.ErrorCode(err), "message": danmaku.ErrorMessage(err)})
+	webapi.WriteError(w, r, h.log, err)
 }
 
 func typeName(c net.Conn) string { return fmt.Sprintf("%T", c) }

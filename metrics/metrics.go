@@ -29,30 +29,55 @@ type Sources struct {
 	// handled locally while Redis is down, and the rest are exported as
 	// danmakud_cluster_* figures.
 	Cluster func() redisbroker.StatsSnapshot
+	// Store is the histogram of store latencies that the service observes
+	// into as its calls happen; nil makes one, fed by Metrics.ObserveStore.
+	Store *StoreLatency
+}
+
+// StoreLatency is the histogram of store operations' latencies by
+// operation and result. It is made before the service that observes into
+// it, and exported by the Metrics made after the service.
+type StoreLatency struct {
+	h *prometheus.HistogramVec
+}
+
+// NewStoreLatency returns an empty histogram.
+func NewStoreLatency() *StoreLatency {
+	return &StoreLatency{h: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "danmakud_store_seconds",
+		Help:    "Latency of store operations by operation and result.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"op", "result"})}
+}
+
+// Observe records one store operation; service.Options.ObserveStore takes
+// it.
+func (l *StoreLatency) Observe(op string, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	l.h.WithLabelValues(op, result).Observe(d.Seconds())
 }
 
 // Metrics is a Prometheus registry with danmakud's collectors.
 type Metrics struct {
 	reg          *prometheus.Registry
-	storeLatency *prometheus.HistogramVec
+	storeLatency *StoreLatency
 }
 
 // New returns Metrics over src, with the Go runtime and process
 // collectors.
 func New(src Sources) *Metrics {
 	reg := prometheus.NewRegistry()
-	m := &Metrics{
-		reg: reg,
-		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "danmakud_store_seconds",
-			Help:    "Latency of store operations by operation and result.",
-			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"op", "result"}),
+	if src.Store == nil {
+		src.Store = NewStoreLatency()
 	}
+	m := &Metrics{reg: reg, storeLatency: src.Store}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.storeLatency,
+		m.storeLatency.h,
 		&collector{src: src},
 	)
 	return m
@@ -63,13 +88,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// ObserveStore records one store operation; the service calls it.
+// ObserveStore records one store operation in the histogram of
+// Sources.Store.
 func (m *Metrics) ObserveStore(op string, d time.Duration, err error) {
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	m.storeLatency.WithLabelValues(op, result).Observe(d.Seconds())
+	m.storeLatency.Observe(op, d, err)
 }
 
 var (

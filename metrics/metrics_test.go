@@ -177,7 +177,7 @@ type clusterNode struct {
 // keys are removed when the test ends.
 func startNode(t *testing.T, addr string, tick time.Duration) *clusterNode {
 	t.Helper()
-	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: tick, MaxPerTick: 100}}, nil)
+	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: tick, MaxPerTick: 100}})
 	if err != nil {
 		t.Fatal(err)
 	}

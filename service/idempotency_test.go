@@ -15,7 +15,7 @@ import (
 func TestSendOnceResumesAReservedKey(t *testing.T) {
 	st := mustStore(t)
 	pub := &recorder{}
-	svc := service.New(service.Config{}, st, service.Options{Publisher: pub})
+	svc := service.New(service.Config{}, st, service.Options{Broker: pub})
 	ctx := context.Background()
 	reserved := danmaku.Ref{ObjectID: "v", ID: danmaku.ID{PlayMs: 9_000, UnixMs: 1_800_000_000_000, Seq: 1, Node: 3}}
 	if _, found, err := st.ReserveKey(ctx, "u1\x00k1", reserved); err != nil || found {

@@ -128,16 +128,10 @@ func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, 
 	if err != nil {
 		return nil, fmt.Errorf("delete %s: %w", id, err)
 	}
-	if r, ok := s.pub.(Retractor); ok {
-		r.Delete(objectID, id)
+	if s.pub != nil {
+		s.pub.Delete(objectID, id)
 	}
 	s.feed.Record(Event{At: s.now().UnixMilli(), ObjectID: objectID, UserID: d.UserID, Outcome: OutcomeDeleted,
 		Reason: "deleted by " + a.UserID, Danmaku: d})
 	return d, nil
-}
-
-// Retractor removes a danmaku from viewers' screens; publishers that can do
-// so implement it.
-type Retractor interface {
-	Delete(objectID string, id danmaku.ID)
 }

@@ -37,7 +37,7 @@ type Service struct {
 	cfg   Config
 	store danmaku.Store
 	ids   *danmaku.IDGen
-	pub   danmaku.Publisher
+	pub   danmaku.Broker
 	live  LiveClock
 	mod   danmaku.Moderator
 	now   func() time.Time
@@ -50,7 +50,7 @@ type Service struct {
 
 // Options are the optional parts of a Service.
 type Options struct {
-	Publisher danmaku.Publisher // Fan-out; nil stores without pushing.
+	Broker    danmaku.Broker    // Fan-out; nil stores without pushing.
 	Live      LiveClock         // Live sessions; nil means none.
 	Moderator danmaku.Moderator // Word filter, bans and limits; nil allows all.
 	IDs       *danmaku.IDGen    // Nil makes one with a random node number.
@@ -82,7 +82,7 @@ func New(cfg Config, store danmaku.Store, opt Options) *Service {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		cfg: cfg, store: store, ids: opt.IDs, pub: opt.Publisher, live: opt.Live,
+		cfg: cfg, store: store, ids: opt.IDs, pub: opt.Broker, live: opt.Live,
 		mod: opt.Moderator, now: opt.Now, log: opt.Log, obs: opt.ObserveStore,
 	}
 }

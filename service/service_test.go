@@ -85,13 +85,18 @@ func TestLiveSessionSetsPlaybackTime(t *testing.T) {
 	}
 }
 
-// recorder is a Publisher that remembers what it was given.
-type recorder struct{ got []*danmaku.Danmaku }
+// recorder is a Broker that remembers what it was given.
+type recorder struct {
+	got     []*danmaku.Danmaku
+	deleted []danmaku.ID
+}
 
 func (r *recorder) Publish(_ context.Context, d *danmaku.Danmaku, _ bool) error {
 	r.got = append(r.got, d)
 	return nil
 }
+
+func (r *recorder) Delete(_ string, id danmaku.ID) { r.deleted = append(r.deleted, id) }
 
 // refuser is a Moderator that refuses "bad", shadows "odd" and masks "meh".
 type refuser struct{}
@@ -108,11 +113,29 @@ func (m *refuser) Check(_ context.Context, _ danmaku.Actor, d *danmaku.Danmaku) 
 	return danmaku.Verdict{Text: d.Content.Text}, nil
 }
 
+// TestDeleteRetractsThroughBroker checks that a deletion is retracted
+// through the Broker that published the danmaku.
+func TestDeleteRetractsThroughBroker(t *testing.T) {
+	pub := &recorder{}
+	svc := service.New(service.Config{}, mustStore(t), service.Options{Broker: pub})
+	ctx := context.Background()
+	d, err := svc.Send(ctx, danmaku.Actor{}, sendReq("v", "oops", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Delete(ctx, danmaku.Actor{UserID: "root", Role: danmaku.RoleAdmin}, "v", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.deleted) != 1 || pub.deleted[0] != d.ID {
+		t.Fatalf("retracted %v, want the deleted danmaku %v", pub.deleted, d.ID)
+	}
+}
+
 func TestModerationVerdicts(t *testing.T) {
 	st := mustStore(t)
 	pub := &recorder{}
 	mod := &refuser{}
-	svc := service.New(service.Config{}, st, service.Options{Publisher: pub, Moderator: mod})
+	svc := service.New(service.Config{}, st, service.Options{Broker: pub, Moderator: mod})
 	ctx := context.Background()
 	if _, err := svc.Send(ctx, danmaku.Actor{}, sendReq("v", "bad", 1)); danmaku.ErrorCode(err) != danmaku.EREFUSED {
 		t.Fatalf("refused text: %v", err)
@@ -128,6 +151,7 @@ func TestModerationVerdicts(t *testing.T) {
 	if len(pub.got) != 1 || pub.got[0].ID != masked.ID {
 		t.Fatalf("published %d danmaku, want only the masked one", len(pub.got))
 	}
+
 	// The shadowed danmaku is stored, visible to its author and moderators only.
 	for _, tc := range []struct {
 		actor danmaku.Actor

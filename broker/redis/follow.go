@@ -15,7 +15,7 @@ import (
 // Follow implements live.Remote: it returns the room's last batches from
 // its output stream and starts feeding new ones to the hub. It also makes
 // this node a candidate for the room's lease.
-func (n *Node) Follow(objectID string) []live.RemoteBatch {
+func (n *Node) Follow(objectID string) []danmaku.Batch {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -30,7 +30,7 @@ func (n *Node) Follow(objectID string) []live.RemoteBatch {
 	rr.unfollow = cancel
 	n.mu.Unlock()
 
-	var recent []live.RemoteBatch
+	var recent []danmaku.Batch
 	last := ""
 	if n.up.Load() {
 		var err error
@@ -62,7 +62,7 @@ func (n *Node) Unfollow(objectID string) {
 
 // recent returns the room's last live.RingSize batches, oldest first, and
 // the id of the newest entry of its output stream ("0-0" if it is empty).
-func (n *Node) recent(ctx context.Context, objectID string) ([]live.RemoteBatch, string, error) {
+func (n *Node) recent(ctx context.Context, objectID string) ([]danmaku.Batch, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	msgs, err := n.rdb.XRevRangeN(ctx, n.key(objectID, "out"), "+", "-", 4*live.RingSize).Result()
@@ -72,7 +72,7 @@ func (n *Node) recent(ctx context.Context, objectID string) ([]live.RemoteBatch,
 	if len(msgs) == 0 {
 		return nil, "0-0", nil
 	}
-	var out []live.RemoteBatch
+	var out []danmaku.Batch
 	for _, m := range msgs {
 		if b, ok := batchOf(m); ok {
 			out = append(out, b)
@@ -130,7 +130,7 @@ func (n *Node) follow(ctx context.Context, objectID, last string) {
 // batch nor a delete, or that does not decode, is counted and skipped.
 func (n *Node) apply(objectID string, m goredis.XMessage) {
 	if b, ok := batchOf(m); ok {
-		if err := n.hub.Deliver(objectID, b); err != nil {
+		if err := n.hub.HandleBatch(objectID, b); err != nil {
 			n.stats.badOutput.Add(1)
 			n.log.Error("deliver batch", "objectId", objectID, "err", err)
 		}
@@ -148,21 +148,21 @@ func (n *Node) apply(objectID string, m goredis.XMessage) {
 		n.log.Error("bad delete entry", "objectId", objectID, "id", s)
 		return
 	}
-	n.hub.Delete(objectID, id)
+	n.hub.HandleDelete(objectID, id)
 }
 
 // batchOf returns the batch an output entry carries, if it is one.
-func batchOf(m goredis.XMessage) (live.RemoteBatch, bool) {
+func batchOf(m goredis.XMessage) (danmaku.Batch, bool) {
 	p, ok := m.Values["batch"].(string)
 	if !ok {
-		return live.RemoteBatch{}, false
+		return danmaku.Batch{}, false
 	}
 	s, _ := m.Values["seq"].(string)
 	seq, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return live.RemoteBatch{}, false
+		return danmaku.Batch{}, false
 	}
-	return live.RemoteBatch{Seq: seq, Payload: []byte(p)}, true
+	return danmaku.Batch{Seq: seq, Payload: []byte(p)}, true
 }
 
 // sleep waits for d or until ctx ends.

@@ -286,7 +286,7 @@ type tick struct {
 	interval int64 // Tick interval, ms.
 	max      int   // Items per batch.
 	seq      uint64
-	batches  []live.RemoteBatch
+	batches  []danmaku.Batch
 
 	// What the merge folded, left out and could not decode, counted once
 	// the batches are committed.
@@ -311,10 +311,10 @@ func (t *tick) merge(entries []goredis.XMessage, nowMs int64, deleted map[string
 	cur := nowMs / t.interval
 	used := 0
 	var idx int64 = -1
-	var pending []live.Pending
+	var buf *live.TickBuffer
 	flush := func() {
-		sel := live.Choose(pending, t.max)
-		pending = pending[:0]
+		sel := buf.Choose()
+		buf = nil
 		t.folded += sel.Folded
 		t.droppedByCap += sel.DroppedByCap
 		t.droppedPending += sel.DroppedPending
@@ -327,7 +327,7 @@ func (t *tick) merge(entries []goredis.XMessage, nowMs int64, deleted map[string
 			return
 		}
 		t.seq++
-		t.batches = append(t.batches, live.RemoteBatch{Seq: t.seq, Payload: payload})
+		t.batches = append(t.batches, danmaku.Batch{Seq: t.seq, Payload: payload})
 	}
 	for _, e := range entries {
 		ms, err := entryMillis(e.ID)
@@ -341,7 +341,7 @@ func (t *tick) merge(entries []goredis.XMessage, nowMs int64, deleted map[string
 		if i >= cur {
 			break
 		}
-		if i != idx && len(pending) > 0 {
+		if i != idx && buf != nil {
 			flush()
 		}
 		idx = i
@@ -355,9 +355,12 @@ func (t *tick) merge(entries []goredis.XMessage, nowMs int64, deleted map[string
 		if deleted[d.ID.String()] {
 			continue
 		}
-		pending = append(pending, live.Pending{Danmaku: d, Priority: prio})
+		if buf == nil {
+			buf = live.NewTickBuffer(t.max)
+		}
+		buf.Add(d, prio)
 	}
-	if len(pending) > 0 {
+	if buf != nil {
 		flush()
 	}
 	return used

@@ -2,7 +2,9 @@
 // node appends accepted danmaku to its room's input stream, one node at a
 // time (the holder of the room's lease) merges each tick into a batch and
 // appends it to the room's output stream, and every node fans the output
-// stream out to its own viewers. See "Running a cluster" in docs/operations.md.
+// stream out to its own viewers. The Node is the cluster's danmaku.Broker
+// and the local hub's live.Remote; broker/brokertest is the suite it passes
+// with the in-process hub. See "Running a cluster" in docs/operations.md.
 package redis
 
 import (
@@ -22,18 +24,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Hub is the part of the local live hub that a Node drives: the fallback
-// fan-out, the delivery of cluster batches, and the room settings.
-type Hub interface {
-	Publish(ctx context.Context, d *danmaku.Danmaku, priority bool) error
-	Deliver(objectID string, b live.RemoteBatch) error
-	Delete(objectID string, id danmaku.ID)
-	RoomConfig(objectID string) live.RoomConfig
-	LiveOffset(objectID string, now time.Time) (danmaku.Time, bool)
-}
-
-var _ Hub = (*live.Hub)(nil)
-
 // Defaults of Config.
 const (
 	DefaultLeaseTTL     = 2 * time.Second
@@ -50,8 +40,13 @@ const (
 
 // Config configures a Node. Client and Hub are required.
 type Config struct {
+	// Client is the process's Redis client; the node does not close it.
+	// NewClient makes one with the short timeouts a node needs.
 	Client *goredis.Client
-	Hub    Hub
+	// Hub is this node's live hub: the node hands it the cluster's
+	// batches and retractions (it is the node's BrokerEventHandler), and
+	// publishes to it directly while Redis is unreachable.
+	Hub *live.Hub
 	// NodeID names this node in leases; empty means a random name.
 	NodeID string
 	Log    *slog.Logger // Nil discards.
@@ -71,14 +66,13 @@ type Config struct {
 	OutputMaxLen int64
 }
 
-// Node is one danmakud node of a Redis cluster. It implements
-// danmaku.Publisher, the service's Retractor (Delete) and live.Remote.
-// Create it with New, hand it to the hub with Hub.SetRemote, and release
-// it with Close.
+// Node is one danmakud node of a Redis cluster: the cluster's
+// danmaku.Broker, and the hub's live.Remote. Create it with New, hand it
+// to the hub with Hub.SetRemote, and release it with Close.
 type Node struct {
 	cfg Config
 	rdb *goredis.Client
-	hub Hub
+	hub *live.Hub
 	log *slog.Logger
 	sc  scripts
 
@@ -95,8 +89,8 @@ type Node struct {
 }
 
 var (
-	_ danmaku.Publisher = (*Node)(nil)
-	_ live.Remote       = (*Node)(nil)
+	_ danmaku.Broker = (*Node)(nil)
+	_ live.Remote    = (*Node)(nil)
 )
 
 // New returns a running Node. It does not fail when Redis is unreachable:
@@ -249,11 +243,6 @@ func (n *Node) Delete(objectID string, id danmaku.ID) {
 		n.markDown(opDelete, fmt.Errorf("delete %s from %s: %w", id, objectID, err))
 	}
 	n.hub.Delete(objectID, id)
-}
-
-// LiveOffset reports the live session's playback time from the local hub.
-func (n *Node) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
-	return n.hub.LiveOffset(objectID, now)
 }
 
 // key returns the Redis key of one of a room's structures. The braces

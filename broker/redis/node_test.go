@@ -86,7 +86,7 @@ func (c *cluster) start(id, addr string) *member {
 	if tick == 0 {
 		tick, poll, ttl = 100*time.Millisecond, 50*time.Millisecond, 600*time.Millisecond
 	}
-	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: tick}}, nil)
+	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: tick}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestOneLeaderPerRoom(t *testing.T) {
 
 func TestLostLeaseCannotAppend(t *testing.T) {
 	c := newCluster(t)
-	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: 100 * time.Millisecond}}, nil)
+	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestTakeoverContinuesSeq(t *testing.T) {
 
 func TestBackfillWithoutDuplicates(t *testing.T) {
 	c := newCluster(t)
-	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: 100 * time.Millisecond}}, nil)
+	hub, err := live.New(live.Config{DefaultRoom: live.RoomConfig{TickInterval: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

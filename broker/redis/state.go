@@ -16,8 +16,6 @@ import (
 // PREFIX:{objectId}:settings, with the fields tickMs, maxPerTick and
 // liveStart (Unix milliseconds of the running session's start).
 
-var _ live.SharedState = (*Node)(nil)
-
 // endSessionScript removes the running session and returns its start.
 // KEYS: settings. Returns the start, or nil if none runs.
 const endSessionScript = `
@@ -49,7 +47,7 @@ func (n *Node) failed(what string, err error) error {
 	return errUnreachable()
 }
 
-// SaveRoomConfig implements live.SharedState: the room's leader, on any
+// SaveRoomConfig implements live.Remote: the room's leader, on any
 // node, uses these settings from its next poll.
 func (n *Node) SaveRoomConfig(objectID string, c live.RoomConfig) error {
 	ctx, cancel, err := n.stateCtx()
@@ -72,7 +70,7 @@ func (n *Node) SaveRoomConfig(objectID string, c live.RoomConfig) error {
 	return nil
 }
 
-// StartSession implements live.SharedState.
+// StartSession implements live.Remote.
 func (n *Node) StartSession(objectID string, now time.Time) (live.Session, error) {
 	ctx, cancel, err := n.stateCtx()
 	if err != nil {
@@ -94,7 +92,7 @@ func (n *Node) StartSession(objectID string, now time.Time) (live.Session, error
 	return s, danmaku.Errorf(danmaku.ECONFLICT, "a live session is already running for %s since %s", objectID, s.StartedAt.UTC().Format(time.RFC3339))
 }
 
-// EndSession implements live.SharedState.
+// EndSession implements live.Remote.
 func (n *Node) EndSession(objectID string, now time.Time) (live.Session, error) {
 	ctx, cancel, err := n.stateCtx()
 	if err != nil {
@@ -115,7 +113,7 @@ func (n *Node) EndSession(objectID string, now time.Time) (live.Session, error) 
 	return live.Session{ObjectID: objectID, StartedAt: time.UnixMilli(ms), EndedAt: now}, nil
 }
 
-// LoadSession implements live.SharedState.
+// LoadSession implements live.Remote.
 func (n *Node) LoadSession(objectID string) (live.Session, bool, error) {
 	ctx, cancel, err := n.stateCtx()
 	if err != nil {

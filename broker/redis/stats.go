@@ -74,7 +74,7 @@ type StatsSnapshot struct {
 	LostLease, LostState, LostRedis uint64
 
 	// Folded, DroppedByCap and DroppedPending count, over the batches this
-	// node committed as a leader, what live.Choose folded and left out: the
+	// node committed as a leader, what live.TickBuffer folded and left out: the
 	// figures of live.Stats for a single hub's ticks.
 	Folded, DroppedByCap, DroppedPending uint64
 

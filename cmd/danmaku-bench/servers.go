@@ -26,7 +26,7 @@ import (
 // the fan-out cost when the full server is not wanted. It prints
 // "READY <addr>" once listening.
 func runHubServer(addr, room string, tick time.Duration, maxPerTick, workers int) error {
-	hub, err := live.New(live.Config{FanoutWorkers: workers}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	hub, err := live.New(live.Config{FanoutWorkers: workers, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		return err
 	}

@@ -353,7 +353,7 @@ func TestSummarize(t *testing.T) {
 // samples come on schedule with the server's figures filled in, and the
 // accounting adds up with nothing lost.
 func TestSoakHub(t *testing.T) {
-	hub, err := live.New(live.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hub, err := live.New(live.Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestSoakHub(t *testing.T) {
 // connect reports it only once every dial in flight has ended, so that
 // closeAll closes every viewer that did connect and returns.
 func TestConnectRefusedThenClose(t *testing.T) {
-	hub, err := live.New(live.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hub, err := live.New(live.Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
+	redisbroker "github.com/danmakud/danmakud/broker/redis"
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/live"
 	"github.com/danmakud/danmakud/metrics"
@@ -82,6 +85,10 @@ type Main struct {
 	Auth    *auth.Authenticator
 	Guard   *moderation.Guard
 	Metrics *metrics.Metrics
+	// Redis is the process's one Redis client and Node its cluster
+	// broker, in cluster mode; both are nil on a single node.
+	Redis *goredis.Client
+	Node  *redisbroker.Node
 
 	stderr  io.Writer
 	closers []func() error

@@ -6,48 +6,44 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 	redisbroker "github.com/danmakud/danmakud/broker/redis"
 	"github.com/danmakud/danmakud/live"
-	"github.com/danmakud/danmakud/service"
 )
 
-// openCluster returns the publisher and live clock of the service: the
-// local hub when no Redis is configured, otherwise a cluster node that
-// publishes through Redis and feeds the hub the room leaders' batches.
-func (m *Main) openCluster(hub *live.Hub) (danmaku.Publisher, service.LiveClock, error) {
+// openRedis makes the process's one Redis client in cluster mode, which
+// the cluster broker and the shared moderation state both use. The client
+// closes after everything that uses it (closers run last first).
+func (m *Main) openRedis() {
 	if m.Config.Redis == "" {
-		return hub, hub, nil
+		return
 	}
-	rdb := redisbroker.NewClient(m.Config.Redis)
-	node, err := redisbroker.New(redisbroker.Config{Client: rdb, Hub: hub, NodeID: m.Config.NodeID, Log: m.Log})
+	m.Redis = redisbroker.NewClient(m.Config.Redis)
+	m.closers = append(m.closers, m.Redis.Close)
+}
+
+// openCluster returns the service's Broker: the local hub when no Redis is
+// configured, otherwise a cluster node (kept as m.Node) that publishes
+// through Redis and feeds the hub the room leaders' batches.
+func (m *Main) openCluster(hub *live.Hub) (danmaku.Broker, error) {
+	if m.Redis == nil {
+		return hub, nil
+	}
+	node, err := redisbroker.New(redisbroker.Config{Client: m.Redis, Hub: hub, NodeID: m.Config.NodeID, Log: m.Log})
 	if err != nil {
-		_ = rdb.Close()
-		return nil, nil, fmt.Errorf("cluster: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	hub.SetRemote(node)
+	m.Node = node
 	// Closers run last first: the node stops (giving up its leases) before
-	// the client closes, and both after the hub.
-	m.closers = append(m.closers, rdb.Close, node.Close)
+	// the hub, and the Redis client closes last.
+	m.closers = append(m.closers, node.Close)
 	m.Log.Info("cluster mode", "redis", m.Config.Redis, "node", node.NodeID(), "redisUp", node.Healthy())
-	return node, node, nil
+	return node, nil
 }
 
 // health reports whether each dependency is reachable, for /healthz and
 // the metrics: Redis in cluster mode, nothing for a single node.
 func (m *Main) health() map[string]bool {
-	if m.Hub != nil {
-		if n, ok := m.Hub.Remote().(*redisbroker.Node); ok {
-			return map[string]bool{"redis": n.Healthy()}
-		}
+	if m.Node != nil {
+		return map[string]bool{"redis": m.Node.Healthy()}
 	}
 	return map[string]bool{}
-}
-
-// clusterStats returns the source of the cluster node's figures for the
-// metrics, or nil for a single node.
-func (m *Main) clusterStats() func() redisbroker.StatsSnapshot {
-	if m.Hub != nil {
-		if n, ok := m.Hub.Remote().(*redisbroker.Node); ok {
-			return n.Stats
-		}
-	}
-	return nil
 }

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/compat/dplayer"
@@ -28,47 +26,53 @@ import (
 	"github.com/danmakud/danmakud/web"
 )
 
-// wire builds everything above the store: authentication, moderation, the
-// live hub, the service and the routes.
+// wire builds everything above the store: authentication, the Redis
+// client of a cluster, moderation, the live hub and the cluster broker,
+// the service and the routes. The order breaks the one cycle explicitly:
+// the service publishes to the broker (the hub, or the cluster node that
+// feeds the hub), and the hub stores viewers' sends through the service,
+// which it is given once the service exists.
 func (m *Main) wire() error {
 	c := m.Config
 	if err := m.openAuth(); err != nil {
 		return err
 	}
+	m.openRedis()
 	if err := m.openGuard(); err != nil {
 		return err
 	}
-	// The hub sends through the service, and the service publishes to the
-	// hub: the hub gets a reference that is filled in once both exist.
-	sender := &senderRef{}
 	origins := splitList(c.Origins)
 	hub, err := live.New(live.Config{
-		Sender:       sender,
-		Authenticate: m.viewer,
-		CheckOrigin:  func(r *http.Request) bool { return auth.OriginAllowed(r, origins) },
-		Limits:       danmaku.Limits{MaxTextRunes: c.MaxText},
-		DefaultRoom:  live.RoomConfig{TickInterval: c.Tick, MaxPerTick: c.MaxPerTick},
-		ConnHook:     handOverConn,
-		WriteError:   m.writeError,
-	}, m.Log)
+		Auth:        m.Auth,
+		CheckOrigin: func(r *http.Request) bool { return auth.OriginAllowed(r, origins) },
+		Limits:      danmaku.Limits{MaxTextRunes: c.MaxText},
+		DefaultRoom: live.RoomConfig{TickInterval: c.Tick, MaxPerTick: c.MaxPerTick},
+		ConnHook:    handOverConn,
+		Log:         m.Log,
+	})
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
 	}
 	m.Hub = hub
 	m.closers = append(m.closers, hub.Close)
-	pub, clock, err := m.openCluster(hub)
+	broker, err := m.openCluster(hub)
 	if err != nil {
 		return err
 	}
+	storeLatency := metrics.NewStoreLatency()
 	m.Svc = service.New(service.Config{
 		Limits:      danmaku.Limits{MaxTextRunes: c.MaxText},
 		PageSize:    c.PageSize,
 		MaxPageSize: c.MaxPageSize,
-	}, m.Store, service.Options{Publisher: pub, Live: clock, Moderator: m.Guard, Log: m.Log, ObserveStore: m.observeStore})
-	sender.svc = m.Svc
-	m.Metrics = metrics.New(metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.SendCounts, Health: m.health, Cluster: m.clusterStats()})
+	}, m.Store, service.Options{Broker: broker, Live: hub, Moderator: m.Guard, Log: m.Log, ObserveStore: storeLatency.Observe})
+	hub.SetSender(m.Svc)
+	src := metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.SendCounts, Health: m.health, Store: storeLatency}
+	if m.Node != nil {
+		src.Cluster = m.Node.Stats
+	}
+	m.Metrics = metrics.New(src)
 
-	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins), Health: m.health}, m.Svc, m.Auth, m.Log)
+	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins), Health: m.health, Log: m.Log}, m.Svc, m.Auth)
 	m.API.Handle("GET /danmu/ws/{objectId}", http.HandlerFunc(hub.ServeWS))
 	m.API.Handle("GET /danmu/stream/{objectId}", http.HandlerFunc(hub.ServeSSE))
 	m.API.MountAdmin(httpapi.Admin{
@@ -88,23 +92,6 @@ func (m *Main) wire() error {
 	return nil
 }
 
-// observeStore forwards store latencies to the metrics, which are made
-// after the service.
-func (m *Main) observeStore(op string, d time.Duration, err error) {
-	if m.Metrics != nil {
-		m.Metrics.ObserveStore(op, d, err)
-	}
-}
-
-// writeError answers a refused live connection with the API's JSON error;
-// the API is built after the hub.
-func (m *Main) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	m.API.WriteError(w, r, err)
-}
-
-// viewer is the actor of a live connection: unidentified viewers may watch.
-func (m *Main) viewer(r *http.Request) (danmaku.Actor, error) { return m.API.Viewer(r) }
-
 // dplayerActor identifies a DPlayer request. DPlayer's requests carry a
 // token when the page configures one and no cookie when the page is on
 // another origin; in anonymous mode such a sender gets a fresh anonymous id
@@ -113,19 +100,12 @@ func (m *Main) dplayerActor(r *http.Request) (danmaku.Actor, error) {
 	a, err := m.Auth.Authenticate(r)
 	if errors.Is(err, auth.ErrNoCredentials) && m.Config.Anonymous {
 		id, _ := m.Auth.NewAnonymousID()
-		return danmaku.Actor{UserID: id, Anonymous: true, IP: httpapi.RemoteIP(r)}, nil
+		return danmaku.Actor{UserID: id, Anonymous: true, IP: auth.RemoteIP(r)}, nil
 	}
 	if errors.Is(err, auth.ErrNoCredentials) {
-		return danmaku.Actor{IP: httpapi.RemoteIP(r)}, nil
+		return danmaku.Actor{IP: auth.RemoteIP(r)}, nil
 	}
 	return a, err
-}
-
-// senderRef forwards sends from the hub to the service built after it.
-type senderRef struct{ svc *service.Service }
-
-func (s *senderRef) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error) {
-	return s.svc.Send(ctx, a, req)
 }
 
 func (m *Main) openAuth() error {
@@ -201,12 +181,11 @@ func (m *Main) openGuard() error {
 	}
 	// In a cluster, bans, word lists, pauses, slow mode and rate limits
 	// live in Redis; each node checks sends against its local copies.
-	rc := redis.NewClient(&redis.Options{Addr: c.Redis, DialTimeout: 500 * time.Millisecond,
-		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	rc := m.Redis
 	opts := redismod.Options{Log: m.Log}
 	bans, words, rooms := redismod.NewBans(rc, opts), redismod.NewWords(rc, opts), redismod.NewRooms(rc, opts)
 	limits := redismod.NewLimiter(rc, rooms, limitCfg, opts)
-	m.closers = append(m.closers, rc.Close, bans.Close, words.Close, rooms.Close)
+	m.closers = append(m.closers, bans.Close, words.Close, rooms.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for name, sync := range map[string]func(context.Context) error{"bans": bans.Sync, "words": words.Sync, "rooms": rooms.Sync} {

@@ -1,4 +1,4 @@
-package httpapi
+package webapi
 
 import (
 	"bytes"
@@ -21,13 +21,13 @@ func TestWriteErrorLogsOnlyServerFailures(t *testing.T) {
 	cancel()
 	gone := httptest.NewRequest("POST", "/danmu/send", nil).WithContext(ctx)
 	w := httptest.NewRecorder()
-	writeError(w, gone, log, fmt.Errorf("store danmaku: %w", context.Canceled))
+	WriteError(w, gone, log, fmt.Errorf("store danmaku: %w", context.Canceled))
 	if w.Code != 500 || logs.Len() != 0 {
 		t.Fatalf("client gone: status %d, log %q; want 500 and no log", w.Code, logs.String())
 	}
 
 	live := httptest.NewRequest("POST", "/danmu/send", nil)
-	writeError(httptest.NewRecorder(), live, log, errors.New("disk on fire"))
+	WriteError(httptest.NewRecorder(), live, log, errors.New("disk on fire"))
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "disk on fire") {
 		t.Fatalf("server failure was not logged as an error: %q", logs.String())
 	}

@@ -1,4 +1,11 @@
-package httpapi
+// Package webapi is the one HTTP error and identity layer of danmakud's
+// transports: the map from error codes to HTTP statuses, the JSON error
+// writer, and the identity of a request (its bearer token, anonymous
+// cookie and role, read by an Authenticator such as auth.Authenticator).
+// The HTTP API (httpapi) and the live WebSocket and SSE endpoints (live)
+// both answer through it, so that a refusal carries the same status and
+// the same body wherever it happens.
+package webapi
 
 import (
 	"encoding/json"
@@ -11,8 +18,8 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-// statusOf is the one place that maps error codes to HTTP statuses.
-func statusOf(code string) int {
+// Status is the one place that maps error codes to HTTP statuses.
+func Status(code string) int {
 	switch code {
 	case danmaku.EINVALID:
 		return http.StatusBadRequest
@@ -52,10 +59,12 @@ type errorDetail struct {
 	RetryAfter int64  `json:"retryAfterMs,omitempty"`
 }
 
-// ErrorJSON returns the JSON body that describes err to a client.
+// ErrorJSON returns the JSON body that describes err to a client:
+// {"error":{"code","message","field","retryAfterMs"}}.
 func ErrorJSON(err error) []byte {
 	d := errorDetail{Code: danmaku.ErrorCode(err), Message: danmaku.ErrorMessage(err)}
-	if e, ok := asError(err); ok {
+	var e *danmaku.Error
+	if errors.As(err, &e) {
 		d.Field = e.Field
 	}
 	if ra := danmaku.ErrorRetryAfter(err); ra > 0 {
@@ -65,17 +74,14 @@ func ErrorJSON(err error) []byte {
 	return b
 }
 
-func asError(err error) (*danmaku.Error, bool) {
-	var e *danmaku.Error
-	ok := errors.As(err, &e)
-	return e, ok
-}
-
-// writeError writes err as JSON with its status (and Retry-After), and
-// logs internal errors, whose detail the client does not see.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	code := danmaku.ErrorCode(err)
-	status := statusOf(code)
+// WriteError writes err as JSON with its status (and Retry-After), and
+// logs internal errors, whose detail the client does not see. log may be
+// nil.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	status := Status(danmaku.ErrorCode(err))
 	switch {
 	case status != http.StatusInternalServerError:
 	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
@@ -92,21 +98,4 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(ErrorJSON(err))
-}
-
-// writeJSON writes v as a JSON 200 response.
-func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
-		return
-	}
-	writeRawJSON(w, b)
-}
-
-// writeRawJSON writes b, which must be JSON, as a 200 response.
-func writeRawJSON(w http.ResponseWriter, b []byte) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(b)
 }
