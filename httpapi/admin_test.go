@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,7 +29,7 @@ func newAdminEnv(t *testing.T) adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.New(auth.Config{Secret: []byte(strings.Repeat("s", 32)), Anonymous: true, AdminPassword: "correct horse"})
+	a, err := auth.New(auth.Config{Secret: []byte(strings.Repeat("s", 32)), Anonymous: true, AdminPassword: "correct horse battery"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func newAdminEnv(t *testing.T) adminEnv {
 	api := httpapi.New(httpapi.Config{CORSOrigins: []string{"https://player.example"}}, svc, a, nil)
 	api.MountAdmin(httpapi.Admin{
 		Guard: guard, Hub: hub, Login: a.AdminLogin,
-		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.01, IPBurst: 3, DuplicateWindow: -1}),
+		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{IPRate: 0.01, IPBurst: 3}),
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
@@ -155,7 +156,7 @@ func TestAdminLogin(t *testing.T) {
 	if st, _ := e.do(t, "POST", "/admin/api/login", "", `{"password":"wrong"}`); st != 401 {
 		t.Fatalf("wrong password: %d", st)
 	}
-	st, body := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse"}`)
+	st, body := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse battery"}`)
 	if st != 200 {
 		t.Fatalf("right password: %d %v", st, body)
 	}
@@ -164,8 +165,12 @@ func TestAdminLogin(t *testing.T) {
 	}
 	// The limiter allows a burst of 3 attempts; the fourth is throttled.
 	e.do(t, "POST", "/admin/api/login", "", `{"password":"wrong"}`)
-	if st, _ := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse"}`); st != 429 {
+	st, body = e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse battery"}`)
+	if st != 429 {
 		t.Fatalf("fourth sign-in attempt: %d, want 429", st)
+	}
+	if msg := fmt.Sprint(body["error"]); !strings.Contains(msg, "too many sign-in attempts") || strings.Contains(msg, "danmaku") {
+		t.Fatalf("429 error = %s, want one about sign-in attempts", msg)
 	}
 }
 

@@ -75,9 +75,11 @@ func (m *Main) wire() error {
 		Guard:       m.Guard,
 		Hub:         hub,
 		Login:       m.Auth.AdminLogin,
-		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.2, IPBurst: 5, DuplicateWindow: -1}),
+		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{}),
 	})
-	m.API.Handle("GET /metrics", m.Metrics.Handler())
+	if c.MetricsAddr == "" {
+		m.API.Handle("GET /metrics", auth.RequireBearer(c.MetricsToken, m.Metrics.Handler()))
+	}
 	m.API.MountFormats(m.Store)
 	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.Store, m.dplayerActor, m.Svc.Limits())))
 	web.New().Mount(m.API.Handle)
@@ -133,7 +135,12 @@ func (m *Main) openAuth() error {
 	if err != nil {
 		return err
 	}
-	a, err := auth.New(auth.Config{Secret: secret, Anonymous: m.Config.Anonymous, AdminPassword: m.Config.AdminPassword})
+	secure, err := auth.ParseCookieSecure(m.Config.SecureCookie)
+	if err != nil {
+		return fmt.Errorf("-secure-cookie: %w", err)
+	}
+	a, err := auth.New(auth.Config{Secret: secret, Anonymous: m.Config.Anonymous, AdminPassword: m.Config.AdminPassword,
+		Issuer: m.Config.TokenIssuer, Audience: m.Config.TokenAudience, SecureCookie: secure})
 	if err != nil {
 		return fmt.Errorf("-secret: %w", err)
 	}
