@@ -216,3 +216,34 @@ func checkIdempotent(t *testing.T, s string) {
 		t.Errorf("Normalize not idempotent: %q → %q → %q", s, once, twice)
 	}
 }
+
+func TestLeetTableConfigurable(t *testing.T) {
+	if _, err := ParseLeet("5=ss"); err == nil {
+		t.Error("ParseLeet accepted a two-letter value")
+	}
+	if _, err := ParseLeet("a=b"); err == nil {
+		t.Error("ParseLeet accepted a letter as key")
+	}
+	leet, err := ParseLeet("9=g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNormalizer(leet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFilterWith(n)
+	if err := f.Add(Rule{Word: "egg", Action: Reject}, Rule{Word: "spam", Action: Reject}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.Check("", "e99"); v.Action != Reject {
+		t.Errorf("custom table: e99 = %v, want reject", v.Action)
+	}
+	if v := f.Check("", "5p4m"); v.Action != Allow {
+		t.Errorf("custom table without 5 and 4: 5p4m = %v, want allow", v.Action)
+	}
+	none, err := ParseLeet("")
+	if err != nil || len(none) != 0 {
+		t.Fatalf("ParseLeet(\"\") = %v, %v", none, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,7 @@ type Config struct {
 	CORSOrigins   string // Comma-separated origins allowed to call the API from browsers; "*" for any.
 
 	WordsFile       string
+	WordLeet        string // Leetspeak table of the word filter, "5=s,4=a,…".
 	BanMode         string
 	RateLimits      bool
 	UserRate        float64
@@ -131,6 +133,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.StringVar(&c.Origins, "origins", "", "comma-separated origins allowed to open WebSockets besides the same origin (\"*\" for any)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from browsers (\"*\" for any)")
 	fs.StringVar(&c.WordsFile, "words", "", "sensitive-word file loaded at start (see docs/operations.md)")
+	fs.StringVar(&c.WordLeet, "word-leet", defaultLeetFlag(), "leetspeak table of the word filter: comma-separated digit-or-symbol=letter pairs; empty: none")
 	fs.StringVar(&c.BanMode, "ban-mode", "reject", "what happens to a banned user's danmaku: reject or shadow")
 	fs.BoolVar(&c.RateLimits, "rate-limits", true, "enforce rate limits (turn off for load tests)")
 	fs.Float64Var(&c.UserRate, "user-rate", 0.5, "danmaku a second each user may send, sustained")
@@ -261,6 +264,9 @@ func (c *Config) validate() error {
 	case c.Tick < live.MinTickInterval || c.Tick > live.MaxTickInterval:
 		return fmt.Errorf("-tick: must be from %v to %v", live.MinTickInterval, live.MaxTickInterval)
 	}
+	if _, err := moderation.ParseLeet(c.WordLeet); err != nil {
+		return fmt.Errorf("-word-leet: %w", err)
+	}
 	if _, err := auth.ParseCookieSecure(c.SecureCookie); err != nil {
 		return fmt.Errorf("-secure-cookie: %w", err)
 	}
@@ -330,4 +336,15 @@ func (m *Main) Close() error {
 	}
 	m.closers = nil
 	return errors.Join(errs...)
+}
+
+// defaultLeetFlag writes moderation.DefaultLeet in the -word-leet syntax.
+func defaultLeetFlag() string {
+	leet := moderation.DefaultLeet()
+	pairs := make([]string, 0, len(leet))
+	for from, to := range leet {
+		pairs = append(pairs, string(from)+"="+string(to))
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
 }

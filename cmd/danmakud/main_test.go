@@ -50,6 +50,8 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"-admin-password", "short"}, nil, "-admin-password"},
 		{nil, map[string]string{"DANMAKUD_ADMIN_PASSWORD": "elevenchars"}, "at least 12"},
 		{[]string{"-secure-cookie", "sometimes"}, nil, "-secure-cookie"},
+		{[]string{"-word-leet", "5=ss"}, nil, "-word-leet"},
+		{[]string{"-word-leet", "a=b"}, nil, "-word-leet"},
 	}
 	for _, tc := range tests {
 		m := NewMain(io.Discard)

@@ -198,8 +198,16 @@ func (m *Main) openGuard() error {
 			return fmt.Errorf("-words: %w", err)
 		}
 	}
+	leet, err := moderation.ParseLeet(c.WordLeet)
+	if err != nil {
+		return fmt.Errorf("-word-leet: %w", err)
+	}
+	norm, err := moderation.NewNormalizer(leet)
+	if err != nil {
+		return fmt.Errorf("-word-leet: %w", err)
+	}
 	if c.Redis == "" {
-		words := moderation.NewFilter()
+		words := moderation.NewFilterWith(norm)
 		if err := words.Add(rules...); err != nil {
 			return fmt.Errorf("-words: %w", err)
 		}
@@ -210,7 +218,7 @@ func (m *Main) openGuard() error {
 	// live in Redis; each node checks sends against its local copies.
 	rc := redis.NewClient(&redis.Options{Addr: c.Redis, DialTimeout: 500 * time.Millisecond,
 		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
-	opts := redismod.Options{Logger: m.Log}
+	opts := redismod.Options{Logger: m.Log, Normalizer: norm}
 	bans, words, rooms := redismod.NewBans(rc, opts), redismod.NewWords(rc, opts), redismod.NewRooms(rc, opts)
 	limits := redismod.NewLimiter(rc, rooms, limitCfg, opts)
 	m.closers = append(m.closers, rc.Close, bans.Close, words.Close, rooms.Close)
