@@ -197,3 +197,47 @@ func TestCORS(t *testing.T) {
 		t.Fatal("a foreign origin got CORS headers")
 	}
 }
+
+func TestSendRefusesInvisibleText(t *testing.T) {
+	e := newAdminEnv(t)
+	user := e.token(t, "viewer1", danmaku.RoleViewer)
+	for _, tt := range []struct{ text, why string }{
+		{`\u200b\u200c\u2060`, "no visible character"},
+		{`\u3164`, "no visible character"},
+		{`a\u0301\u0301\u0301\u0301`, "combining marks"},
+		{`\u202emaps`, "bidirectional"},
+	} {
+		st, body := e.do(t, "POST", "/danmu/send", user, `{"objectId":"room1","content":{"text":"`+tt.text+`"}}`)
+		msg := fmt.Sprint(body["error"])
+		if st != 400 || !strings.Contains(msg, "invalid") || !strings.Contains(msg, tt.why) {
+			t.Errorf("send %s: %d %s, want 400 invalid saying %q", tt.text, st, msg, tt.why)
+		}
+	}
+}
+
+func TestWordInsideField(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	user := e.token(t, "viewer1", danmaku.RoleViewer)
+	for _, w := range []string{`{"word":"scam","action":"reject","inside":true}`, `{"word":"spam","action":"reject"}`} {
+		if st, body := e.do(t, "POST", "/admin/api/words", admin, w); st != 200 {
+			t.Fatalf("add %s: %d %v", w, st, body)
+		}
+	}
+	st, body := e.do(t, "GET", "/admin/api/words", admin, "")
+	if b, _ := json.Marshal(body); st != 200 || !strings.Contains(string(b), `"inside":true`) {
+		t.Fatalf("word list: %d %s", st, b)
+	}
+	for _, tt := range []struct {
+		text string
+		want int
+	}{
+		{"scammers everywhere", 422},
+		{"antispam filter", 200},
+		{"buy 5p4m now", 422},
+	} {
+		if st, body := e.do(t, "POST", "/danmu/send", user, `{"objectId":"room1","content":{"text":"`+tt.text+`"}}`); st != tt.want {
+			t.Errorf("send %q: %d %v, want %d", tt.text, st, body, tt.want)
+		}
+	}
+}
