@@ -201,8 +201,10 @@ func stringField(name string, v any, required bool) (string, error) {
 }
 
 // ValidateText checks a danmaku text and returns it with surrounding white
-// space removed. Text must be valid UTF-8, not blank, without control
-// characters, and at most lim.MaxTextRunes characters.
+// space removed. Text must be valid UTF-8, at most lim.MaxTextRunes
+// characters, with at least one visible character, without control
+// characters or bidirectional override, embedding and isolate controls,
+// and with at most MaxCombiningMarks combining marks on one character.
 func ValidateText(text string, lim Limits) (string, error) {
 	if !utf8.ValidString(text) {
 		return "", FieldError("content.text", "must be valid UTF-8")
@@ -218,12 +220,52 @@ func ValidateText(text string, lim Limits) (string, error) {
 	if n := utf8.RuneCountInString(text); n > max {
 		return "", &Error{Code: EINVALID, Field: "content.text", Message: fmt.Sprintf("is %d characters long; the limit is %d", n, max)}
 	}
+	visible, marks := false, 0
 	for _, r := range text {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return "", FieldError("content.text", "must not contain control characters (U+%04X)", r)
+		case bidiControl(r):
+			return "", FieldError("content.text", "must not contain bidirectional override, embedding or isolate characters (U+%04X): they can make text display in another order than it is read", r)
+		case unicode.In(r, unicode.Mn, unicode.Me):
+			if marks++; marks > MaxCombiningMarks {
+				return "", FieldError("content.text", "has more than %d combining marks on one character", MaxCombiningMarks)
+			}
+			continue
+		case !visible && visibleRune(r):
+			visible = true
 		}
+		marks = 0
+	}
+	if !visible {
+		return "", FieldError("content.text", "has no visible character")
 	}
 	return text, nil
+}
+
+// MaxCombiningMarks is the most combining marks (accents, vowel signs,
+// variation selectors) that ValidateText accepts on one base character.
+// Written languages need at most three; "Zalgo" text stacks dozens that
+// spill over the lines around it.
+const MaxCombiningMarks = 3
+
+// bidiControl reports whether r is a bidirectional embedding, override or
+// isolate control (U+202A–U+202E, U+2066–U+2069). The implicit marks
+// U+200E, U+200F and U+061C are allowed: they change no order on their own
+// and right-to-left writers need them.
+func bidiControl(r rune) bool {
+	return 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069
+}
+
+// visibleRune reports whether r draws something: a letter, digit,
+// punctuation or symbol other than the blank letters and symbols that
+// render as nothing (the Hangul fillers and the blank Braille pattern).
+func visibleRune(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
+		return false
+	}
+	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S)
 }
 
 // ValidateObjectID checks a video or room id: 1 to 128 characters from

@@ -2,6 +2,7 @@ package danmaku_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -188,4 +189,45 @@ func FuzzParseSend(f *testing.F) {
 			t.Fatalf("accepted out-of-range content %+v", req.Content)
 		}
 	})
+}
+
+func TestValidateTextRefusesInvisibleAndAbusive(t *testing.T) {
+	lim := danmaku.DefaultLimits()
+	cases := []struct {
+		name, text, why string
+	}{
+		{"zero-width only", "\u200b\u200c\u200d\u2060\ufeff", "no visible character"},
+		{"hangul filler only", "\u3164\u3164", "no visible character"},
+		{"halfwidth hangul filler", "\uffa0", "no visible character"},
+		{"braille blank", "\u2800 \u2800", "no visible character"},
+		{"marks only", "\u0301\u0301", "no visible character"},
+		{"zalgo", "a" + strings.Repeat("\u0301", 99), "combining marks"},
+		{"four marks", "e\u0301\u0302\u0303\u0304", "combining marks"},
+		{"right-to-left override", "\u202emaps", "bidirectional"},
+		{"left-to-right embedding", "a\u202ab", "bidirectional"},
+		{"pop directional formatting", "ab\u202c", "bidirectional"},
+		{"right-to-left isolate", "\u2067text\u2069", "bidirectional"},
+		{"first strong isolate", "\u2068x", "bidirectional"},
+	}
+	for _, c := range cases {
+		_, err := danmaku.ValidateText(c.text, lim)
+		var e *danmaku.Error
+		if !errors.As(err, &e) || e.Code != danmaku.EINVALID || !strings.Contains(e.Message, c.why) {
+			t.Errorf("%s: ValidateText(%q) = %v, want EINVALID saying %q", c.name, c.text, err, c.why)
+		}
+	}
+	ok := []string{
+		"e\u0301\u0302\u0303", // Three marks on one letter.
+		"שלום\u200f world",    // A right-to-left mark is allowed.
+		"👨\u200d👩\u200d👧",     // Emoji joined by zero-width joiners.
+		"1\ufe0f\u20e3",       // Keycap: a variation selector and an enclosing mark.
+		"안녕\u3164하세요",         // A Hangul filler beside visible letters.
+		"!!!",                 // Punctuation is visible.
+		"ｗｗｗ",                 // Full-width letters.
+	}
+	for _, s := range ok {
+		if _, err := danmaku.ValidateText(s, lim); err != nil {
+			t.Errorf("ValidateText(%q) = %v, want accepted", s, err)
+		}
+	}
 }

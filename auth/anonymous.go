@@ -49,16 +49,18 @@ func (a *Authenticator) verifyAnonymous(value string) (string, error) {
 	return id, nil
 }
 
-// AnonymousCookie returns the cookie that carries a signed anonymous id:
-// HttpOnly, SameSite=Lax, on path "/", Secure when configured.
-func (a *Authenticator) AnonymousCookie(value string) *http.Cookie {
+// AnonymousCookie returns the cookie that carries a signed anonymous id
+// for a response to r: HttpOnly, SameSite=Lax, on path "/", Secure as
+// Config.SecureCookie says (with CookieSecureAuto, when r came over TLS).
+func (a *Authenticator) AnonymousCookie(r *http.Request, value string) *http.Cookie {
+	secure := a.cfg.SecureCookie == CookieSecureAlways || a.cfg.SecureCookie == CookieSecureAuto && r != nil && r.TLS != nil
 	return &http.Cookie{
 		Name:     a.cfg.CookieName,
 		Value:    value,
 		Path:     "/",
 		MaxAge:   int(a.cfg.CookieMaxAge.Seconds()),
 		HttpOnly: true,
-		Secure:   a.cfg.SecureCookie,
+		Secure:   secure,
 		SameSite: http.SameSiteLaxMode,
 	}
 }
@@ -78,6 +80,6 @@ func (a *Authenticator) Identify(w http.ResponseWriter, r *http.Request) (danmak
 		return act, err
 	}
 	id, value := a.NewAnonymousID()
-	http.SetCookie(w, a.AnonymousCookie(value))
+	http.SetCookie(w, a.AnonymousCookie(r, value))
 	return danmaku.Actor{UserID: id, Anonymous: true, IP: RemoteIP(r)}, nil
 }

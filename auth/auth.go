@@ -30,6 +30,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +53,38 @@ const MaxTokenLen = 4096
 // MaxTokenRooms is the most rooms a token may list.
 const MaxTokenRooms = 1000
 
+// MinAdminPasswordLen is the shortest admin password accepted, in bytes.
+const MinAdminPasswordLen = 12
+
+// MaxIssuedAtSkew is how far in the future a token's "iat" may be: the
+// clock skew allowed between the host site and danmakud.
+const MaxIssuedAtSkew = time.Minute
+
+// CookieSecure says when the anonymous cookie carries the Secure
+// attribute.
+type CookieSecure int
+
+// CookieSecure values.
+const (
+	CookieSecureAuto   CookieSecure = iota // Secure on requests that came over TLS.
+	CookieSecureAlways                     // Always Secure (TLS ends at a proxy in front).
+	CookieSecureNever                      // Never Secure (plain HTTP on a network name).
+)
+
+// ParseCookieSecure parses "auto", "true" (or "always") and "false" (or
+// "never").
+func ParseCookieSecure(s string) (CookieSecure, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "auto", "":
+		return CookieSecureAuto, nil
+	case "true", "always", "on", "1":
+		return CookieSecureAlways, nil
+	case "false", "never", "off", "0":
+		return CookieSecureNever, nil
+	}
+	return CookieSecureAuto, fmt.Errorf("unknown value %q: want auto, true or false", s)
+}
+
 // AnonymousPrefix starts every anonymous user id. Tokens may not use it, so
 // that a token cannot claim an anonymous browser's id.
 const AnonymousPrefix = "anon-"
@@ -73,14 +106,19 @@ type Config struct {
 	// one of its "aud"; issued tokens carry them.
 	Issuer   string
 	Audience string
-	// Leeway is the clock skew allowed when checking "exp" and "nbf".
+	// Leeway is the clock skew allowed when checking "exp" and "nbf";
+	// "iat" may be at most MaxIssuedAtSkew (or Leeway, if longer) in the
+	// future.
 	Leeway time.Duration
 	// Anonymous turns anonymous mode on.
 	Anonymous bool
 	// CookieName names the anonymous id cookie (default "danmakud_anon").
 	CookieName string
-	// SecureCookie adds the Secure attribute (set it when serving HTTPS).
-	SecureCookie bool
+	// SecureCookie says when the anonymous cookie has the Secure
+	// attribute: CookieSecureAuto (the default) on requests that came
+	// over TLS, CookieSecureAlways (behind a proxy that terminates TLS)
+	// or CookieSecureNever.
+	SecureCookie CookieSecure
 	// CookieMaxAge is the anonymous cookie's lifetime (default one year).
 	CookieMaxAge time.Duration
 	// AdminPassword is the admin's sign-in password; empty means AdminKey.
@@ -107,6 +145,9 @@ type Authenticator struct {
 func New(cfg Config) (*Authenticator, error) {
 	if len(cfg.Secret) < MinSecretLen {
 		return nil, fmt.Errorf("auth: secret is %d bytes; it must be at least %d", len(cfg.Secret), MinSecretLen)
+	}
+	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < MinAdminPasswordLen {
+		return nil, fmt.Errorf("auth: admin password is %d characters; it must be at least %d (or empty, to use the admin key)", len(cfg.AdminPassword), MinAdminPasswordLen)
 	}
 	cfg.Secret = append([]byte(nil), cfg.Secret...)
 	if cfg.CookieName == "" {
@@ -198,6 +239,9 @@ func (a *Authenticator) Verify(token string) (danmaku.Actor, error) {
 	if len(token) > MaxTokenLen {
 		return danmaku.Actor{}, unauthorized(fmt.Sprintf("token is longer than %d bytes", MaxTokenLen))
 	}
+	if err := checkEncoding(token); err != nil {
+		return danmaku.Actor{}, err
+	}
 	var c claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		if t.Method != jwt.SigningMethodHS256 {
@@ -208,7 +252,54 @@ func (a *Authenticator) Verify(token string) (danmaku.Actor, error) {
 	if err != nil {
 		return danmaku.Actor{}, tokenError(err)
 	}
+	if c.IssuedAt != nil && c.IssuedAt.After(a.cfg.Now().Add(max(MaxIssuedAtSkew, a.cfg.Leeway))) {
+		return danmaku.Actor{}, unauthorized("token is not valid yet")
+	}
 	return actorFromClaims(&c)
+}
+
+// strictB64 decodes base64url without padding and refuses non-zero unused
+// bits in the last character, so that a token has one spelling only.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// checkEncoding refuses a token whose parts are not canonical base64url
+// (a signature whose last character has non-zero unused bits decodes to
+// the same bytes as the canonical one) and whose "exp", "nbf" or "iat" is
+// anything but a JSON number (a JSON string "exp" would otherwise be read
+// as a date).
+func checkEncoding(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return unauthorized("token is malformed")
+	}
+	var payload []byte
+	for i, p := range parts {
+		b, err := strictB64.DecodeString(p)
+		if err != nil {
+			return unauthorized("token is not canonical base64url")
+		}
+		if i == 1 {
+			payload = b
+		}
+	}
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(payload, &times); err != nil {
+		return unauthorized("token is malformed")
+	}
+	for name, v := range map[string]json.RawMessage{"exp": times.Exp, "nbf": times.Nbf, "iat": times.Iat} {
+		if len(v) == 0 {
+			continue
+		}
+		var n json.Number
+		if v[0] == '"' || json.Unmarshal(v, &n) != nil {
+			return unauthorized("token claim " + name + " must be a number of seconds")
+		}
+	}
+	return nil
 }
 
 func actorFromClaims(c *claims) (danmaku.Actor, error) {
@@ -307,7 +398,7 @@ func (a *Authenticator) AdminKey() string {
 
 // AdminLogin checks the admin credential in constant time and returns an
 // admin token valid for AdminTTL. A wrong credential gives EUNAUTHORIZED;
-// callers should rate-limit attempts per address.
+// callers should rate-limit attempts per address and in total.
 func (a *Authenticator) AdminLogin(password string) (string, error) {
 	got := sha256.Sum256([]byte(password))
 	if subtle.ConstantTimeCompare(got[:], a.adminHash[:]) != 1 {
@@ -373,4 +464,27 @@ func RemoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// RequireBearer returns h behind a check of the request's
+// "Authorization: Bearer" header against token, compared in constant
+// time; a request without it gets 401 with a JSON error. An empty token
+// returns h unchanged. It guards the operator's endpoints (/metrics).
+func RequireBearer(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="danmakud"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"code":"unauthorized","message":"a bearer token is required"}}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -383,11 +383,125 @@ func TestIdentify(t *testing.T) {
 }
 
 func TestSecureCookie(t *testing.T) {
-	a := newAuth(t, func(c *Config) { c.Anonymous, c.SecureCookie, c.CookieName = true, true, "dm" })
-	_, v := a.NewAnonymousID()
-	c := a.AnonymousCookie(v)
-	if !c.Secure || c.Name != "dm" {
-		t.Fatalf("cookie = %+v", c)
+	plain := httptest.NewRequest("GET", "http://example.test/", nil)
+	tls := httptest.NewRequest("GET", "https://example.test/", nil)
+	for _, tt := range []struct {
+		mode        string
+		plain, tlsR bool
+	}{
+		{"auto", false, true},
+		{"true", true, true},
+		{"false", false, false},
+	} {
+		mode, err := ParseCookieSecure(tt.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := newAuth(t, func(c *Config) { c.Anonymous, c.SecureCookie, c.CookieName = true, mode, "dm" })
+		_, v := a.NewAnonymousID()
+		if c := a.AnonymousCookie(plain, v); c.Secure != tt.plain || c.Name != "dm" || !c.HttpOnly {
+			t.Errorf("%s over HTTP: cookie = %+v", tt.mode, c)
+		}
+		if c := a.AnonymousCookie(tls, v); c.Secure != tt.tlsR {
+			t.Errorf("%s over TLS: Secure = %v", tt.mode, c.Secure)
+		}
+	}
+	if _, err := ParseCookieSecure("sometimes"); err == nil {
+		t.Error("ParseCookieSecure accepted an unknown value")
+	}
+}
+
+func TestNonCanonicalSignatureRefused(t *testing.T) {
+	a := newAuth(t, nil)
+	good, err := a.Issue(TokenRequest{UserID: "u", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(good); err != nil {
+		t.Fatal(err)
+	}
+	// A 32-byte signature is 43 characters; the last one carries 4 bits
+	// and 2 unused ones. Setting an unused bit gives a second spelling of
+	// the same signature bytes.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, good[len(good)-1])
+	for bits := 1; bits < 4; bits++ {
+		bad := good[:len(good)-1] + string(alphabet[last|bits])
+		if raw, err := base64.RawURLEncoding.DecodeString(bad[strings.LastIndexByte(bad, '.')+1:]); err != nil {
+			t.Fatalf("lenient decoding refused the variant: %v", err)
+		} else if want, _ := base64.RawURLEncoding.DecodeString(good[strings.LastIndexByte(good, '.')+1:]); string(raw) != string(want) {
+			t.Fatal("variant decodes to other bytes; the test is wrong")
+		}
+		_, err := a.Verify(bad)
+		wantUnauthorized(t, err, "canonical", bad)
+	}
+}
+
+func TestTimeClaimsMustBeNumbers(t *testing.T) {
+	a := newAuth(t, nil)
+	exp := testNow.Add(time.Hour).Unix()
+	for _, tt := range []struct {
+		name string
+		c    jwt.MapClaims
+		want string
+	}{
+		{"string exp", jwt.MapClaims{"sub": "u", "exp": strconv.FormatInt(exp, 10)}, "exp must be a number"},
+		{"string nbf", jwt.MapClaims{"sub": "u", "exp": exp, "nbf": "0"}, "nbf must be a number"},
+		{"string iat", jwt.MapClaims{"sub": "u", "exp": exp, "iat": "0"}, "iat must be a number"},
+		{"boolean exp", jwt.MapClaims{"sub": "u", "exp": true}, "exp must be a number"},
+		{"iat in the future", jwt.MapClaims{"sub": "u", "exp": exp, "iat": testNow.Add(MaxIssuedAtSkew + time.Second).Unix()}, "not valid yet"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := sign(t, jwt.SigningMethodHS256, testSecret, tt.c)
+			_, err := a.Verify(tok)
+			wantUnauthorized(t, err, tt.want, tok)
+		})
+	}
+	// A numeric exp and an iat within the skew are accepted.
+	tok := sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"sub": "u", "exp": exp, "iat": testNow.Add(MaxIssuedAtSkew - time.Second).Unix()})
+	if _, err := a.Verify(tok); err != nil {
+		t.Fatalf("iat within the skew: %v", err)
+	}
+}
+
+func TestAdminPasswordMinimumLength(t *testing.T) {
+	_, err := New(Config{Secret: testSecret, AdminPassword: "short"})
+	if err == nil || !strings.Contains(err.Error(), "at least 12") {
+		t.Fatalf("New with a 5-character admin password: %v", err)
+	}
+	if _, err := New(Config{Secret: testSecret, AdminPassword: strings.Repeat("x", MinAdminPasswordLen)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequireBearer(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	h := RequireBearer("metrics-secret-token", ok)
+	for _, tt := range []struct {
+		header string
+		want   int
+	}{
+		{"", http.StatusUnauthorized},
+		{"Bearer wrong", http.StatusUnauthorized},
+		{"Basic metrics-secret-token", http.StatusUnauthorized},
+		{"Bearer metrics-secret-token", http.StatusNoContent},
+		{"bearer metrics-secret-token", http.StatusNoContent},
+	} {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("Authorization %q: %d, want %d", tt.header, w.Code, tt.want)
+		}
+		if w.Code == http.StatusUnauthorized && !strings.Contains(w.Body.String(), `"code":"unauthorized"`) {
+			t.Errorf("401 body %q is not a JSON error", w.Body.String())
+		}
+	}
+	if RequireBearer("", ok) == nil {
+		t.Error("RequireBearer with no token returned nil")
 	}
 }
 

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,7 +29,7 @@ func newAdminEnv(t *testing.T) adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.New(auth.Config{Secret: []byte(strings.Repeat("s", 32)), Anonymous: true, AdminPassword: "correct horse"})
+	a, err := auth.New(auth.Config{Secret: []byte(strings.Repeat("s", 32)), Anonymous: true, AdminPassword: "correct horse battery"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func newAdminEnv(t *testing.T) adminEnv {
 	api := httpapi.New(httpapi.Config{CORSOrigins: []string{"https://player.example"}}, svc, a)
 	api.MountAdmin(httpapi.Admin{
 		Guard: guard, Hub: hub, Login: a.AdminLogin,
-		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.01, IPBurst: 3, DuplicateWindow: -1}),
+		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{IPRate: 0.01, IPBurst: 3}),
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
@@ -155,7 +156,7 @@ func TestAdminLogin(t *testing.T) {
 	if st, _ := e.do(t, "POST", "/admin/api/login", "", `{"password":"wrong"}`); st != 401 {
 		t.Fatalf("wrong password: %d", st)
 	}
-	st, body := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse"}`)
+	st, body := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse battery"}`)
 	if st != 200 {
 		t.Fatalf("right password: %d %v", st, body)
 	}
@@ -164,8 +165,12 @@ func TestAdminLogin(t *testing.T) {
 	}
 	// The limiter allows a burst of 3 attempts; the fourth is throttled.
 	e.do(t, "POST", "/admin/api/login", "", `{"password":"wrong"}`)
-	if st, _ := e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse"}`); st != 429 {
+	st, body = e.do(t, "POST", "/admin/api/login", "", `{"password":"correct horse battery"}`)
+	if st != 429 {
 		t.Fatalf("fourth sign-in attempt: %d, want 429", st)
+	}
+	if msg := fmt.Sprint(body["error"]); !strings.Contains(msg, "too many sign-in attempts") || strings.Contains(msg, "danmaku") {
+		t.Fatalf("429 error = %s, want one about sign-in attempts", msg)
 	}
 }
 
@@ -190,5 +195,49 @@ func TestCORS(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatal("a foreign origin got CORS headers")
+	}
+}
+
+func TestSendRefusesInvisibleText(t *testing.T) {
+	e := newAdminEnv(t)
+	user := e.token(t, "viewer1", danmaku.RoleViewer)
+	for _, tt := range []struct{ text, why string }{
+		{`\u200b\u200c\u2060`, "no visible character"},
+		{`\u3164`, "no visible character"},
+		{`a\u0301\u0301\u0301\u0301`, "combining marks"},
+		{`\u202emaps`, "bidirectional"},
+	} {
+		st, body := e.do(t, "POST", "/danmu/send", user, `{"objectId":"room1","content":{"text":"`+tt.text+`"}}`)
+		msg := fmt.Sprint(body["error"])
+		if st != 400 || !strings.Contains(msg, "invalid") || !strings.Contains(msg, tt.why) {
+			t.Errorf("send %s: %d %s, want 400 invalid saying %q", tt.text, st, msg, tt.why)
+		}
+	}
+}
+
+func TestWordInsideField(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	user := e.token(t, "viewer1", danmaku.RoleViewer)
+	for _, w := range []string{`{"word":"scam","action":"reject","inside":true}`, `{"word":"spam","action":"reject"}`} {
+		if st, body := e.do(t, "POST", "/admin/api/words", admin, w); st != 200 {
+			t.Fatalf("add %s: %d %v", w, st, body)
+		}
+	}
+	st, body := e.do(t, "GET", "/admin/api/words", admin, "")
+	if b, _ := json.Marshal(body); st != 200 || !strings.Contains(string(b), `"inside":true`) {
+		t.Fatalf("word list: %d %s", st, b)
+	}
+	for _, tt := range []struct {
+		text string
+		want int
+	}{
+		{"scammers everywhere", 422},
+		{"antispam filter", 200},
+		{"buy 5p4m now", 422},
+	} {
+		if st, body := e.do(t, "POST", "/danmu/send", user, `{"objectId":"room1","content":{"text":"`+tt.text+`"}}`); st != tt.want {
+			t.Errorf("send %q: %d %v, want %d", tt.text, st, body, tt.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/moderation"
 )
 
 // pendingItem is one accepted danmaku waiting for its tick.
@@ -34,8 +35,10 @@ type group struct {
 //
 //  1. Priority danmaku (room owner, moderators) are kept as they are and
 //     never folded.
-//  2. The other danmaku are folded by exact text: the first one of each text
-//     stands for all of them and carries their number in Count.
+//  2. The other danmaku are folded by text in canonical form
+//     (moderation.FoldKey, so "666", "６６６" and "666!" fold together): the
+//     first one of each text stands for all of them and carries their
+//     number in Count.
 //  3. Priority items are taken first (the earliest ones if they alone exceed
 //     max); the remaining places go round-robin over users, in the order of
 //     each user's first item, each user giving their next group per round,
@@ -51,13 +54,14 @@ func choose(pending []pendingItem, max int) Selection {
 			prio = append(prio, p.d)
 			continue
 		}
-		if g, ok := byText[p.d.Content.Text]; ok {
+		key := moderation.FoldKey(p.d.Content.Text)
+		if g, ok := byText[key]; ok {
 			g.count++
 			sel.Folded++
 			continue
 		}
 		g := &group{first: p.d, count: 1}
-		byText[p.d.Content.Text] = g
+		byText[key] = g
 		groups = append(groups, g)
 	}
 

@@ -39,6 +39,7 @@ func TestChoose(t *testing.T) {
 		{"priority never folds", items("a:same", "!owner:same"), 5, "same,same", 0, 0},
 		{"priority over the cap keeps the earliest", items("!a:1", "!b:2", "!c:3"), 2, "1,2", 0, 1},
 		{"folding happens before the cap", items("a:w", "b:w", "c:w", "d:x", "e:y"), 2, "w×3,x", 2, 1},
+		{"repeats fold in canonical form", items("a:666", "b:６６６", "c:666!", "d:66", "e:???", "f:!!!"), 10, "666×3,66,???,!!!", 2, 0},
 		{"empty", nil, 3, "", 0, 0},
 	}
 	for _, tt := range tests {

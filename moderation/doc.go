@@ -2,7 +2,16 @@
 // sensitive words (Filter, with a Matcher over Normalize'd text), bans
 // (BanList) and rate limits (Limiter). Each has a small interface
 // (WordList, Bans, RateLimiter) with an in-memory implementation here, so
-// that a shared one (Redis) can replace it.
+// that a shared one (Redis) can replace it. LoginLimiter throttles admin
+// sign-in per address and in total.
+//
+// Matching is meant to catch what a user would read as the word: texts and
+// listed words pass through the same Normalizer (compatibility forms,
+// width, case, accents, TR39 confusables, letter forms, leetspeak,
+// invisible characters), repeated letters fold, Latin words match whole
+// words (or inside words with Rule.Inside), and CJK words match anywhere,
+// also with one inserted character. FoldKey gives the live tick the same
+// canonical form to fold repeats on.
 //
 // The send pipeline is expected to check, in order: the ban list
 // (Bans.Check, then the configured BanMode), the limits (RateLimiter.Allow,

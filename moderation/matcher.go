@@ -220,3 +220,38 @@ func (m *Matcher) FindAll(text []rune) []Match {
 
 // Len returns the number of trie nodes, a measure of the matcher's size.
 func (m *Matcher) Len() int { return len(m.fail) }
+
+// EachSkip calls fn for every occurrence in text of a pattern with exactly
+// one text rune inserted between two of its runes ("傻X逼" for "傻逼"),
+// with the pattern's index and the indexes in text of the runes that
+// matched the pattern's runes (valid only during the call). Exact
+// occurrences are left to Each. It walks the trie from every position of
+// the text, so it costs the text's length times the depth reached, not
+// the number of patterns. It stops early when fn returns false.
+func (m *Matcher) EachSkip(text []rune, fn func(pattern int, matched []int) bool) {
+	if m == nil || len(m.fail) <= 1 {
+		return
+	}
+	path := make([]int, 0, 16)
+	for start := range text {
+		n := m.next(0, text[start])
+		path = append(path[:0], start)
+		for i := start + 1; n != 0 && i+1 < len(text); i++ {
+			// Skip text[i] and follow the rest exactly.
+			k := n
+			p := path
+			for j := i + 1; j < len(text); j++ {
+				if k = m.next(k, text[j]); k == 0 {
+					break
+				}
+				p = append(p, j)
+				if m.out[k] >= 0 && !fn(int(m.out[k]), p) {
+					return
+				}
+			}
+			// Or match text[i] and go on.
+			n = m.next(n, text[i])
+			path = append(path, i)
+		}
+	}
+}

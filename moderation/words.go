@@ -104,10 +104,18 @@ const MaxWordRunes = 64
 const DefaultAction = Mask
 
 // Rule is one listed word. Room is empty for the global list.
+//
+// A word whose canonical form has a CJK, kana or Hangul character matches
+// anywhere in a text, also with one character inserted between two of its
+// characters ("傻X逼" for "傻逼"). Any other word matches whole words only
+// ("spam" matches "SPAM!" and "s p a m" but not "antispam" or "the spa
+// massage"), unless Inside is set, when it also matches inside longer
+// words.
 type Rule struct {
 	Room   string `json:"room,omitempty"`
 	Word   string `json:"word"`
 	Action Action `json:"action"`
+	Inside bool   `json:"inside,omitempty"`
 }
 
 // Verdict is the result of checking a text.
@@ -152,6 +160,7 @@ type WordList interface {
 //
 // The zero Filter is not usable; call NewFilter.
 type Filter struct {
+	norm  *Normalizer
 	mu    sync.Mutex                 // Serialises edits.
 	words map[string]map[string]Rule // Room ("" global) → canonical word → rule.
 	snap  atomic.Pointer[filterSnapshot]
@@ -164,16 +173,104 @@ type filterSnapshot struct {
 	rooms  map[string]*compiledList
 }
 
+// compiledList is the matcher of one scope. Patterns are words with runs
+// of a repeated rune folded to one rune ("spaam" → "spam"); each pattern
+// carries the rules that fold to it, with the least number of each rune
+// the rule needs ("ass" needs two s, so the text "as" does not match it).
 type compiledList struct {
-	m       *Matcher
-	actions []Action
+	m     *Matcher     // All patterns, matched exactly.
+	cjk   *Matcher     // The CJK patterns again, matched with one inserted rune; nil if none.
+	cjkOf []int        // Pattern index in m of each pattern of cjk.
+	rules [][]ruleForm // Rules of each pattern of m.
 }
 
-// NewFilter returns an empty filter.
-func NewFilter() *Filter {
-	f := &Filter{words: make(map[string]map[string]Rule)}
+// ruleForm is one rule as the matcher checks it.
+type ruleForm struct {
+	counts []int32 // Least repeat count of each run of the word.
+	action Action
+	inside bool // Match inside words too.
+	cjk    bool // Has a CJK rune: substring match, one inserted rune allowed.
+}
+
+// NewFilter returns an empty filter with the default leetspeak table.
+func NewFilter() *Filter { return NewFilterWith(defaultNormalizer) }
+
+// NewFilterWith returns an empty filter that normalises texts and words
+// with n (nil for the default).
+func NewFilterWith(n *Normalizer) *Filter {
+	if n == nil {
+		n = defaultNormalizer
+	}
+	f := &Filter{norm: n, words: make(map[string]map[string]Rule)}
 	f.snap.Store(&filterSnapshot{rooms: map[string]*compiledList{}})
 	return f
+}
+
+// runs is a canonical text with runs of a repeated rune folded into one.
+type runs struct {
+	runes []rune
+	count []int32 // Length of each run.
+	first []int   // Index in Text.Runes of each run's first rune.
+	gap   []bool  // Word boundary before the run.
+	inner []bool  // Word boundary inside the run ("link kill", "a s s").
+	end   int     // len(Text.Runes).
+}
+
+// foldRuns folds the repeated runes of t. A run ends at a separator,
+// except between letters spelled out one by one ("a s s").
+func foldRuns(t Text) runs {
+	n := len(t.Runes)
+	v := runs{
+		end:   n,
+		runes: make([]rune, 0, n),
+		count: make([]int32, 0, n),
+		first: make([]int, 0, n),
+		gap:   make([]bool, 0, n),
+		inner: make([]bool, 0, n),
+	}
+	single := func(i int) bool { return t.Sep[i] && (i+1 == len(t.Runes) || t.Sep[i+1]) }
+	for i, r := range t.Runes {
+		if k := len(v.runes) - 1; k >= 0 && v.runes[k] == r && (!t.Sep[i] || single(i) && (i == 1 || single(i-1))) {
+			v.count[k]++
+			v.inner[k] = v.inner[k] || t.Gap[i]
+			continue
+		}
+		v.runes = append(v.runes, r)
+		v.count = append(v.count, 1)
+		v.first = append(v.first, i)
+		v.gap = append(v.gap, t.Gap[i])
+		v.inner = append(v.inner, false)
+	}
+	return v
+}
+
+// runeIndex returns the index in Text.Runes where run k starts (the end of
+// the text for k == len(runs)).
+func (v runs) runeIndex(k int) int {
+	if k >= len(v.first) {
+		return v.end
+	}
+	return v.first[k]
+}
+
+// accepts reports whether rule form w matches the runs at, whose indexes
+// into v are the runs matched by each run of the word.
+func (w ruleForm) accepts(v runs, at []int) bool {
+	for k, i := range at {
+		if v.count[i] < w.counts[k] {
+			return false
+		}
+	}
+	if w.cjk || w.inside {
+		return true
+	}
+	// A boundary inside the first or last run counts as one at the
+	// word's edge: the word may start or end there.
+	start, end := at[0], at[len(at)-1]+1
+	if start > 0 && !v.gap[start] && !v.inner[start] && wordRune(v.runes[start-1]) {
+		return false
+	}
+	return end == len(v.runes) || v.gap[end] || v.inner[end-1] || !wordRune(v.runes[end])
 }
 
 // Check implements WordList.
@@ -187,24 +284,50 @@ func (f *Filter) Check(room, text string) Verdict {
 	if lists[0] == nil && lists[1] == nil {
 		return v
 	}
-	t := Normalize(text)
+	t := f.norm.Normalize(text)
+	rv := foldRuns(t)
 	var masks [][2]int
+	at := make([]int, 0, MaxWordRunes)
 	for i, cl := range lists {
 		if cl == nil {
 			continue
 		}
 		scope := ScopeGlobal + Scope(i)
-		cl.m.Each(t.Runes, func(m Match) bool {
-			v.Matches++
-			a := cl.actions[m.Pattern]
-			if a > v.Action {
-				v.Action, v.Scope = a, scope
+		found := func(pattern int) {
+			for _, w := range cl.rules[pattern] {
+				if !w.accepts(rv, at) {
+					continue
+				}
+				v.Matches++
+				if w.action > v.Action {
+					v.Action, v.Scope = w.action, scope
+				}
+				if w.action == Mask {
+					for k, r := range at {
+						if k > 0 && at[k-1]+1 == r {
+							masks[len(masks)-1][1] = rv.runeIndex(r + 1)
+							continue
+						}
+						masks = append(masks, [2]int{rv.runeIndex(r), rv.runeIndex(r + 1)})
+					}
+				}
 			}
-			if a == Mask {
-				masks = append(masks, [2]int{m.Start, m.End})
+		}
+		cl.m.Each(rv.runes, func(m Match) bool {
+			at = at[:0]
+			for r := m.Start; r < m.End; r++ {
+				at = append(at, r)
 			}
+			found(m.Pattern)
 			return true
 		})
+		if cl.cjk != nil {
+			cl.cjk.EachSkip(rv.runes, func(p int, matched []int) bool {
+				at = append(at[:0], matched...)
+				found(cl.cjkOf[p])
+				return true
+			})
+		}
 	}
 	v.Text = t.Mask(text, masks)
 	return v
@@ -358,7 +481,7 @@ func (f *Filter) publish(changed map[string]bool) {
 	next := &filterSnapshot{global: old.global, rooms: old.rooms}
 	roomsCopied := false
 	for room := range changed {
-		cl := compile(f.words[room])
+		cl := f.compile(f.words[room])
 		if room == "" {
 			next.global = cl
 			continue
@@ -377,18 +500,43 @@ func (f *Filter) publish(changed map[string]bool) {
 }
 
 // compile builds the matcher of one scope, or returns nil for an empty one.
-func compile(list map[string]Rule) *compiledList {
+func (f *Filter) compile(list map[string]Rule) *compiledList {
 	if len(list) == 0 {
 		return nil
 	}
 	keys := slices.Sorted(maps.Keys(list))
-	pats := make([][]rune, len(keys))
-	acts := make([]Action, len(keys))
-	for i, k := range keys {
-		pats[i] = []rune(k)
-		acts[i] = list[k].Action
+	cl := &compiledList{}
+	index := make(map[string]int, len(keys))
+	var pats, cjkPats [][]rune
+	for _, k := range keys {
+		r := list[k]
+		v := foldRuns(f.norm.Normalize(r.Word))
+		if len(v.runes) == 0 {
+			continue
+		}
+		w := ruleForm{counts: v.count, action: r.Action, inside: r.Inside}
+		for _, c := range v.runes {
+			w.cjk = w.cjk || cjkRune(c)
+		}
+		key := string(v.runes)
+		p, ok := index[key]
+		if !ok {
+			p = len(pats)
+			index[key] = p
+			pats = append(pats, v.runes)
+			cl.rules = append(cl.rules, nil)
+		}
+		cl.rules[p] = append(cl.rules[p], w)
+		if w.cjk && !ok && len(v.runes) >= 2 {
+			cjkPats = append(cjkPats, v.runes)
+			cl.cjkOf = append(cl.cjkOf, p)
+		}
 	}
-	return &compiledList{m: NewMatcher(pats), actions: acts}
+	cl.m = NewMatcher(pats)
+	if len(cjkPats) > 0 {
+		cl.cjk = NewMatcher(cjkPats)
+	}
+	return cl
 }
 
 // ParseWords reads a word-list file. The format is line based:
@@ -399,10 +547,15 @@ func compile(list map[string]Rule) *compiledList {
 //	badword,shadow       the word, a comma, then the action
 //	[room abc123]        the lines that follow go to room abc123's list
 //	[global]             the lines that follow go to the global list
+//	*scam*               a word between asterisks also matches inside
+//	                     longer words (Rule.Inside), here "scammer"
+//	reject<TAB>*scam*    the same with an action
 //
 // Actions are mask, shadow and reject. Blank lines are skipped. Words are
-// kept as written; they are compared in canonical form (see Normalize). An
-// error names the line.
+// kept as written; they are compared in canonical form (see Normalize).
+// Latin-script words match whole words only unless written between
+// asterisks; CJK words always match inside text (see Rule). An error
+// names the line.
 func ParseWords(r io.Reader) ([]Rule, error) {
 	var rules []Rule
 	room := ""
@@ -438,6 +591,9 @@ func ParseWords(r io.Reader) ([]Rule, error) {
 			if a, err := ParseAction(line[i+1:]); err == nil {
 				rule.Action, rule.Word = a, strings.TrimSpace(line[:i])
 			}
+		}
+		if w := rule.Word; len(w) > 2 && w[0] == '*' && w[len(w)-1] == '*' {
+			rule.Word, rule.Inside = strings.TrimSpace(w[1:len(w)-1]), true
 		}
 		if _, err := canonicalRule(rule); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)

@@ -53,6 +53,11 @@ func TestFilterCheck(t *testing.T) {
 		{"mask emoji inserted", "", "傻😀逼", Mask, ScopeGlobal, "*😀*"},
 		{"mask math bold", "", "𝐟𝐮𝐜𝐤", Mask, ScopeGlobal, "****"},
 		{"mask twice", "", "fuck fuck", Mask, ScopeGlobal, "**** ****"},
+		{"mask confusable and accent", "", "fuсk off, fück", Mask, ScopeGlobal, "**** off, ****"},
+		{"mask leetspeak symbol", "", "sp@m link", Shadow, ScopeGlobal, "sp@m link"},
+		{"mask repeated letters", "", "fuuuck", Mask, ScopeGlobal, "******"},
+		{"latin word not inside a longer word", "", "motherfucker", Allow, ScopeNone, "motherfucker"},
+		{"cjk word with one inserted character", "", "你是傻X逼吗", Mask, ScopeGlobal, "你是*X*吗"},
 		{"shadow", "", "buy now: SPAM-LINK", Shadow, ScopeGlobal, "buy now: SPAM-LINK"},
 		{"shadow beats mask", "", "fuck spamlink", Shadow, ScopeGlobal, "**** spamlink"},
 		{"reject", "", "法轮", Reject, ScopeGlobal, "法轮"},
@@ -255,5 +260,22 @@ func TestActionText(t *testing.T) {
 	}
 	if _, err := ParseAction("allow"); err == nil {
 		t.Error("ParseAction(allow) succeeded")
+	}
+}
+
+func TestMaskLeetspeak(t *testing.T) {
+	f := NewFilter()
+	if err := f.Add(Rule{Word: "spam", Action: Mask}); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"buy $p@m!":      "buy ****!",
+		"5p4m":           "****",
+		"s p a m":        "* * * *",
+		"antispam stays": "antispam stays",
+	} {
+		if got := f.Check("", in).Text; got != want {
+			t.Errorf("Check(%q).Text = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,10 +55,16 @@ type Config struct {
 	Secret        string // HS256 key shared with the host site; generated and kept in -data when empty.
 	Anonymous     bool   // Give browsers a signed anonymous id so that they can send without a token.
 	AdminPassword string // The admin sign-in credential; empty means the key printed by "danmakud admin-key".
+	TokenIssuer   string // Required "iss" of user tokens; empty: not checked.
+	TokenAudience string // Required "aud" of user tokens; empty: not checked.
+	SecureCookie  string // Secure attribute of the anonymous cookie: auto, true or false.
+	MetricsToken  string // Bearer token that /metrics requires; empty: none.
+	MetricsAddr   string // Separate address serving /metrics; empty: on the API's address.
 	Origins       string // Comma-separated origins allowed to open WebSockets, besides the same origin; "*" for any.
 	CORSOrigins   string // Comma-separated origins allowed to call the API from browsers; "*" for any.
 
 	WordsFile       string
+	WordLeet        string // Leetspeak table of the word filter, "5=s,4=a,…".
 	BanMode         string
 	RateLimits      bool
 	UserRate        float64
@@ -125,9 +132,15 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.StringVar(&c.Secret, "secret", "", "HS256 secret (at least 32 bytes) that signs user tokens; empty: generated once and kept in -data")
 	fs.BoolVar(&c.Anonymous, "anonymous", true, "give each browser a signed anonymous id so that it can send without a token")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "admin sign-in password; empty: the key that \"danmakud admin-key\" prints")
+	fs.StringVar(&c.TokenIssuer, "token-issuer", "", "required \"iss\" of user tokens, also put in issued ones; empty: not checked")
+	fs.StringVar(&c.TokenAudience, "token-audience", "", "required \"aud\" of user tokens, also put in issued ones; empty: not checked")
+	fs.StringVar(&c.SecureCookie, "secure-cookie", "auto", "Secure attribute of the anonymous cookie: auto (on requests that came over TLS), true (TLS ends at a proxy) or false")
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", "bearer token that /metrics requires; empty: /metrics is open (see -metrics-addr)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this separate address (e.g. 127.0.0.1:9100) instead of the API's; empty: on the API's address")
 	fs.StringVar(&c.Origins, "origins", "", "comma-separated origins allowed to open WebSockets besides the same origin (\"*\" for any)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from browsers (\"*\" for any)")
 	fs.StringVar(&c.WordsFile, "words", "", "sensitive-word file loaded at start (see docs/operations.md)")
+	fs.StringVar(&c.WordLeet, "word-leet", defaultLeetFlag(), "leetspeak table of the word filter: comma-separated digit-or-symbol=letter pairs; empty: none")
 	fs.StringVar(&c.BanMode, "ban-mode", "reject", "what happens to a banned user's danmaku: reject or shadow")
 	fs.BoolVar(&c.RateLimits, "rate-limits", true, "enforce rate limits (turn off for load tests)")
 	fs.Float64Var(&c.UserRate, "user-rate", 0.5, "danmaku a second each user may send, sustained")
@@ -245,6 +258,8 @@ func (c *Config) validate() error {
 		return errors.New("-dynamodb-retry: must not be negative")
 	case c.Secret != "" && len(c.Secret) < auth.MinSecretLen:
 		return fmt.Errorf("-secret: must be at least %d bytes", auth.MinSecretLen)
+	case c.AdminPassword != "" && len(c.AdminPassword) < auth.MinAdminPasswordLen:
+		return fmt.Errorf("-admin-password: is %d characters; it must be at least %d (or leave it empty and sign in with the key that \"danmakud admin-key\" prints)", len(c.AdminPassword), auth.MinAdminPasswordLen)
 	case c.UserRate <= 0 || c.IPRate <= 0:
 		return errors.New("-user-rate, -ip-rate: must be positive")
 	case c.UserBurst < 1 || c.IPBurst < 1:
@@ -255,6 +270,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-max-per-tick: must be from 1 to %d", live.MaxMaxPerTick)
 	case c.Tick < live.MinTickInterval || c.Tick > live.MaxTickInterval:
 		return fmt.Errorf("-tick: must be from %v to %v", live.MinTickInterval, live.MaxTickInterval)
+	}
+	if _, err := moderation.ParseLeet(c.WordLeet); err != nil {
+		return fmt.Errorf("-word-leet: %w", err)
+	}
+	if _, err := auth.ParseCookieSecure(c.SecureCookie); err != nil {
+		return fmt.Errorf("-secure-cookie: %w", err)
 	}
 	if _, err := moderation.ParseBanMode(c.BanMode); err != nil {
 		return fmt.Errorf("-ban-mode: %w", err)
@@ -292,6 +313,13 @@ func (m *Main) Open(ctx context.Context) error {
 // Run serves until ctx is cancelled.
 func (m *Main) Run(ctx context.Context, ready func(net.Addr)) error {
 	cfg := serveConfig{Addr: m.Config.Addr, MaxConnsPerIP: m.Config.MaxConnsPerIP, BodyTimeout: m.Config.BodyTimeout}
+	if m.Config.MetricsAddr != "" {
+		go func() {
+			if err := serveMetrics(ctx, m.Config.MetricsAddr, auth.RequireBearer(m.Config.MetricsToken, m.Metrics.Handler()), m.Log); err != nil {
+				m.Log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	if m.Config.DebugAddr != "" {
 		go func() {
 			if err := serveDebug(ctx, m.Config.DebugAddr, m.Log); err != nil {
@@ -315,4 +343,15 @@ func (m *Main) Close() error {
 	}
 	m.closers = nil
 	return errors.Join(errs...)
+}
+
+// defaultLeetFlag writes moderation.DefaultLeet in the -word-leet syntax.
+func defaultLeetFlag() string {
+	leet := moderation.DefaultLeet()
+	pairs := make([]string, 0, len(leet))
+	for from, to := range leet {
+		pairs = append(pairs, string(from)+"="+string(to))
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
 }

@@ -47,6 +47,11 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"-log-format", "xml"}, nil, "-log-format"},
 		{[]string{"-page-size", "500"}, nil, "-page-size"},
 		{[]string{"-config", "/does/not/exist"}, nil, "-config"},
+		{[]string{"-admin-password", "short"}, nil, "-admin-password"},
+		{nil, map[string]string{"DANMAKUD_ADMIN_PASSWORD": "elevenchars"}, "at least 12"},
+		{[]string{"-secure-cookie", "sometimes"}, nil, "-secure-cookie"},
+		{[]string{"-word-leet", "5=ss"}, nil, "-word-leet"},
+		{[]string{"-word-leet", "a=b"}, nil, "-word-leet"},
 	}
 	for _, tc := range tests {
 		m := NewMain(io.Discard)
@@ -134,5 +139,78 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop")
+	}
+}
+
+// TestMetricsTokenAndAddr runs the server with /metrics behind a bearer
+// token (set through the environment) on its own address, and checks that
+// the API's address no longer serves it.
+func TestMetricsTokenAndAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{"DANMAKUD_METRICS_TOKEN": "metrics-token-for-test"}
+	m := NewMain(io.Discard)
+	if _, err := m.ParseFlags([]string{"-metrics-addr", metricsAddr}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.MetricsToken != "metrics-token-for-test" || m.Config.SecureCookie != "auto" {
+		t.Fatalf("settings: token %q, secure cookie %q", m.Config.MetricsToken, m.Config.SecureCookie)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	args := []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "warn",
+		"-metrics-addr", metricsAddr, "-metrics-token", "metrics-token-for-test"}
+	go func() {
+		done <- run(ctx, args, io.Discard, io.Discard, func(a net.Addr) { addrc <- a })
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("server ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	defer func() {
+		cancel()
+		<-done
+	}()
+	get := func(url, token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		// The metrics listener starts beside the API; retry until it
+		// answers.
+		for range 100 {
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("GET %s did not answer", url)
+		return 0
+	}
+	if st := get(base+"/metrics", ""); st != http.StatusNotFound {
+		t.Errorf("/metrics on the API address: %d, want 404", st)
+	}
+	if st := get("http://"+metricsAddr+"/metrics", ""); st != http.StatusUnauthorized {
+		t.Errorf("/metrics on -metrics-addr without the token: %d, want 401", st)
+	}
+	if st := get("http://"+metricsAddr+"/metrics", "wrong-token"); st != http.StatusUnauthorized {
+		t.Errorf("/metrics with a wrong token: %d, want 401", st)
+	}
+	if st := get("http://"+metricsAddr+"/metrics", "metrics-token-for-test"); st != http.StatusOK {
+		t.Errorf("/metrics with the token: %d, want 200", st)
 	}
 }

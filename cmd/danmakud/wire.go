@@ -79,9 +79,11 @@ func (m *Main) wire() error {
 		Guard:       m.Guard,
 		Hub:         hub,
 		Login:       m.Auth.AdminLogin,
-		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.2, IPBurst: 5, DuplicateWindow: -1}),
+		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{}),
 	})
-	m.API.Handle("GET /metrics", m.Metrics.Handler())
+	if c.MetricsAddr == "" {
+		m.API.Handle("GET /metrics", auth.RequireBearer(c.MetricsToken, m.Metrics.Handler()))
+	}
 	m.API.MountFormats(m.Store)
 	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, dplayer.Config{Auth: m.dplayerActor, Limits: m.Svc.Limits(), Log: m.Log})))
 	web.New().Mount(m.API.Handle)
@@ -113,7 +115,12 @@ func (m *Main) openAuth() error {
 	if err != nil {
 		return err
 	}
-	a, err := auth.New(auth.Config{Secret: secret, Anonymous: m.Config.Anonymous, AdminPassword: m.Config.AdminPassword})
+	secure, err := auth.ParseCookieSecure(m.Config.SecureCookie)
+	if err != nil {
+		return fmt.Errorf("-secure-cookie: %w", err)
+	}
+	a, err := auth.New(auth.Config{Secret: secret, Anonymous: m.Config.Anonymous, AdminPassword: m.Config.AdminPassword,
+		Issuer: m.Config.TokenIssuer, Audience: m.Config.TokenAudience, SecureCookie: secure})
 	if err != nil {
 		return fmt.Errorf("-secret: %w", err)
 	}
@@ -171,8 +178,16 @@ func (m *Main) openGuard() error {
 			return fmt.Errorf("-words: %w", err)
 		}
 	}
+	leet, err := moderation.ParseLeet(c.WordLeet)
+	if err != nil {
+		return fmt.Errorf("-word-leet: %w", err)
+	}
+	norm, err := moderation.NewNormalizer(leet)
+	if err != nil {
+		return fmt.Errorf("-word-leet: %w", err)
+	}
 	if c.Redis == "" {
-		words := moderation.NewFilter()
+		words := moderation.NewFilterWith(norm)
 		if err := words.Add(rules...); err != nil {
 			return fmt.Errorf("-words: %w", err)
 		}
@@ -182,7 +197,7 @@ func (m *Main) openGuard() error {
 	// In a cluster, bans, word lists, pauses, slow mode and rate limits
 	// live in Redis; each node checks sends against its local copies.
 	rc := m.Redis
-	opts := redismod.Options{Log: m.Log}
+	opts := redismod.Options{Log: m.Log, Normalizer: norm}
 	bans, words, rooms := redismod.NewBans(rc, opts), redismod.NewWords(rc, opts), redismod.NewRooms(rc, opts)
 	limits := redismod.NewLimiter(rc, rooms, limitCfg, opts)
 	m.closers = append(m.closers, bans.Close, words.Close, rooms.Close)

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/moderation"
 )
 
 // Options configures the components of this package. A zero Options gives
@@ -41,6 +42,9 @@ type Options struct {
 	RetryAfter time.Duration
 	// Log receives reload and fallback errors; nil discards them.
 	Log *slog.Logger
+	// Normalizer normalises texts and words for the local word-list copy
+	// (default: the default leetspeak table).
+	Normalizer *moderation.Normalizer
 }
 
 // Defaults for Options.

@@ -84,7 +84,7 @@ return out
 // that keeps the local copy fresh; call Close to stop it. It does not wait
 // for Redis: call Sync to load the lists at once.
 func NewWords(client redis.UniversalClient, opts Options) *Words {
-	ws := &Words{client: client, opts: opts.withDefaults(), local: moderation.NewFilter(), version: -1}
+	ws := &Words{client: client, opts: opts.withDefaults(), local: moderation.NewFilterWith(opts.Normalizer), version: -1}
 	ws.w = startWatcher(client, ws.channel(), ws.opts, ws.onMessage, ws.reload)
 	return ws
 }
