@@ -19,11 +19,7 @@ const (
 // -short mode, with a message naming Redis.
 func RedisAddr(tb testing.TB) string {
 	tb.Helper()
-	addr := os.Getenv(RedisEnv)
-	if addr == "" {
-		Need(tb, "Redis", `set `+RedisEnv+` (eval "$(scripts/services.sh start)")`)
-	}
-	return addr
+	return fromEnv(tb, "Redis", RedisEnv)
 }
 
 // DynamoEndpoint returns the DynamoDB API endpoint of this test run
@@ -31,11 +27,18 @@ func RedisAddr(tb testing.TB) string {
 // skipped in -short mode, with a message naming dynalite.
 func DynamoEndpoint(tb testing.TB) string {
 	tb.Helper()
-	e := os.Getenv(DynamoEnv)
-	if e == "" {
-		Need(tb, "dynalite", `set `+DynamoEnv+` (eval "$(scripts/services.sh start)")`)
+	return fromEnv(tb, "dynalite", DynamoEnv)
+}
+
+// fromEnv returns the value of the environment variable that names
+// service, or reports the service missing (Need).
+func fromEnv(tb testing.TB, service, name string) string {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		Need(tb, service, `set `+name+` (eval "$(scripts/services.sh start)")`)
 	}
-	return e
+	return v
 }
 
 // DynaliteScript returns the path of dynalite's cli.js in the repository's
