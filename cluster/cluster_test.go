@@ -7,29 +7,19 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/testenv"
 	"github.com/danmakud/danmakud/reliability"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// logWriter sends a child process's output to the test log.
-type logWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w logWriter) Write(p []byte) (int, error) {
-	for line := range strings.SplitSeq(strings.TrimRight(string(p), "\n"), "\n") {
-		w.t.Log(w.prefix + ": " + line)
-	}
-	return len(p), nil
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m))
 }
 
 // sender posts distinct danmaku to one node and remembers every answer.
@@ -74,67 +64,38 @@ func (s *sender) acked(phases ...string) []sendResult {
 	return out
 }
 
-// TestCluster runs three danmakud nodes on one private redis-server and the
-// shared dynalite: senders on node a, viewers on nodes b and c. It kills the
+// TestCluster runs three danmakud nodes on one private redis-server and a
+// private dynalite: senders on node a, viewers on nodes b and c. It kills the
 // room's leader with SIGKILL mid-stream, then stops and restarts Redis, and
 // checks identical batches, contiguous seq, and that every acknowledged
 // danmaku was broadcast and stored exactly once.
 func TestCluster(t *testing.T) {
-	if os.Getenv("DANMAKUD_TEST_REDIS") == "" {
-		t.Fatal("DANMAKUD_TEST_REDIS is not set: run eval \"$(scripts/services.sh start)\" first")
-	}
-	if os.Getenv("DANMAKUD_TEST_DYNAMODB") == "" {
-		t.Fatal("DANMAKUD_TEST_DYNAMODB is not set: run eval \"$(scripts/services.sh start)\" first")
-	}
+	testenv.SkipShort(t, "cluster: the three-node run is slow")
+	script := testenv.DynaliteScript(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	bin, err := reliability.BuildServer(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Binary(t)
 	// A private dynalite that keeps its data on disk, so that the test can
 	// stop and restart it without touching the shared one.
-	root, err := reliability.ModuleRoot()
+	dyn, err := testenv.StartDynalite(ctx, testenv.DynaliteConfig{Script: script, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
-	}
-	dyn, err := reliability.StartDynalite(ctx, reliability.DynaliteConfig{
-		Script: filepath.Join(root, "node_modules", "dynalite", "cli.js"), Dir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatalf("dynalite (scripts/services.sh start installs it): %v", err)
 	}
 	t.Cleanup(dyn.Close)
 	dynamo := dyn.Endpoint()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	table := "cluster-" + hex.EncodeToString(rnd[:])
-	if out, err := exec.CommandContext(ctx, bin, "create-table", "-endpoint", dynamo, "-table", table).CombinedOutput(); err != nil {
-		t.Fatalf("create-table: %v: %s", err, out)
-	}
-	rs := startRedis(t)
-	rdb := goredis.NewClient(&goredis.Options{Addr: rs.addr})
-	defer rdb.Close()
-
-	base, err := reliability.BaseArgs(bin)
-	if err != nil {
+	if err := dyn.CreateTable(ctx, bin, table); err != nil {
 		t.Fatal(err)
 	}
-	secret := strings.Repeat("k", 40)
-	nodes := map[string]*reliability.Server{}
-	for _, name := range []string{"a", "b", "c"} {
-		args := append(append([]string(nil), base...),
-			"-store", "dynamodb", "-dynamodb-endpoint", dynamo, "-dynamodb-table", table,
-			"-redis", rs.addr, "-node-id", name, "-secret", secret,
-			"-data", filepath.Join(t.TempDir(), name), "-tick", "250ms", "-max-per-tick", "1000")
-		s, err := reliability.StartServer(ctx, reliability.ServerConfig{Bin: bin, Args: args, Log: logWriter{t, name}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		nodes[name] = s
-	}
+	rs := testenv.StartRedis(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr()})
+	defer rdb.Close()
+
+	nodes := startNodes(ctx, t, bin, rs.Addr(), strings.Repeat("k", 40), []string{"a", "b", "c"},
+		"-store", "dynamodb", "-dynamodb-endpoint", dynamo, "-dynamodb-table", table)
 
 	const room = "live-1"
 	lease := "danmakud:{" + room + "}:lease"
@@ -205,7 +166,7 @@ func TestCluster(t *testing.T) {
 
 	// Redis goes away: sends are still acknowledged and stored, and the
 	// nodes say so in /healthz.
-	rs.stop()
+	rs.Stop()
 	s.run("outage", 3*time.Second)
 	if up, err := redisHealth(client, nodes["a"].URL()); err != nil || up {
 		t.Fatalf("node a during the outage: redis up=%v err=%v, want down", up, err)
@@ -215,7 +176,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("send %q during the Redis outage: status %d", r.Text, r.Status)
 		}
 	}
-	rs.start()
+	rs.Start()
 	for _, name := range []string{"a", survivor} {
 		waitFor(t, 15*time.Second, "node "+name+" to rejoin", func() bool {
 			up, err := redisHealth(client, nodes[name].URL())

@@ -6,79 +6,40 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/danmakud/danmakud/internal/testenv"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
-// redisProc is a private redis-server that the test may stop and start
-// again on the same port and data directory (append-only file on).
-type redisProc struct {
-	t    *testing.T
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startRedis starts a private redis-server on a free loopback port.
-func startRedis(t *testing.T) *redisProc {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startNodes starts one danmakud node a name, all on the Redis at redis
+// with the same token secret, each with its own data directory, the load
+// runs' flags (testenv.BaseArgs), a 250 ms tick and the extra flags. The
+// nodes stop when the test ends.
+func startNodes(ctx context.Context, t *testing.T, bin, redis, secret string, names []string, extra ...string) map[string]*testenv.Server {
+	t.Helper()
+	base, err := testenv.BaseArgs(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	r := &redisProc{t: t, addr: addr, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-// start runs redis-server and waits until it answers PING.
-func (r *redisProc) start() {
-	r.t.Helper()
-	_, port, _ := net.SplitHostPort(r.addr)
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "yes", "--dir", r.dir, "--daemonize", "no")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server (apt-get install redis-server): %v", err)
-	}
-	r.cmd, r.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(r.done) }()
-	c := goredis.NewClient(&goredis.Options{Addr: r.addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			r.t.Fatal("redis-server did not answer")
+	nodes := map[string]*testenv.Server{}
+	for _, name := range names {
+		args := append(append(append([]string(nil), base...), extra...),
+			"-redis", redis, "-node-id", name, "-secret", secret,
+			"-data", filepath.Join(t.TempDir(), name), "-tick", "250ms", "-max-per-tick", "1000")
+		s, err := testenv.StartServer(ctx, testenv.ServerConfig{Bin: bin, Args: args, Log: testenv.LogWriter(t, name)})
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		t.Cleanup(s.Close)
+		nodes[name] = s
 	}
-}
-
-// stop shuts redis-server down gracefully (SIGTERM writes the append-only
-// file) and waits for it; it is safe to call twice.
-func (r *redisProc) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
-	r.cmd = nil
+	return nodes
 }
 
 // batch is one batch a viewer received.

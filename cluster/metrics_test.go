@@ -5,13 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/reliability"
+	"github.com/danmakud/danmakud/internal/testenv"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -54,31 +53,14 @@ func scrapeMetrics(client *http.Client, base string) (map[string]float64, error)
 // it fanned out, the room it leads, and, with Redis stopped, its sends in
 // local mode.
 func TestClusterMetrics(t *testing.T) {
+	testenv.SkipShort(t, "cluster: the two-node run is slow")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin, err := reliability.BuildServer(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := reliability.BaseArgs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := startRedis(t)
-	rdb := goredis.NewClient(&goredis.Options{Addr: rs.addr})
+	bin := testenv.Binary(t)
+	rs := testenv.StartRedis(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: rs.Addr()})
 	defer rdb.Close()
-	nodes := map[string]*reliability.Server{}
-	for _, name := range []string{"a", "b"} {
-		args := append(append([]string(nil), base...),
-			"-redis", rs.addr, "-node-id", name, "-secret", strings.Repeat("m", 40),
-			"-data", filepath.Join(t.TempDir(), name), "-tick", "250ms", "-max-per-tick", "1000")
-		s, err := reliability.StartServer(ctx, reliability.ServerConfig{Bin: bin, Args: args, Log: logWriter{t, name}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		nodes[name] = s
-	}
+	nodes := startNodes(ctx, t, bin, rs.Addr(), strings.Repeat("m", 40), []string{"a", "b"})
 	client := &http.Client{Timeout: 10 * time.Second}
 	scrape := func(name string) map[string]float64 {
 		t.Helper()
@@ -145,7 +127,7 @@ func TestClusterMetrics(t *testing.T) {
 
 	// Without Redis, node a still acknowledges sends and counts them as
 	// published in local mode.
-	rs.stop()
+	rs.Stop()
 	const local = 5
 	for i := range local {
 		if r := send(client, nodes["a"].URL(), room, "u0", fmt.Sprintf("local-%d", i)); r.Status != http.StatusOK {

@@ -80,6 +80,7 @@ func (p *tab) clickRowButton(text, outcome, cls string) {
 // its sign-in form without a valid token, that the API refuses such
 // callers, and that a wrong password is refused; then signs in.
 func TestAdminRefusesWithoutCredential(t *testing.T) {
+	setup(t)
 	postDanmaku(t, uniqueObject("secret"), "someone", "admin-only text", 1, 1)
 	p := openAdmin(t, false)
 	hiddenConsole := `!document.getElementById('signin').hidden && document.getElementById('console').hidden &&
@@ -146,6 +147,7 @@ func TestAdminRefusesWithoutCredential(t *testing.T) {
 // and checks that it leaves a viewer's screen within a tick and the stored
 // history, while another stays; then bans its author from the same row.
 func TestAdminDeleteRemovesFromViewer(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("del")
 	viewer := openTab(t, "/watch/"+obj)
 	admin := openAdmin(t, true)
@@ -222,6 +224,7 @@ func TestAdminDeleteRemovesFromViewer(t *testing.T) {
 // word editor, sends it from a player, and checks that the feed shows the
 // rejection with its reason; removing the word lets the text through.
 func TestAdminFeedShowsRejected(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("words")
 	admin := openAdmin(t, true)
 	admin.watchRoom(obj)
@@ -284,6 +287,7 @@ func TestAdminFeedShowsRejected(t *testing.T) {
 // player opened later starts live, and that a tick's batch is spread over
 // the tick rather than shown as one wall.
 func TestAdminLiveSessionSwitchesPlayer(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("live")
 	p := openTab(t, "/watch/"+obj)
 	if m := eval[string](p, `window.__danmaku.mode()`); m != "vod" {
@@ -339,6 +343,7 @@ func TestAdminLiveSessionSwitchesPlayer(t *testing.T) {
 // the admin page as artifacts/admin.png; with DANMAKUD_UPDATE_SCREENSHOT=1
 // also as docs/screenshot-admin.png.
 func TestAdminScreenshot(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("shot")
 	for _, w := range []map[string]string{
 		{"room": obj, "word": "spoiler", "action": "mask"},
@@ -406,6 +411,7 @@ func mustJSON(v any) string {
 // the per-second figures from two polls, and the feed's order, merging
 // and cap of 500.
 func TestAdminPageLogic(t *testing.T) {
+	setup(t)
 	p := openAdmin(t, false)
 	tests := []struct {
 		name      string
@@ -479,6 +485,7 @@ func TestAdminPageLogic(t *testing.T) {
 // TestAdminImportUpload uploads a real Bilibili XML file through the admin
 // page and checks that every danmaku of it is stored in the room.
 func TestAdminImportUpload(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("imp")
 	file, err := filepath.Abs(filepath.Join("..", "testdata", "bilibili-sample-2016.xml"))
 	if err != nil {

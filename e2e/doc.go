@@ -3,8 +3,10 @@
 // drive Debian's Chromium with chromedp, and check the player as a viewer
 // sees it and the admin page as a moderator uses it. TestSignInToSend starts
 // a second server with anonymous mode off to check the player's sign-in.
-// Run scripts/browser.sh first to install Chromium; without it the tests
-// fail.
+// The harness is internal/testenv (the server, built once) and
+// internal/browsertest (Chromium). Run scripts/browser.sh first to install
+// Chromium; without it the tests fail. go test -short skips the suite,
+// saying so: it is slow.
 //
 // Set DANMAKUD_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-player.png
 // and docs/screenshot-admin.png; artifacts/ always gets fresh copies.

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,17 +17,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
-	browsertest "github.com/danmakud/danmakud/compat/e2e"
-	"github.com/danmakud/danmakud/reliability"
+	"github.com/danmakud/danmakud/internal/browsertest"
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // adminPassword is the admin credential the test server is started with.
 const adminPassword = "e2e-admin-password"
 
-// env is what TestMain starts for every test: the real danmakud binary on
-// a free port and one headless Chromium.
+// env is what the first test starts for every test: the real danmakud
+// binary on a free port and one headless Chromium.
 type env struct {
 	baseURL    string // http://127.0.0.1:PORT
 	browser    context.Context
@@ -42,83 +38,92 @@ type env struct {
 	tokens map[string]string // User tokens by user id.
 }
 
-var shared env
+var (
+	shared env
+
+	// started is what setup starts once and TestMain stops.
+	started struct {
+		once     sync.Once
+		err      error
+		srv      *testenv.Server
+		stopTabs context.CancelFunc
+		tmp      string
+	}
+)
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(testenv.Main(wrap{m}))
 }
 
-func run(m *testing.M) int {
-	if _, err := os.Stat(browsertest.ChromiumPath); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the browser tests need Chromium at %s (%v).\nInstall it with: scripts/browser.sh\n", browsertest.ChromiumPath, err)
-		return 1
-	}
-	tmp, err := os.MkdirTemp("", "danmakud-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
+// wrap stops what setup started once the tests have run, and shows the end
+// of the server's log when one failed.
+type wrap struct{ m *testing.M }
 
-	root, err := reliability.ModuleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
+func (w wrap) Run() int {
+	code := w.m.Run()
+	if started.srv != nil {
+		if code != 0 {
+			fmt.Fprintf(os.Stderr, "server log (last 4 KB):\n%s\n", started.srv.OutputTail(4096))
+		}
+		started.srv.Close()
 	}
-	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
-	bin, err := reliability.BuildServer(buildCtx, tmp)
-	cancelBuild()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
+	if started.stopTabs != nil {
+		started.stopTabs()
 	}
-	secret, err := randomSecret()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	srv, addr, err := startServer(bin, filepath.Join(tmp, "data"), secret)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	defer srv.stop()
-
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		browsertest.ChromiumOptions(filepath.Join(tmp, "chromium"), 1280, 900)...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: start Chromium: %v\nReinstall it with: scripts/browser.sh\n", err)
-		return 1
-	}
-	shared = env{baseURL: "http://" + addr, browser: browser, repoRoot: root, bin: bin, secret: secret, tokens: map[string]string{}}
-	if shared.adminToken, err = login(adminPassword); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: admin sign-in:", err)
-		return 1
-	}
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "server log (last 4 KB):\n%s\n", srv.logTail(4096))
+	if started.tmp != "" {
+		_ = os.RemoveAll(started.tmp)
 	}
 	return code
 }
 
-// server is a running danmakud process.
-type server struct {
-	cmd  *exec.Cmd
-	done chan error
-
-	mu  sync.Mutex
-	log bytes.Buffer
+// setup starts the shared server and browser on the first call and fails
+// the test if that failed. In -short mode the suite is skipped: it is slow
+// and needs Chromium.
+func setup(t *testing.T) {
+	t.Helper()
+	testenv.SkipShort(t, "e2e: the browser suite is slow and needs Chromium")
+	chromium := browsertest.NeedChromium(t)
+	bin := testenv.Binary(t)
+	started.once.Do(func() { started.err = start(chromium, bin) })
+	if started.err != nil {
+		t.Fatal(started.err)
+	}
 }
 
-// logTail returns the last n bytes the server logged.
-func (s *server) logTail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(tail(s.log.Bytes(), n))
+// start starts the server (anonymous mode, the admin password, rate limits
+// off: the tests send faster than a person) and Chromium, and signs in as
+// the admin.
+func start(chromium, bin string) error {
+	tmp, err := os.MkdirTemp("", "danmakud-e2e-")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	started.tmp = tmp
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	secret, err := randomSecret()
+	if err != nil {
+		return err
+	}
+	srv, err := testenv.StartServer(context.Background(), testenv.ServerConfig{Bin: bin, Args: []string{
+		"-data", filepath.Join(tmp, "data"), "-log-format", "json",
+		"-secret", secret, "-admin-password", adminPassword, "-rate-limits=false"}})
+	if err != nil {
+		return err
+	}
+	started.srv = srv
+	browser, stop, err := browsertest.Start(chromium, filepath.Join(tmp, "chromium"), 1280, 900)
+	if err != nil {
+		return err
+	}
+	started.stopTabs = stop
+	shared = env{baseURL: srv.URL(), browser: browser, repoRoot: root, bin: bin, secret: secret, tokens: map[string]string{}}
+	if shared.adminToken, err = login(adminPassword); err != nil {
+		return fmt.Errorf("admin sign-in: %w", err)
+	}
+	return nil
 }
 
 // randomSecret returns a fresh token secret for the test server.
@@ -130,93 +135,9 @@ func randomSecret() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// startServer runs bin on 127.0.0.1:0 in anonymous mode with the admin
-// password and returns the address it bound, read from its JSON log. Rate
-// limits are off: the tests send faster than a person.
-func startServer(bin, dataDir, secret string) (*server, string, error) {
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", dataDir, "-log-format", "json",
-		"-secret", secret, "-admin-password", adminPassword, "-rate-limits=false")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, "", fmt.Errorf("server stderr: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start server: %w", err)
-	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Bytes()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "danmakud listening" {
-				select {
-				case addrc <- rec.Addr:
-				default:
-				}
-			}
-			s.mu.Lock()
-			s.log.Write(append(line, '\n'))
-			s.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	go func() { s.done <- cmd.Wait() }()
-	select {
-	case addr := <-addrc:
-		if err := waitHealthy("http://" + addr); err != nil {
-			s.stop()
-			return nil, "", err
-		}
-		return s, addr, nil
-	case err := <-s.done:
-		return nil, "", fmt.Errorf("server exited before listening: %v", err)
-	case <-time.After(60 * time.Second):
-		s.stop()
-		return nil, "", errors.New("server did not report its address within 60 s")
-	}
-}
-
-func waitHealthy(base string) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("server at %s is not healthy after 20 s", base)
-}
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
 // uniqueObject returns an object id that no other test uses.
 func uniqueObject(prefix string) string {
 	return fmt.Sprintf("e2e-%s-%d", prefix, time.Now().UnixNano())
-}
-
-// tail returns the last n bytes of b.
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }
 
 // login signs in as the admin through the API and returns the token.

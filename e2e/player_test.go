@@ -17,6 +17,7 @@ import (
 // moving, within about a tick; and that the sender shows it once, marked
 // as its own, ignoring the pushed copy.
 func TestSendAppearsMovingInSecondPage(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("send")
 	sender := openTab(t, "/watch/"+obj)
 	viewer := openTab(t, "/watch/"+obj)
@@ -70,6 +71,7 @@ func TestSendAppearsMovingInSecondPage(t *testing.T) {
 // later and checks that the screen is cleared at once and the danmaku of
 // the new time load from the server.
 func TestSeekClearsAndReloads(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("seek")
 	postDanmaku(t, obj, "seeder", "early one", 1, 5)
 	postDanmaku(t, obj, "seeder", "late one", 1, 200)
@@ -97,6 +99,7 @@ func TestSeekClearsAndReloads(t *testing.T) {
 // TestXSSRendersAsText stores a danmaku whose text is HTML and checks that
 // the player draws those characters: no element is made and no script runs.
 func TestXSSRendersAsText(t *testing.T) {
+	setup(t)
 	const payload = `<img src=x onerror=alert(1)>`
 	obj := uniqueObject("xss")
 	postDanmaku(t, obj, "attacker", payload, 1, 3)
@@ -133,6 +136,7 @@ func TestXSSRendersAsText(t *testing.T) {
 // the danmaku they match stay off the screen, that the others show, and
 // that the rules survive a reload.
 func TestBlockListHides(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("block")
 	const at = 30
 	postDanmaku(t, obj, "viewer-a", "visible one", 1, at)
@@ -197,6 +201,7 @@ func TestBlockListHides(t *testing.T) {
 // headless Chromium. It reports the figures (and saves them as an artifact)
 // without asserting any: the machine is shared and renders in software.
 func TestFrameTimes(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("bench")
 	p := openTab(t, "/watch/"+obj)
 	eval[bool](p, `(window.__danmaku.setSettings({ overlap: true, density: 0 }), true)`)
@@ -261,6 +266,7 @@ func TestFrameTimes(t *testing.T) {
 // reload, and that a danmaku it sends is stored under that id whatever
 // the body says.
 func TestIdentityFromServer(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("who")
 	p := openTab(t, "/watch/"+obj)
 	id := eval[string](p, `window.__danmaku.userId`)
@@ -310,6 +316,7 @@ func TestIdentityFromServer(t *testing.T) {
 // seeder's own danmaku are framed on its screen). With
 // DANMAKUD_UPDATE_SCREENSHOT=1 it also replaces docs/screenshot-player.png.
 func TestPlayerScreenshot(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("shot")
 	seeder := openTab(t, "/watch/"+obj)
 	seeder.waitFor(`!document.getElementById('seed-button').hidden`, 5*time.Second, "an empty demo video offers no seed button")

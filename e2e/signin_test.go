@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/danmakud/danmakud/auth"
-	browsertest "github.com/danmakud/danmakud/compat/e2e"
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // tokenKey is where the player remembers the viewer's token.
@@ -31,9 +31,10 @@ const tokenKey = "danmakud.token.v1"
 // out forgets it; a remembered token that has expired is dropped; and a
 // token in the page address's fragment signs in and leaves the address.
 func TestSignInToSend(t *testing.T) {
-	srv := browsertest.Start(t, shared.bin, "-anonymous=false", "-secret", shared.secret)
+	setup(t)
+	srv := testenv.Danmakud(t, "-data", t.TempDir(), "-rate-limits=false", "-cors-origins", "*", "-anonymous=false", "-secret", shared.secret)
 	obj := uniqueObject("signin")
-	watch := srv.URL + "/watch/" + obj
+	watch := srv.URL() + "/watch/" + obj
 
 	p := newTab(t)
 	ws := recordWebSockets(p)
@@ -100,7 +101,7 @@ func TestSignInToSend(t *testing.T) {
 	if mine := p.waitText(sent, 3*time.Second); !mine.Mine {
 		t.Errorf("the signed-in viewer's danmaku is not marked as its own: %+v", mine)
 	}
-	checkStored(t, srv.URL, obj, map[string]string{sent: "alice"})
+	checkStored(t, srv.URL(), obj, map[string]string{sent: "alice"})
 
 	// The sign-in is remembered across a reload.
 	p.do("reload", chromedp.Reload())
@@ -161,7 +162,7 @@ func TestSignInToSend(t *testing.T) {
 	sendFromBox(q, fromBob)
 	q.waitFor(`document.getElementById('send-text').value === ''`, 5*time.Second, "bob's send did not finish")
 
-	checkStored(t, srv.URL, obj, map[string]string{sent: "alice", fromBob: "bob"})
+	checkStored(t, srv.URL(), obj, map[string]string{sent: "alice", fromBob: "bob"})
 	for _, tb := range []*tab{p, q} {
 		for _, e := range tb.pageErrors() {
 			if !strings.Contains(e, "status of 401") { // The browser logs refused requests.
@@ -233,7 +234,7 @@ func checkStored(t *testing.T, base, obj string, want map[string]string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	var page struct {
-		Data []browsertest.Danmaku `json:"data"`
+		Data []testenv.Danmaku `json:"data"`
 	}
 	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &page) != nil {
 		t.Fatalf("queryByTime: %s: %s", res.Status, b)

@@ -293,12 +293,12 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			do(t, c, "GET", s.url+"/admin/api/stats", out.Token, "")
 		}
 	}
-	key, err := execOutput(serverBin, "-data", s.dir, "-secret", testSecret, "admin-key")
+	key, err := execOutput(s.bin, "-data", s.dir, "-secret", testSecret, "admin-key")
 	if err != nil {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, key)
-	s.stop()
+	s.Close()
 	logs := s.logText()
 	if !strings.Contains(logs, "danmakud listening") {
 		t.Fatalf("no log captured:\n%s", logs)

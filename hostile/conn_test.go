@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // closedWithin reads from c until the server closes it and reports whether

@@ -1,9 +1,7 @@
 package hostile
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,35 +11,14 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/reliability"
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
-// serverBin is the danmakud binary built once by TestMain.
-var serverBin string
-
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "danmaku-hostile-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if serverBin, err = reliability.BuildServer(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testenv.Main(m))
 }
 
 // testSecret is the token secret every test server uses, so that tests
@@ -50,15 +27,12 @@ const testSecret = "hostile-test-secret-0123456789abcdef"
 
 // server is one running danmakud.
 type server struct {
+	*testenv.Server
 	t    *testing.T
-	cmd  *exec.Cmd
+	bin  string // The danmakud binary, which also mints tokens.
 	dir  string
 	addr string // host:port
 	url  string // http://host:port
-	done chan struct{}
-
-	mu    sync.Mutex
-	lines []string // Everything the server logged.
 }
 
 // startServer starts danmakud on a free loopback port with the test secret,
@@ -66,85 +40,18 @@ type server struct {
 // answers /healthz. The server is stopped when the test ends.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), done: make(chan struct{})}
+	dir := t.TempDir()
 	all := append([]string{
-		"-addr", "127.0.0.1:0", "-data", s.dir, "-secret", testSecret,
-		"-log-format", "json", "-log-level", "debug",
+		"-data", dir, "-secret", testSecret, "-log-format", "json", "-log-level", "debug",
 	}, args...)
-	all = append(all, "serve")
-	s.cmd = exec.Command(serverBin, all...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd.Stdout = io.Discard
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start danmakud: %v", err)
-	}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.lines = append(s.lines, line)
-			s.mu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "danmakud listening" {
-				select {
-				case addrc <- rec.Addr:
-				default:
-				}
-			}
-		}
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(s.stop)
-	select {
-	case s.addr = <-addrc:
-	case <-s.done:
-		t.Fatalf("danmakud exited at start:\n%s", s.logText())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("danmakud did not start:\n%s", s.logText())
-	}
-	s.url = "http://" + s.addr
-	return s
-}
-
-// stop ends the server with SIGINT, then SIGKILL after 15 s.
-func (s *server) stop() {
-	if s.exited() {
-		return
-	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// exited reports whether the server process has ended.
-func (s *server) exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
+	srv := testenv.Danmakud(t, append(all, "serve")...)
+	return &server{Server: srv, t: t, bin: testenv.Binary(t), dir: dir, addr: srv.Addr(), url: srv.URL()}
 }
 
 // alive fails the test if the server has exited or stopped answering.
 func (s *server) alive() {
 	s.t.Helper()
-	if s.exited() {
+	if s.Exited() {
 		s.t.Fatalf("danmakud exited:\n%s", s.logText())
 	}
 	resp, err := http.Get(s.url + "/healthz")
@@ -158,16 +65,12 @@ func (s *server) alive() {
 }
 
 // logText returns what the server logged so far.
-func (s *server) logText() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Join(s.lines, "\n")
-}
+func (s *server) logText() string { return s.Output() }
 
 // rssKB returns the server's resident set size in KiB.
 func (s *server) rssKB() int {
 	s.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
 	if err != nil {
 		s.t.Fatalf("read process status: %v", err)
 	}
@@ -191,7 +94,7 @@ func (s *server) token(user, role string, rooms ...string) string {
 	if len(rooms) > 0 {
 		args = append(args, "-rooms", strings.Join(rooms, ","))
 	}
-	out, err := exec.Command(serverBin, args...).Output()
+	out, err := exec.Command(s.bin, args...).Output()
 	if err != nil {
 		s.t.Fatalf("danmakud token: %v", err)
 	}

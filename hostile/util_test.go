@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {

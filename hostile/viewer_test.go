@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // wsURL returns the WebSocket URL of room, with the token if not empty.

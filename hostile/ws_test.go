@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // frame encodes one client frame: fin and rsv bits, opcode, and the payload

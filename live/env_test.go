@@ -12,7 +12,7 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // fakeClock is a clock that moves only when told.

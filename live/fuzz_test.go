@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	danmaku "github.com/danmakud/danmakud"
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/store/pebble"
 	"github.com/danmakud/danmakud/webapi"

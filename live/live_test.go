@@ -13,7 +13,7 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 func TestWelcomeThenBatch(t *testing.T) {

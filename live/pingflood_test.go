@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // TestPingFloodHoldsOnePong checks that a client that sends ping frames

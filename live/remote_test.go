@@ -6,7 +6,7 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // feed is a Remote whose batches the test hands over itself, as the

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 	"github.com/danmakud/danmakud/webapi"
 )
 

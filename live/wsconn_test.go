@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // rawFrame encodes one final client frame, masked unless unmasked is set.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,8 +14,9 @@ import (
 
 	danmaku "github.com/danmakud/danmakud"
 	redisbroker "github.com/danmakud/danmakud/broker/redis"
+	"github.com/danmakud/danmakud/internal/testenv"
+	"github.com/danmakud/danmakud/internal/wsclient"
 	"github.com/danmakud/danmakud/live"
-	"github.com/danmakud/danmakud/live/wsclient"
 	"github.com/danmakud/danmakud/metrics"
 )
 
@@ -154,14 +154,10 @@ func TestClusterFiguresAddUp(t *testing.T) {
 	}
 }
 
-// testRedis returns the shared test Redis; the test fails without it.
+// testRedis returns the Redis of the test run (testenv.RedisAddr).
 func testRedis(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("DANMAKUD_TEST_REDIS")
-	if addr == "" {
-		t.Fatal(`DANMAKUD_TEST_REDIS is not set: run eval "$(scripts/services.sh start)" first`)
-	}
-	return addr
+	return testenv.RedisAddr(t)
 }
 
 // clusterNode is a live hub in cluster mode on Redis at addr, its node,

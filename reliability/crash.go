@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // CrashConfig describes a crash-safety run: a stream of sends to danmakud
@@ -110,14 +112,14 @@ func RunCrash(ctx context.Context, cfg CrashConfig) (CrashReport, error) {
 		return CrashReport{}, err
 	}
 	rep := CrashReport{Seed: cfg.Seed}
-	base, err := BaseArgs(cfg.Bin)
+	base, err := testenv.BaseArgs(cfg.Bin)
 	if err != nil {
 		return rep, err
 	}
-	srv, err := StartServer(ctx, ServerConfig{
+	srv, err := testenv.StartServer(ctx, testenv.ServerConfig{
 		Bin:  cfg.Bin,
 		Args: append(base, "-store", "pebble", "-data", cfg.DataDir),
-		Log:  cfg.ServerLog,
+		Log:  orDiscard(cfg.ServerLog),
 	})
 	if err != nil {
 		return rep, err
@@ -158,7 +160,7 @@ func RunCrash(ctx context.Context, cfg CrashConfig) (CrashReport, error) {
 
 // killLoop waits a random gap, kills the server, starts it again, Kills
 // times, then waits one more gap.
-func killLoop(ctx context.Context, cfg CrashConfig, srv *Server, load *Load, rep *CrashReport) error {
+func killLoop(ctx context.Context, cfg CrashConfig, srv *testenv.Server, load *Load, rep *CrashReport) error {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6b696c6c))
 	mean := cfg.Duration / time.Duration(cfg.Kills+1)
 	gap := func() time.Duration {

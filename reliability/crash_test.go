@@ -4,16 +4,20 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // TestCrashSafety is the short crash run: five SIGKILLs within about ten
 // seconds of sends, then every acknowledged danmaku must be stored exactly
 // once and listed in order.
 func TestCrashSafety(t *testing.T) {
+	testenv.SkipShort(t, "reliability: the crash run is slow")
+	bin := testenv.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep, err := RunCrash(ctx, CrashConfig{
-		Bin:      serverBin,
+		Bin:      bin,
 		DataDir:  t.TempDir(),
 		Kills:    5,
 		Duration: 10 * time.Second,

@@ -66,25 +66,3 @@ func TestCountsAndAcks(t *testing.T) {
 		t.Errorf("Acks = %v, want %v", got, want)
 	}
 }
-
-func TestBaseArgs(t *testing.T) {
-	args, err := BaseArgs(serverBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(args, "-max-page-size") {
-		t.Errorf("BaseArgs = %q, want -max-page-size", args)
-	}
-	flags, err := serverFlags(serverBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"addr", "data", "store", "dynamodb-endpoint", "dynamodb-retry"} {
-		if !flags[name] {
-			t.Errorf("flag -%s not found in danmakud -h; found %v", name, flags)
-		}
-	}
-	if flags["rate-limits"] != slices.Contains(args, "-rate-limits=false") {
-		t.Errorf("BaseArgs = %q disagrees with -rate-limits in -h", args)
-	}
-}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // OutageConfig describes a DynamoDB outage run: danmakud on the DynamoDB
@@ -140,7 +142,7 @@ func RunDynamoOutage(ctx context.Context, cfg OutageConfig) (OutageReport, error
 		return OutageReport{}, err
 	}
 	rep := OutageReport{Seed: cfg.Seed}
-	dyn, err := StartDynalite(ctx, DynaliteConfig{
+	dyn, err := testenv.StartDynalite(ctx, testenv.DynaliteConfig{
 		Script: cfg.DynaliteScript, Node: cfg.Node,
 		Dir: filepath.Join(cfg.Dir, "dynalite"), Log: cfg.DynaliteLog,
 	})
@@ -153,7 +155,7 @@ func RunDynamoOutage(ctx context.Context, cfg OutageConfig) (OutageReport, error
 	if err := dyn.CreateTable(ctx, cfg.Bin, table); err != nil {
 		return rep, err
 	}
-	args, err := BaseArgs(cfg.Bin)
+	args, err := testenv.BaseArgs(cfg.Bin)
 	if err != nil {
 		return rep, err
 	}
@@ -161,7 +163,7 @@ func RunDynamoOutage(ctx context.Context, cfg OutageConfig) (OutageReport, error
 	if cfg.RetryDeadline > 0 {
 		args = append(args, "-dynamodb-retry", cfg.RetryDeadline.String())
 	}
-	srv, err := StartServer(ctx, ServerConfig{Bin: cfg.Bin, Args: args, Log: cfg.ServerLog})
+	srv, err := testenv.StartServer(ctx, testenv.ServerConfig{Bin: cfg.Bin, Args: args, Log: orDiscard(cfg.ServerLog)})
 	if err != nil {
 		return rep, err
 	}
@@ -212,7 +214,7 @@ func RunDynamoOutage(ctx context.Context, cfg OutageConfig) (OutageReport, error
 
 // outage sends for Before, kills dynalite, waits Down, starts it again and
 // sends for After. It returns when the kill and the restart began.
-func outage(ctx context.Context, cfg OutageConfig, dyn *Dynalite, rep *OutageReport) (killedAt, restartAt time.Time, err error) {
+func outage(ctx context.Context, cfg OutageConfig, dyn *testenv.Dynalite, rep *OutageReport) (killedAt, restartAt time.Time, err error) {
 	if !sleep(ctx, cfg.Before) {
 		return killedAt, restartAt, fmt.Errorf("dynamo outage: %w", ctx.Err())
 	}

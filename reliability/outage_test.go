@@ -2,11 +2,11 @@ package reliability
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // TestDynamoOutage kills a private dynalite under danmakud while senders
@@ -14,24 +14,16 @@ import (
 // again on the same data. Every answer must be a 200 for a stored danmaku
 // or a clear error, and sends must succeed again after the restart.
 //
-// It needs node and dynalite (scripts/services.sh start installs them and
-// prints DANMAKUD_TEST_DYNAMODB); without them it fails.
+// It needs node and dynalite (scripts/services.sh start installs them);
+// without them it fails.
 func TestDynamoOutage(t *testing.T) {
-	if os.Getenv("DANMAKUD_TEST_DYNAMODB") == "" {
-		t.Fatal("DANMAKUD_TEST_DYNAMODB is not set: run eval \"$(scripts/services.sh start)\" first")
-	}
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(root, "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(script); err != nil {
-		t.Fatalf("dynalite is not installed (scripts/services.sh start runs npm ci): %v", err)
-	}
+	testenv.SkipShort(t, "reliability: the outage run is slow")
+	script := testenv.DynaliteScript(t)
+	bin := testenv.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep, err := RunDynamoOutage(ctx, OutageConfig{
-		Bin:            serverBin,
+		Bin:            bin,
 		DynaliteScript: script,
 		Dir:            t.TempDir(),
 		Before:         2 * time.Second,
@@ -41,7 +33,7 @@ func TestDynamoOutage(t *testing.T) {
 		Workers:        16,
 		Readers:        2,
 		RetryDeadline:  time.Second,
-		ServerLog:      logWriter{t, "danmakud"},
+		ServerLog:      testenv.LogWriter(t, "danmakud"),
 	})
 	t.Logf("outage report:\n%s", rep)
 	if err != nil {

@@ -3,16 +3,14 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/testenv"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // BenchmarkRoomRedisLoad measures the Redis commands a second that one
@@ -21,24 +19,8 @@ import (
 // third, on a private redis-server so that nothing else is counted. Run
 // it with -benchtime=1x; each iteration lasts 10 s.
 func BenchmarkRoomRedisLoad(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", b.TempDir(), "--daemonize", "no")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	c := newClusterAt(b, addr)
+	c := newClusterAt(b, testenv.StartRedis(b).Addr())
 	ctx := context.Background()
-	for c.rdb.Ping(ctx).Err() != nil {
-		time.Sleep(20 * time.Millisecond)
-	}
 	c.tick, c.poll, c.ttl = time.Second, DefaultPoll, DefaultLeaseTTL
 	a, m2, m3 := c.start("a", ""), c.start("b", ""), c.start("c", "")
 	m2.view(b, "bench")

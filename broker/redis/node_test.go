@@ -8,26 +8,22 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/internal/testenv"
+	"github.com/danmakud/danmakud/internal/wsclient"
 	"github.com/danmakud/danmakud/live"
-	"github.com/danmakud/danmakud/live/wsclient"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// testAddr returns the shared test Redis; tests fail without it.
+// testAddr returns the Redis of the test run (testenv.RedisAddr).
 func testAddr(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv("DANMAKUD_TEST_REDIS")
-	if addr == "" {
-		t.Fatal("DANMAKUD_TEST_REDIS is not set: start Redis with scripts/services.sh start")
-	}
-	return addr
+	return testenv.RedisAddr(t)
 }
 
 // testPrefix returns a key prefix of its own for a test and removes its

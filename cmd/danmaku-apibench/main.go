@@ -22,11 +22,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -34,6 +32,7 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/internal/testenv"
 	"github.com/danmakud/danmakud/store/pebble"
 )
 
@@ -78,11 +77,8 @@ func run(c config) error {
 		defer os.RemoveAll(tmp)
 	}
 	if c.bin == "" {
-		c.bin = filepath.Join(tmp, "danmakud")
-		build := exec.Command("go", "build", "-o", c.bin, "./cmd/danmakud")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build danmakud (run from the repository root): %w", err)
+		if c.bin, err = testenv.Build(context.Background(), tmp); err != nil {
+			return fmt.Errorf("%w (run from the repository root or pass -bin)", err)
 		}
 	}
 	if c.mode == "send" || c.mode == "all" {
@@ -98,47 +94,12 @@ func run(c config) error {
 	return nil
 }
 
-// server is a running danmakud process.
-type server struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-func startServer(bin, dataDir string, extra ...string) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	args := append([]string{"-addr", addr, "-data", dataDir, "-log-level", "warn"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start danmakud: %w", err)
-	}
-	s := &server{cmd: cmd, base: "http://" + addr}
-	for i := 0; i < 200; i++ {
-		if resp, err := http.Get(s.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			return s, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.stop()
-	return nil, fmt.Errorf("danmakud did not answer on %s", addr)
-}
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
+// startServer starts bin on a free loopback port with its data in dataDir,
+// warnings and errors to standard error, and the extra flags, and waits
+// until it is healthy.
+func startServer(bin, dataDir string, extra ...string) (*testenv.Server, error) {
+	args := append([]string{"-data", dataDir, "-log-level", "warn"}, extra...)
+	return testenv.StartServer(context.Background(), testenv.ServerConfig{Bin: bin, Args: args, Log: os.Stderr})
 }
 
 // newClient returns a keep-alive client that keeps cookies, as a browser
@@ -196,7 +157,7 @@ func benchSend(c config, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Close()
 	client := newClient(c.concurrency)
 	body := func(i int) []byte {
 		return fmt.Appendf(nil, `{"objectId":"bench%d","userId":"u%d","ownerId":"o","content":{"text":"弹幕 %d 前方高能","color":"#ffffff","size":"25px","position":1,"time":%d.%03d}}`,
@@ -205,11 +166,11 @@ func benchSend(c config, dataDir string) error {
 	fmt.Printf("send: %d clients, %d rounds of %s each (baseline, then send)\n", c.concurrency, c.rounds, c.duration)
 	var base, send []float64
 	for r := 0; r < c.rounds; r++ {
-		b, err := hammer(client, srv.base+"/bench/noop", c.concurrency, c.duration, body)
+		b, err := hammer(client, srv.URL()+"/bench/noop", c.concurrency, c.duration, body)
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
-		s, err := hammer(client, srv.base+"/danmu/send", c.concurrency, c.duration, body)
+		s, err := hammer(client, srv.URL()+"/danmu/send", c.concurrency, c.duration, body)
 		if err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
@@ -310,11 +271,11 @@ func measureQueries(c config, dataDir, label string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer srv.stop()
-	if _, err := latencies(srv.base, "big", c.queries/5); err != nil { // Warm up.
+	defer srv.Close()
+	if _, err := latencies(srv.URL(), "big", c.queries/5); err != nil { // Warm up.
 		return 0, err
 	}
-	lat, err := latencies(srv.base, "big", c.queries)
+	lat, err := latencies(srv.URL(), "big", c.queries)
 	if err != nil {
 		return 0, err
 	}

@@ -31,7 +31,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,6 +38,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 type options struct {
@@ -140,19 +141,17 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// server is a child process serving on addr.
+// server is a child process serving on addr: danmakud (srv) or this
+// command's own hub or baseline server (proc).
 type server struct {
-	cmd  *exec.Cmd
 	addr string
+	srv  *testenv.Server
+	proc *testenv.Process
 	tmp  string
 }
 
 // startServer starts the server of the given kind.
 func startServer(o options, kind string) (*server, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	tmp, err := os.MkdirTemp("", "danmaku-bench-")
 	if err != nil {
 		return nil, err
@@ -160,83 +159,79 @@ func startServer(o options, kind string) (*server, error) {
 	s := &server{tmp: tmp}
 	switch kind {
 	case "hub", "baseline":
-		s.cmd = exec.Command(self, "-serve", kind, "-tick", o.tick.String(), "-rate", fmt.Sprint(o.rate),
-			"-max-per-tick", fmt.Sprint(o.maxPerTick), "-room", o.room, "-fanout-workers", fmt.Sprint(o.workers))
+		err = s.startSelf(o, kind)
 	case "danmakud":
-		bin := filepath.Join(tmp, "danmakud")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/danmakud")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return nil, fmt.Errorf("build danmakud (run the bench from the repository root): %w", err)
-		}
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		s.addr = fmt.Sprintf("127.0.0.1:%d", port)
-		// The viewers come from a few loopback addresses, so the cap of
-		// connections per address is off along with the rate limits.
-		s.cmd = exec.Command(bin, "-addr", s.addr, "-data", filepath.Join(tmp, "data"), "-rate-limits=false",
-			"-max-conns-per-ip", "0", "-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick))
+		err = s.startDanmakud(o)
 	default:
-		return nil, fmt.Errorf("unknown target %q", kind)
+		err = fmt.Errorf("unknown target %q", kind)
 	}
-	s.cmd.Stderr = os.Stderr
-	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
+		_ = os.RemoveAll(tmp)
 		return nil, err
 	}
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	if s.addr == "" {
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil || !strings.HasPrefix(line, "READY ") {
-			s.stop()
-			return nil, fmt.Errorf("server did not start: %q %v", line, err)
-		}
-		s.addr = strings.TrimSpace(strings.TrimPrefix(line, "READY "))
-		go func() { _, _ = io.Copy(io.Discard, stdout) }()
-		return s, nil
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr, time.Second)
-		if err == nil {
-			c.Close()
-			return s, nil
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("danmakud did not listen on %s", s.addr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return s, nil
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+// startDanmakud builds danmakud and starts it with its data in s.tmp.
+func (s *server) startDanmakud(o options) error {
+	bin, err := testenv.Build(context.Background(), s.tmp)
+	if err != nil {
+		return fmt.Errorf("%w (run the bench from the repository root)", err)
+	}
+	// The viewers come from a few loopback addresses, so the cap of
+	// connections per address is off along with the rate limits.
+	s.srv, err = testenv.StartServer(context.Background(), testenv.ServerConfig{Bin: bin, Log: os.Stderr, Args: []string{
+		"-data", filepath.Join(s.tmp, "data"), "-rate-limits=false", "-max-conns-per-ip", "0",
+		"-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick)}})
+	if err != nil {
+		return err
+	}
+	s.addr = s.srv.Addr()
+	return nil
+}
+
+// startSelf runs this command's own hub or baseline server and reads the
+// address from its "READY <addr>" line.
+func (s *server) startSelf(o options, kind string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	s.proc, err = testenv.StartProcessOutputs(self, []string{"-serve", kind, "-tick", o.tick.String(), "-rate", fmt.Sprint(o.rate),
+		"-max-per-tick", fmt.Sprint(o.maxPerTick), "-room", o.room, "-fanout-workers", fmt.Sprint(o.workers)}, pw, os.Stderr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-s.proc.Done()
+		_ = pw.Close()
+	}()
+	out := bufio.NewReader(pr)
+	line, err := out.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "READY ") {
+		s.proc.Kill()
+		return fmt.Errorf("server did not start: %q %v", line, err)
+	}
+	s.addr = strings.TrimSpace(strings.TrimPrefix(line, "READY "))
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return nil
+}
+
+func (s *server) pid() int {
+	if s.srv != nil {
+		return s.srv.PID()
+	}
+	return s.proc.PID()
+}
 
 func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
+	if s.srv != nil {
+		s.srv.Close()
+	} else {
+		s.proc.Stop(syscall.SIGTERM, 10*time.Second)
 	}
 	_ = os.RemoveAll(s.tmp)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // result is one measured configuration.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/testenv"
 	"github.com/danmakud/danmakud/live"
 )
 
@@ -353,6 +354,7 @@ func TestSummarize(t *testing.T) {
 // samples come on schedule with the server's figures filled in, and the
 // accounting adds up with nothing lost.
 func TestSoakHub(t *testing.T) {
+	testenv.SkipShort(t, "danmaku-bench: a soak run")
 	hub, err := live.New(live.Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/danmakud/danmakud/live/wsclient"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 // frameEvent is one batch a viewer received.

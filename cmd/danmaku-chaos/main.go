@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/danmakud/danmakud/internal/testenv"
 	"github.com/danmakud/danmakud/reliability"
 )
 
@@ -116,7 +117,7 @@ func (c *common) workDir(ctx context.Context, stderr io.Writer) (string, func(),
 	}
 	if c.bin == "" {
 		fmt.Fprintln(stderr, "building danmakud…")
-		if c.bin, err = reliability.BuildServer(ctx, dir); err != nil {
+		if c.bin, err = testenv.Build(ctx, dir); err != nil {
 			cleanup()
 			return "", nil, fmt.Errorf("%w (run from the repository root or pass -bin)", err)
 		}

@@ -14,7 +14,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/danmakud/danmakud/compat/e2e"
+	"github.com/danmakud/danmakud/internal/browsertest"
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // dplayerDist is DPlayer's browser build, installed from the npm registry
@@ -71,13 +72,14 @@ const playerPage = `<!doctype html>
 // not HTML) and reloaded by DPlayer; danmaku sent through DPlayer's API
 // and through its comment box are stored by danmakud.
 func TestDPlayer(t *testing.T) {
-	root := e2e.RepoRoot(t)
+	browsertest.NeedChromium(t)
+	root := testenv.RepoRoot(t)
 	dist, err := os.ReadFile(filepath.Join(root, dplayerDist))
 	if err != nil {
-		t.Fatalf("DPlayer is not installed (%v): run scripts/services.sh start, which runs npm ci", err)
+		testenv.Need(t, "DPlayer", fmt.Sprintf("not installed (%v): run scripts/services.sh start, which runs npm ci", err))
 	}
-	srv := e2e.Start(t, e2e.Build(t))
-	tab := e2e.Browser(t)
+	srv := testenv.Danmakud(t, "-data", t.TempDir(), "-rate-limits=false", "-cors-origins", "*")
+	tab := browsertest.Browser(t)
 
 	wav := silentWAV(30)
 	mux := http.NewServeMux()
@@ -100,12 +102,12 @@ func TestDPlayer(t *testing.T) {
 	srv.Send(t, obj, "u1", map[string]any{"text": "first from danmakud", "time": 0.2, "color": "#ff0000", "position": 1})
 	srv.Send(t, obj, "u2", map[string]any{"text": tricky, "time": 0.4, "color": "#00ff00", "position": 5})
 
-	api := srv.URL + "/dplayer/"
+	api := srv.URL() + "/dplayer/"
 	page := site.URL + "/?id=" + obj + "&api=" + api
 	if err := chromedp.Do(tab, chromedp.Navigate(page)); err != nil {
 		t.Fatalf("open the DPlayer page: %v", err)
 	}
-	e2e.WaitFor(t, tab, `window.dp !== undefined && dp.danmaku.dan.length === 2`, 20*time.Second,
+	browsertest.WaitFor(t, tab, `window.dp !== undefined && dp.danmaku.dan.length === 2`, 20*time.Second,
 		"DPlayer did not load the two danmaku sent through danmakud")
 
 	type dan struct {
@@ -115,7 +117,7 @@ func TestDPlayer(t *testing.T) {
 		Author string  `json:"author"`
 		Text   string  `json:"text"`
 	}
-	loaded := e2e.Eval[[]dan](t, tab, `dp.danmaku.dan`)
+	loaded := browsertest.Eval[[]dan](t, tab, `dp.danmaku.dan`)
 	if loaded[0].Text != "first from danmakud" || loaded[0].Time != 0.2 || loaded[0].Color != float64(0xff0000) || loaded[0].Type != float64(0) {
 		t.Errorf("first loaded danmaku = %+v, want scroll (0), red (16711680) at 0.2 s", loaded[0])
 	}
@@ -128,30 +130,30 @@ func TestDPlayer(t *testing.T) {
 
 	// Play: DPlayer draws each danmaku when playback passes its time. The
 	// screen shows the text as it was sent, and no element came from it.
-	e2e.Eval[bool](t, tab, `(() => { dp.play(); return true; })()`)
+	browsertest.Eval[bool](t, tab, `(() => { dp.play(); return true; })()`)
 	onScreen := `[...document.querySelectorAll('.dplayer-danmaku .dplayer-danmaku-item')].map((e) => e.textContent)`
-	e2e.WaitFor(t, tab, onScreen+fmt.Sprintf(`.includes(%s)`, e2e.JS(tricky)), 20*time.Second,
+	browsertest.WaitFor(t, tab, onScreen+fmt.Sprintf(`.includes(%s)`, browsertest.JS(tricky)), 20*time.Second,
 		"the danmaku with HTML characters was not drawn as text")
 	top := `[...document.querySelectorAll('.dplayer-danmaku .dplayer-danmaku-top')].map((e) => e.textContent)`
-	if !e2e.Eval[bool](t, tab, top+fmt.Sprintf(`.includes(%s)`, e2e.JS(tricky))) {
+	if !browsertest.Eval[bool](t, tab, top+fmt.Sprintf(`.includes(%s)`, browsertest.JS(tricky))) {
 		t.Errorf("the danmaku sent at the top (position 5) was not drawn at the top")
 	}
-	e2e.WaitFor(t, tab, onScreen+`.includes('first from danmakud')`, 5*time.Second, "the first danmaku was not drawn")
-	if n := e2e.Eval[int](t, tab, `document.querySelectorAll('.dplayer-danmaku img').length`); n != 0 {
+	browsertest.WaitFor(t, tab, onScreen+`.includes('first from danmakud')`, 5*time.Second, "the first danmaku was not drawn")
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('.dplayer-danmaku img').length`); n != 0 {
 		t.Errorf("danmaku text became HTML: %d <img> elements in the danmaku layer", n)
 	}
-	if e2e.Eval[bool](t, tab, `window.pwned === 1`) {
+	if browsertest.Eval[bool](t, tab, `window.pwned === 1`) {
 		t.Errorf("a danmaku's text ran script in the page")
 	}
 
 	// A danmaku sent through danmakud later appears after a reload.
 	srv.Send(t, obj, "u3", map[string]any{"text": "sent after load", "time": 1, "color": "#0000ff", "position": 4})
-	e2e.Eval[bool](t, tab, `(() => { dp.danmaku.reload(dp.danmaku.options.api); return true; })()`)
+	browsertest.Eval[bool](t, tab, `(() => { dp.danmaku.reload(dp.danmaku.options.api); return true; })()`)
 	// (DPlayer turns a drawn danmaku's type number into its name in place,
 	// and playback is past 1 s, so the reloaded row may be drawn already.)
-	e2e.WaitFor(t, tab, `dp.danmaku.dan.some((d) => d.text === 'sent after load' && (d.type === 2 || d.type === 'bottom') && d.color === 255)`,
+	browsertest.WaitFor(t, tab, `dp.danmaku.dan.some((d) => d.text === 'sent after load' && (d.type === 2 || d.type === 'bottom') && d.color === 255)`,
 		15*time.Second, "DPlayer did not reload the danmaku sent through danmakud (bottom, blue)")
-	e2e.WaitFor(t, tab, `[...document.querySelectorAll('.dplayer-danmaku .dplayer-danmaku-bottom')].some((e) => e.textContent === 'sent after load')`,
+	browsertest.WaitFor(t, tab, `[...document.querySelectorAll('.dplayer-danmaku .dplayer-danmaku-bottom')].some((e) => e.textContent === 'sent after load')`,
 		10*time.Second, "the reloaded danmaku was not drawn at the bottom")
 
 	// DPlayer's API: dp.danmaku.send with a string colour and type, as
@@ -160,16 +162,16 @@ func TestDPlayer(t *testing.T) {
 		dp.danmaku.send({ text: 'sent through DPlayer 你好', color: '#fe0302', type: 'top' }, () => resolve('ok'));
 		setTimeout(() => resolve('timeout: ' + window.notices.join('; ')), 10000);
 	})`
-	if got := e2e.Eval[string](t, tab, sendAPI); got != "ok" {
+	if got := browsertest.Eval[string](t, tab, sendAPI); got != "ok" {
 		t.Fatalf("dp.danmaku.send did not succeed: %s", got)
 	}
 	// DPlayer's comment box: the controller reads the colour and type
 	// from its own settings (an integer colour, type 0).
-	e2e.Eval[bool](t, tab, `(() => { dp.template.commentInput.value = 'typed in the comment box'; dp.comment.send(); return true; })()`)
+	browsertest.Eval[bool](t, tab, `(() => { dp.template.commentInput.value = 'typed in the comment box'; dp.comment.send(); return true; })()`)
 
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		stored := map[string]e2e.Danmaku{}
+		stored := map[string]testenv.Danmaku{}
 		for _, d := range srv.Stored(t, obj) {
 			stored[d.Content.Text] = d
 		}
@@ -192,11 +194,15 @@ func TestDPlayer(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("danmakud did not store the danmaku sent through DPlayer; stored %v; notices %q", stored,
-				e2e.Eval[[]string](t, tab, `window.notices`))
+				browsertest.Eval[[]string](t, tab, `window.notices`))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if notices := e2e.Eval[[]string](t, tab, `window.notices`); len(notices) > 0 {
+	if notices := browsertest.Eval[[]string](t, tab, `window.notices`); len(notices) > 0 {
 		t.Errorf("DPlayer showed notices (errors): %q", notices)
 	}
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m))
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,21 +13,17 @@ import (
 	"go.uber.org/goleak"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testAddr returns the Redis address for tests; DANMAKUD_TEST_REDIS must
-// be set (scripts/services.sh starts one).
+// testAddr returns the Redis of the test run (testenv.RedisAddr).
 func testAddr(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("DANMAKUD_TEST_REDIS")
-	if addr == "" {
-		t.Fatal("DANMAKUD_TEST_REDIS is not set: start Redis with scripts/services.sh and export its address")
-	}
-	return addr
+	return testenv.RedisAddr(t)
 }
 
 // newClient returns a client of its own, as a separate node would have,

@@ -3,75 +3,14 @@ package redis
 import (
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/internal/testenv"
 	"github.com/danmakud/danmakud/moderation"
 )
-
-// ownRedis is a redis-server child process that a test stops and restarts;
-// it saves its data on stop so that a restart finds it again.
-type ownRedis struct {
-	t    *testing.T
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startOwnRedis(t *testing.T) *ownRedis {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	mustOK(t, err)
-	addr := ln.Addr().String()
-	mustOK(t, ln.Close())
-	r := &ownRedis{t: t, addr: addr, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(func() {
-		if r.cmd != nil {
-			_ = r.cmd.Process.Kill()
-			_ = r.cmd.Wait()
-		}
-	})
-	return r
-}
-
-func (r *ownRedis) start() {
-	r.t.Helper()
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--dbfilename", "dump.rdb")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server (the Debian package redis-server): %v", err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
-	defer c.Close()
-	eventually(r.t, "redis-server on "+r.addr+" to answer", func() bool {
-		return c.Ping(context.Background()).Err() == nil
-	})
-}
-
-// stop saves the data and shuts the server down.
-func (r *ownRedis) stop() {
-	r.t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
-	defer c.Close()
-	_ = c.ShutdownSave(context.Background()).Err() // The connection closes: no reply.
-	done := make(chan error, 1)
-	go func() { done <- r.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-done
-	}
-	r.cmd = nil
-}
 
 // node is one danmakud node's shared moderation state.
 type node struct {
@@ -95,13 +34,13 @@ func newNode(t *testing.T, addr string, opts Options, cfg moderation.LimitConfig
 
 func TestOutageAndRecovery(t *testing.T) {
 	ctx := context.Background()
-	srv := startOwnRedis(t)
+	srv := testenv.StartRedis(t)
 	opts := testOptions(t)
 	opts.ReloadEvery = 300 * time.Millisecond
 	opts.Timeout = 300 * time.Millisecond
 	cfg := moderation.LimitConfig{UserBurst: 3, UserRate: 0.5, DuplicateWindow: -1}
-	a := newNode(t, srv.addr, opts, cfg)
-	b := newNode(t, srv.addr, opts, cfg)
+	a := newNode(t, srv.Addr(), opts, cfg)
+	b := newNode(t, srv.Addr(), opts, cfg)
 
 	mustOK(t, a.bans.Ban(ctx, moderation.Ban{UserID: "troll", Reason: "spam"}))
 	mustOK(t, a.words.Add(moderation.Rule{Word: "badword", Action: moderation.Reject}))
@@ -115,7 +54,7 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatal("the limiter fell back with Redis up")
 	}
 
-	srv.stop()
+	srv.Stop()
 
 	// Checks keep working from the local copies.
 	if _, banned := b.bans.Check("troll", "r", time.Now()); !banned {
@@ -155,7 +94,7 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatalf("Fallbacks = %d, want at least 4", b.limit.Fallbacks())
 	}
 
-	srv.start()
+	srv.Start()
 
 	// Writes work again, and node B's subscription came back.
 	eventually(t, "a ban to go through after the restart", func() bool {

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,18 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/internal/testenv"
 	"github.com/danmakud/danmakud/store/storetest"
 )
 
-// endpoint returns the dynalite endpoint that the test command started.
+// endpoint returns the dynalite of the test run (testenv.DynamoEndpoint).
 func endpoint(t *testing.T) string {
 	t.Helper()
-	e := os.Getenv("DANMAKUD_TEST_DYNAMODB")
-	if e == "" {
-		t.Fatal("DANMAKUD_TEST_DYNAMODB is not set: run ./scripts/test, or start dynalite with " +
-			"`eval \"$(scripts/services.sh start)\"`, which sets it")
-	}
-	return e
+	return testenv.DynamoEndpoint(t)
 }
 
 // uniqueTable returns a table name that no other test uses.

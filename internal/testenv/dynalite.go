@@ -1,4 +1,4 @@
-package reliability
+package testenv
 
 import (
 	"context"
@@ -35,7 +35,7 @@ type Dynalite struct {
 	addr string
 
 	mu sync.Mutex
-	p  *proc
+	p  *Process
 }
 
 // StartDynalite starts dynalite on a free loopback port and waits until it
@@ -50,7 +50,7 @@ func StartDynalite(ctx context.Context, cfg DynaliteConfig) (*Dynalite, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
 	}
-	addr, err := freeAddr()
+	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -69,14 +69,14 @@ func (d *Dynalite) Endpoint() string { return "http://" + d.addr }
 func (d *Dynalite) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.p != nil && !d.p.exited() {
+	if d.p != nil && !d.p.Exited() {
 		return errors.New("dynalite is already running")
 	}
 	host, port, _ := strings.Cut(d.addr, ":")
 	args := []string{d.cfg.Script, "--host", host, "--port", port,
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0",
 		"--path", d.cfg.Dir}
-	p, err := startProc(d.cfg.Node, args, d.cfg.Log)
+	p, err := StartProcess(d.cfg.Node, args, d.cfg.Log)
 	if err != nil {
 		return fmt.Errorf("dynalite: %w", err)
 	}
@@ -86,8 +86,8 @@ func (d *Dynalite) Start(ctx context.Context) error {
 	answers := func(ctx context.Context) bool {
 		return probe(ctx, client, d.Endpoint()+"/", func(int) bool { return true })
 	}
-	if err := waitReady(ctx, p, d.cfg.StartTimeout, answers); err != nil {
-		p.kill()
+	if err := WaitReady(ctx, p, d.cfg.StartTimeout, answers); err != nil {
+		p.Kill()
 		return fmt.Errorf("dynalite on %s: %w", d.addr, err)
 	}
 	return nil
@@ -98,7 +98,7 @@ func (d *Dynalite) Kill() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.p != nil {
-		d.p.kill()
+		d.p.Kill()
 	}
 }
 
