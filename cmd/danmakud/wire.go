@@ -51,6 +51,8 @@ func (m *Main) wire() error {
 		DefaultRoom:  live.RoomConfig{TickInterval: c.Tick, MaxPerTick: c.MaxPerTick},
 		ConnHook:     handOverConn,
 		WriteError:   m.writeError,
+
+		SocketSendBuffer: c.SendBuffer, // -live-send-buffer
 	}, m.Log)
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
