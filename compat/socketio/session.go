@@ -169,6 +169,10 @@ func (x *session) heartbeat() {
 	}
 }
 
+// maxPollBytes bounds the packets one poll answer carries (a single
+// packet may exceed it); the rest waits for the next poll.
+const maxPollBytes = 256 << 10
+
 // pollTimeout bounds one long-poll: an idle one is answered with a noop
 // so that proxies do not cut it (pings normally come sooner).
 const pollTimeout = 30 * time.Second
@@ -199,7 +203,7 @@ func (x *session) poll(w http.ResponseWriter, r *http.Request) {
 		case x.closed:
 			body = []byte("1")
 		case len(x.out) > 0:
-			body = bytes.Join(x.takeLocked(x.srv.cfg.MaxPayload), []byte{0x1e})
+			body = bytes.Join(x.takeLocked(maxPollBytes), []byte{0x1e})
 		case x.noop:
 			body = []byte("6")
 		}

@@ -97,6 +97,7 @@ type Server struct {
 	log      *slog.Logger
 	engine   *nbhttp.Engine
 	upgrader *websocket.Upgrader
+	conns    sync.Map // *websocket.Conn to its *wsState, while it is open.
 
 	mu       sync.Mutex
 	sessions map[string]*session

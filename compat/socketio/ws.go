@@ -44,8 +44,7 @@ func newEngine(cfg Config) (*nbhttp.Engine, *websocket.Upgrader, error) {
 	return e, u, nil
 }
 
-// wsState is what a WebSocket's session slot holds: its Engine.IO
-// session, nil until the handshake or probe.
+// wsState ties a WebSocket to its Engine.IO session.
 type wsState struct {
 	x *session
 }
@@ -68,7 +67,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, x *sessi
 			x.close("upgrade failed")
 			return
 		}
-		c.SetSession(&wsState{x: x})
+		s.conns.Store(c, &wsState{x: x})
 		x.mu.Lock()
 		x.ws = c
 		err = c.WriteMessage(websocket.TextMessage, []byte(x.openPacket()))
@@ -82,24 +81,39 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, x *sessi
 	if err != nil {
 		return
 	}
-	c.SetSession(&wsState{x: x})
+	s.conns.Store(c, &wsState{x: x})
+}
+
+// stateOf returns c's state. The poller may hand over a message (or the
+// end) of a connection before serveWebSocket, back from the upgrade, has
+// stored it; stateOf then waits for it, up to a second.
+func (s *Server) stateOf(c *websocket.Conn) *wsState {
+	for end := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		if v, ok := s.conns.Load(c); ok {
+			return v.(*wsState)
+		}
+		if time.Now().After(end) {
+			return nil
+		}
+	}
 }
 
 // newUpgraderHandlers sets what the WebSockets do with client messages.
 func (s *Server) newUpgraderHandlers() {
 	s.upgrader.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
-		st, ok := c.Session().(*wsState)
-		if !ok || mt != websocket.TextMessage {
+		st := s.stateOf(c)
+		if st == nil || mt != websocket.TextMessage {
 			_ = c.Close()
 			return
 		}
 		st.x.wsPacket(c, data)
 	})
 	s.upgrader.OnClose(func(c *websocket.Conn, _ error) {
-		st, ok := c.Session().(*wsState)
-		if !ok {
+		st := s.stateOf(c)
+		if st == nil {
 			return
 		}
+		s.conns.Delete(c)
 		st.x.mu.Lock()
 		mine := st.x.ws == c
 		if st.x.probing == c {
