@@ -54,8 +54,9 @@ func (x *session) signal() {
 	}
 }
 
-// send queues Engine.IO packets for the client. A session whose queue
-// grows past MaxQueuedBytes is closed: its client is not keeping up.
+// send queues Engine.IO packets for the client, or writes them to its
+// WebSocket; it never blocks. A session whose queue grows past
+// MaxQueuedBytes is closed: its client is not keeping up.
 func (x *session) send(pkts ...[]byte) {
 	x.mu.Lock()
 	if x.closed {
@@ -72,7 +73,7 @@ func (x *session) send(pkts ...[]byte) {
 		}
 		x.mu.Unlock()
 		if err != nil {
-			x.close("websocket write failed")
+			go x.close("websocket write failed")
 		}
 		return
 	}
@@ -83,7 +84,9 @@ func (x *session) send(pkts ...[]byte) {
 	over := x.outBytes > x.srv.cfg.MaxQueuedBytes
 	x.mu.Unlock()
 	if over {
-		x.close("client too slow")
+		// Not here: send runs inside a room's fan-out, which closing
+		// the last session of a namespace would wait for.
+		go x.close("client too slow")
 		return
 	}
 	x.signal()

@@ -293,3 +293,42 @@ func TestHeartbeat(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSlowSessionClosed lets one session stop polling while another keeps
+// up: the first is closed once more than MaxQueuedBytes wait for it, and
+// the room goes on for the second, which receives every danmaku.
+func TestSlowSessionClosed(t *testing.T) {
+	e := newEnv(t, socketio.Config{MaxQueuedBytes: 4096})
+	slow, good := e.handshake(), e.handshake()
+	for _, sid := range []string{slow, good} {
+		e.post(sid, "40/video/q1,")
+		if p := e.poll(sid); len(p) != 1 || !strings.HasPrefix(p[0], "40/video/q1,") {
+			t.Fatalf("connect answer %q", p)
+		}
+	}
+	pad := strings.Repeat("x", 90)
+	received := map[string]bool{}
+	for round := 0; e.sio.Sessions() == 2 || round < 3; round++ {
+		if round == 100 {
+			t.Fatal("the session that stopped polling is still open after 100 rounds")
+		}
+		var want []string
+		for i := range 3 {
+			d := e.publish("q1", fmt.Sprintf("%d.%d %s", round, i, pad))
+			want = append(want, `42/video/q1,["message",`+string(d.AppendJSON(nil))+`]`)
+		}
+		for _, w := range want {
+			for !received[w] {
+				for _, p := range e.poll(good) {
+					if p == "2" {
+						e.post(good, "3")
+					}
+					received[p] = true
+				}
+			}
+		}
+	}
+	if status, body := e.do("GET", "&transport=polling&sid="+slow, ""); status != 400 {
+		t.Errorf("the slow session's poll got %d %q, want 400: it was closed", status, body)
+	}
+}
