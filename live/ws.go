@@ -72,7 +72,13 @@ func (s *wsSink) write(bufs [][]byte) error {
 func (s *wsSink) backlog() int64 { return max(s.queued.Load()-s.written.Load(), 0) }
 
 func (s *wsSink) close(code int, reason string) {
-	s.once.Do(func() { endConn(s.conn, closeFrame(code, reason)) })
+	s.once.Do(func() {
+		if code == CloseTooSlow {
+			s.closeAfterBacklog(closeFrame(code, reason)) // See linger.go.
+			return
+		}
+		endConn(s.conn, closeFrame(code, reason))
+	})
 }
 
 // ended removes the viewer of a connection that has closed and frees its

@@ -75,6 +75,7 @@ type Config struct {
 
 	Tick       time.Duration
 	MaxPerTick int
+	SendBuffer int // SO_SNDBUF of live WebSocket viewers' sockets, bytes; 0 keeps the kernel's.
 
 	Redis  string // Redis address; set, the node joins the cluster of nodes using it.
 	NodeID string // This node's name in the cluster; empty means a random one.
@@ -150,6 +151,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 30*time.Second, "refuse the same text from the same user within this window (0 turns it off)")
 	fs.DurationVar(&c.Tick, "tick", live.DefaultTickInterval, "default tick of live rooms (100ms to 5s)")
 	fs.IntVar(&c.MaxPerTick, "max-per-tick", live.DefaultMaxPerTick, "default cap of danmaku broadcast per tick")
+	fs.IntVar(&c.SendBuffer, "live-send-buffer", 0, "SO_SNDBUF in bytes of live WebSocket viewers' sockets (0 keeps the kernel's autotuned size); small values make slow viewers fall behind sooner")
 	fs.StringVar(&c.Redis, "redis", "", "Redis address (host:port) shared by the nodes of a cluster; empty runs one node alone")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster; empty means a random one")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
@@ -270,6 +272,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-max-per-tick: must be from 1 to %d", live.MaxMaxPerTick)
 	case c.Tick < live.MinTickInterval || c.Tick > live.MaxTickInterval:
 		return fmt.Errorf("-tick: must be from %v to %v", live.MinTickInterval, live.MaxTickInterval)
+	case c.SendBuffer < 0:
+		return errors.New("-live-send-buffer: must not be negative")
 	}
 	if _, err := moderation.ParseLeet(c.WordLeet); err != nil {
 		return fmt.Errorf("-word-leet: %w", err)

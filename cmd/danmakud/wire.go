@@ -16,6 +16,7 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/compat/dplayer"
+	"github.com/danmakud/danmakud/compat/socketio"
 	"github.com/danmakud/danmakud/httpapi"
 	"github.com/danmakud/danmakud/live"
 	"github.com/danmakud/danmakud/metrics"
@@ -49,6 +50,8 @@ func (m *Main) wire() error {
 		DefaultRoom: live.RoomConfig{TickInterval: c.Tick, MaxPerTick: c.MaxPerTick},
 		ConnHook:    handOverConn,
 		Log:         m.Log,
+
+		SocketSendBuffer: c.SendBuffer, // -live-send-buffer
 	})
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)
@@ -75,6 +78,13 @@ func (m *Main) wire() error {
 	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins), Health: m.health, Log: m.Log}, m.Svc, m.Auth)
 	m.API.Handle("GET /danmu/ws/{objectId}", http.HandlerFunc(hub.ServeWS))
 	m.API.Handle("GET /danmu/stream/{objectId}", http.HandlerFunc(hub.ServeSSE))
+	sio, err := socketio.New(hub, socketio.Config{CheckOrigin: func(r *http.Request) bool { return auth.OriginAllowed(r, origins) }}, m.Log)
+	if err != nil {
+		return fmt.Errorf("socket.io: %w", err)
+	}
+	m.closers = append(m.closers, sio.Close) // Closed before the hub.
+	m.API.Handle("GET /socket.io/", sio)
+	m.API.Handle("POST /socket.io/", sio)
 	m.API.MountAdmin(httpapi.Admin{
 		Guard:       m.Guard,
 		Hub:         hub,
