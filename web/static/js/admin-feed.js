@@ -175,11 +175,11 @@ export class Feed {
       text.append(sw);
     }
     text.append(document.createTextNode(eventText(ev)));
-    cell([ev.reason, ev.code && ev.code !== ev.reason ? `(${ev.code})` : ''].filter(Boolean).join(' '), 'reason');
+    const reporter = ev.outcome === 'report' && ev.reporter ? `(reported by ${ev.reporter})` : '';
+    cell([ev.reason, ev.code && ev.code !== ev.reason ? `(${ev.code})` : '', reporter].filter(Boolean).join(' '), 'reason');
     const actions = cell('', 'actions');
     const d = ev.danmaku;
     if (d && d.id && ev.outcome !== 'deleted' && ev.outcome !== 'rejected') {
-      // A report's row deletes the reported danmaku too.
       const del = document.createElement('button');
       del.type = 'button';
       del.className = 'delete';
@@ -187,12 +187,14 @@ export class Feed {
       del.addEventListener('click', () => this.onDelete({ objectId: d.objectId || ev.objectId, id: d.id, text: eventText(ev) }));
       actions.append(del);
     }
-    if (ev.userId) {
+    // A report's user is the reporter: its ban button bans the author.
+    const author = ev.outcome === 'report' ? (d && d.userId) || '' : ev.userId;
+    if (author) {
       const ban = document.createElement('button');
       ban.type = 'button';
       ban.className = 'ban';
       ban.textContent = 'Ban author';
-      ban.addEventListener('click', () => this.onBan(ev.userId, ev.objectId || ''));
+      ban.addEventListener('click', () => this.onBan(author, ev.objectId || ''));
       actions.append(ban);
     }
     if (d && d.id && this.deleted.has(d.id) && ev.outcome !== 'deleted') this.strike(tr);

@@ -46,7 +46,7 @@ export class ListPanel {
     for (const it of items) {
       if (!it || !it.id || it.id.startsWith('local-')) continue;
       this.items.delete(it.id);
-      this.items.set(it.id, { id: it.id, text: it.text, userId: it.userId, mine: !!it.mine, t: at ?? it.time });
+      this.items.set(it.id, { id: it.id, text: it.text, userId: it.userId, mode: it.mode, mine: !!it.mine, t: at ?? it.time });
     }
     while (this.items.size > KEEP) this.items.delete(this.items.keys().next().value);
   }

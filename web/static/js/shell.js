@@ -44,7 +44,10 @@ export class Shell {
     });
     let pointer = 'mouse';
     hit.addEventListener('pointerdown', (ev) => { pointer = ev.pointerType; });
-    hit.addEventListener('click', () => this.togglePlay());
+    // A click on the picture closes an open panel, or else pauses or plays.
+    hit.addEventListener('click', () => {
+      if (!this.hooks.closePanels()) this.togglePlay();
+    });
     // A double click goes fullscreen; two taps only pause and play.
     hit.addEventListener('dblclick', () => {
       if (pointer === 'mouse') this.toggleFullscreen();
