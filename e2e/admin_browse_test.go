@@ -37,15 +37,14 @@ func TestAdminBrowseRoom(t *testing.T) {
 	admin := openAdmin(t, true)
 	search := func(from, user, q string) []browseRow {
 		t.Helper()
-		admin.do("search",
-			chromedp.SetValue(chromedp.CSS("#browse-room"), obj),
-			chromedp.SetValue(chromedp.CSS("#browse-from"), from),
-			chromedp.SetValue(chromedp.CSS("#browse-user"), user),
-			chromedp.SetValue(chromedp.CSS("#browse-q"), q),
-			chromedp.Click(chromedp.CSS(`#browse-form button[type=submit]`)),
-		)
+		eval[bool](admin, fmt.Sprintf(`(() => {
+			const set = (id, v) => { document.getElementById(id).value = v; };
+			set('browse-room', %s); set('browse-from', %s); set('browse-user', %s); set('browse-q', %s);
+			document.getElementById('browse-state').textContent = '';
+			return true;
+		})()`, jsString(obj), jsString(from), jsString(user), jsString(q)))
+		admin.do("search", chromedp.Click(chromedp.CSS(`#browse-form button[type=submit]`)))
 		admin.waitFor(`document.getElementById('browse-state').textContent !== ''`, 5*time.Second, "the search did not answer")
-		time.Sleep(200 * time.Millisecond)
 		return eval[[]browseRow](admin, `window.__admin.browse()`)
 	}
 	rows := search("", "browse-a", "")
