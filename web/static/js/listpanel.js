@@ -33,9 +33,14 @@ export class ListPanel {
     this.reporting = false; // A report form is open: the rows stay as they are.
     this.follow = true; // Scroll to the newest row unless the viewer scrolled away.
     this.reported = new Set();
+    this.lis = new Map(); // Row elements by id: kept while shown, so a click never lands on a replaced row.
+    this.hold = false; // The pointer is over the list: it changes only on the viewer's own actions.
+    this.forced = false;
     list.addEventListener('scroll', () => {
       this.follow = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
     });
+    list.addEventListener('pointerenter', (ev) => { this.hold = ev.pointerType === 'mouse'; });
+    list.addEventListener('pointerleave', () => { this.hold = false; });
   }
 
   get open() { return !this.panel.hidden; }
@@ -51,19 +56,9 @@ export class ListPanel {
     while (this.items.size > KEEP) this.items.delete(this.items.keys().next().value);
   }
 
-  // rekey renames an item (a local send that got the server's id).
-  rekey(oldId, item) {
-    this.items.delete(oldId);
-    this.add([item]);
-  }
-
+  // remove forgets danmaku the server withdrew.
   remove(ids) {
     for (const id of ids) this.items.delete(String(id));
-  }
-
-  // clear forgets everything (a seek loads the new time again).
-  clear() {
-    this.items.clear();
   }
 
   // rows returns what the list shows at time now, oldest first.
@@ -78,27 +73,38 @@ export class ListPanel {
     return out.slice(-SHOWN);
   }
 
-  // update redraws the list for time now if it is open and changed.
+  // update redraws the list for time now if it is open and changed. While
+  // the mouse is over it or a report is being written, only the viewer's
+  // own actions (invalidate) change it.
   update(now, blocked) {
-    if (!this.open || this.reporting) return;
+    if (!this.open || this.reporting || (this.hold && !this.forced)) return;
+    this.forced = false;
     const rows = this.rows(now, blocked);
     const key = rows.map((r) => r.id).join(',');
-    if (key !== this.shownKey) {
-      this.shownKey = key;
-      this.list.replaceChildren(...rows.map((r) => this.row(r)));
-      this.count.textContent = `${rows.length}`;
-      if (this.follow) this.list.scrollTop = this.list.scrollHeight;
-    }
+    if (key === this.shownKey) return;
+    this.shownKey = key;
+    const lis = new Map();
+    for (const r of rows) lis.set(r.id, this.lis.get(r.id) || this.row(r));
+    this.lis = lis;
+    this.list.replaceChildren(...lis.values());
+    this.count.textContent = `${rows.length}`;
+    if (this.follow) this.list.scrollTop = this.list.scrollHeight;
   }
 
   // invalidate makes the next update redraw.
-  invalidate() { this.shownKey = ''; }
+  invalidate() {
+    this.shownKey = '';
+    this.forced = true;
+  }
 
   row(r) {
     const li = document.createElement('li');
     li.dataset.id = r.id;
     li.dataset.user = r.userId;
-    const go = button('', 'seekto', () => this.hooks.seek(Math.max(0, r.t - 0.5)));
+    const go = button('', 'seekto', () => {
+      this.hooks.seek(Math.max(0, r.t - 0.5));
+      this.invalidate();
+    });
     go.title = `Go to ${formatTime(r.t)}`;
     const t = document.createElement('span');
     t.className = 't';
