@@ -198,6 +198,14 @@ func TestPlayerKeyboardAndFullscreen(t *testing.T) {
 	p.do("move the pointer", chromedp.MouseEvent("mouseMoved", 400, 300))
 	p.waitFor(`window.__danmaku.shell().controlsVisible`, 2*time.Second, "moving the pointer did not show the control bar")
 
+	// Hovering the seek bar tells the time there: the middle of the demo's
+	// ten minutes is 5:00.
+	mx := eval[float64](p, `(() => { const r = document.getElementById('seek').getBoundingClientRect(); return r.left + r.width / 2; })()`)
+	my := eval[float64](p, `(() => { const r = document.getElementById('seek').getBoundingClientRect(); return r.top + r.height / 2; })()`)
+	p.do("hover the seek bar", chromedp.MouseEvent("mouseMoved", mx, my))
+	p.waitFor(`!document.getElementById('seek-tip').hidden && document.getElementById('seek-tip').textContent === '5:00'`, 2*time.Second,
+		"hovering the middle of the seek bar does not show 5:00")
+
 	if errs := p.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
 	}
