@@ -76,6 +76,19 @@ func (p *tab) clickRowButton(text, outcome, cls string) {
 	}
 }
 
+// answerConfirm waits for the page's delete confirmation and confirms it
+// (ok) or cancels it.
+func (p *tab) answerConfirm(ok bool) {
+	p.t.Helper()
+	p.waitFor(`document.getElementById('confirm').open`, 3*time.Second, "no confirmation was asked")
+	button := "#confirm-cancel"
+	if ok {
+		button = "#confirm-ok"
+	}
+	p.do("answer the confirmation", chromedp.Click(chromedp.CSS(button)))
+	p.waitFor(`!document.getElementById('confirm').open`, 3*time.Second, "the confirmation did not close")
+}
+
 // TestAdminRefusesWithoutCredential checks that the admin page shows only
 // its sign-in form without a valid token, that the API refuses such
 // callers, and that a wrong password is refused; then signs in.
@@ -165,7 +178,15 @@ func TestAdminDeleteRemovesFromViewer(t *testing.T) {
 	admin.waitFor(fmt.Sprintf(`window.__admin.feed().some((r) => r.id === %s && r.outcome === 'accepted')`, jsString(id)),
 		5*time.Second, "the feed does not show the danmaku")
 
+	// A delete asks first; cancelled, it deletes nothing.
 	admin.clickRowButton(bad, "accepted", "delete")
+	admin.answerConfirm(false)
+	time.Sleep(300 * time.Millisecond)
+	if len(viewer.find(bad)) != 1 {
+		t.Fatalf("a cancelled delete removed the danmaku from the viewer's screen")
+	}
+	admin.clickRowButton(bad, "accepted", "delete")
+	admin.answerConfirm(true)
 	start := time.Now()
 	viewer.waitFor(fmt.Sprintf(`!window.__danmaku.onScreen().some((it) => it.id === %s)`, jsString(id)), 2500*time.Millisecond,
 		"the deleted danmaku stayed on the viewer's screen")

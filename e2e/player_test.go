@@ -312,8 +312,9 @@ func TestIdentityFromServer(t *testing.T) {
 }
 
 // TestPlayerScreenshot seeds the demo video through the page's own button
-// and saves a screenshot of the player as another viewer sees it (the
-// seeder's own danmaku are framed on its screen). With
+// and saves a screenshot of the player at 1280×720 as another viewer sees
+// it, paused with the danmaku list open (the seeder's own danmaku are
+// framed on its screen). With
 // DANMAKUD_UPDATE_SCREENSHOT=1 it also replaces docs/screenshot-player.png.
 func TestPlayerScreenshot(t *testing.T) {
 	setup(t)
@@ -333,7 +334,7 @@ func TestPlayerScreenshot(t *testing.T) {
 	if !eval[bool](seeder, `window.__danmaku.onScreen().every((it) => it.mine)`) {
 		t.Errorf("the seeder's own danmaku are not marked as its own: %+v", seeder.onScreen())
 	}
-	p := openTab(t, "/watch/"+obj)
+	p := openSized(t, "/watch/"+obj, 1280, 720, false)
 	if !eval[bool](p, `document.getElementById('seed-button').hidden`) {
 		t.Errorf("a video with danmaku still offers the seed button")
 	}
@@ -341,6 +342,10 @@ func TestPlayerScreenshot(t *testing.T) {
 	p.waitFor(`window.__danmaku.onScreen().length >= 3`, 10*time.Second, "seeded danmaku did not show")
 	eval[bool](p, `window.__danmaku.send('my own danmaku, framed').then(() => true)`)
 	time.Sleep(1500 * time.Millisecond)
+	// Paused with the danmaku list open, the control bar stays in view.
+	p.do("open the list", chromedp.Click(chromedp.CSS("#list-button")), chromedp.WaitVisible(chromedp.CSS("#list-panel")))
+	eval[bool](p, `(window.__danmaku.pause(), true)`)
+	p.waitFor(`window.__danmaku.list().length >= 3`, 3*time.Second, "the list is empty")
 	b := p.screenshot("player.png")
 	if os.Getenv("DANMAKUD_UPDATE_SCREENSHOT") == "1" {
 		if len(b) > 300<<10 {

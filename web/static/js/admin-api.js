@@ -140,6 +140,18 @@ export class AdminApi {
   // importXML uploads a Bilibili danmaku XML file into a room.
   importXML(id, file) { return this.request('POST', `/admin/api/import/${encodeURIComponent(id)}`, file); }
 
+  // roomDanmaku lists a room's stored danmaku from playback time from
+  // (seconds), optionally only those of user or whose text contains q;
+  // cursor continues a listing. It answers {data, cursor}, cursor "-1" at
+  // the end.
+  roomDanmaku(id, { from = 0, user = '', q: text = '', cursor = '', size = 50 } = {}) {
+    return this.request('GET', `${room(id)}/danmaku${q({ from, user, q: text, cursor, size })}`);
+  }
+
+  // reports lists the viewers' reports, newest first: {data: [{objectId,
+  // id, reason, reporter, at, danmaku}]}.
+  reports() { return this.request('GET', '/admin/api/reports'); }
+
   // deleteDanmaku removes a danmaku from the store and every screen.
   deleteDanmaku(objectId, id) {
     return this.request('DELETE', `/danmu/item/${encodeURIComponent(objectId)}/${encodeURIComponent(id)}`);

@@ -26,16 +26,17 @@ function clockTime(ms) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
-// Feed renders events into a table body. onDelete(danmaku) and
-// onBan(userId, objectId) act on a row; onCount and onState report the
-// number of rows and the stream's state.
+// Feed renders events into a table body. onDelete({objectId, id, text})
+// and onBan(userId, objectId) act on a row; onCount and onState report the
+// number of rows and the stream's state; onEvent sees each new event.
 export class Feed {
-  constructor(tbody, { onDelete, onBan, onCount = () => {}, onState = () => {} }) {
+  constructor(tbody, { onDelete, onBan, onCount = () => {}, onState = () => {}, onEvent = () => {} }) {
     this.tbody = tbody;
     this.onDelete = onDelete;
     this.onBan = onBan;
     this.onCount = onCount;
     this.onState = onState;
+    this.onEvent = onEvent;
     this.rows = []; // Newest first: {key, ev, tr}.
     this.keys = new Set();
     this.deleted = new Set(); // Danmaku ids deleted.
@@ -130,6 +131,7 @@ export class Feed {
       old.tr.remove();
     }
     this.onCount(this.rows.length);
+    this.onEvent(ev);
   }
 
   // markDeleted strikes out the rows of a deleted danmaku.
@@ -173,7 +175,8 @@ export class Feed {
       text.append(sw);
     }
     text.append(document.createTextNode(eventText(ev)));
-    cell([ev.reason, ev.code && ev.code !== ev.reason ? `(${ev.code})` : ''].filter(Boolean).join(' '), 'reason');
+    const reporter = ev.outcome === 'report' && ev.reporter ? `(reported by ${ev.reporter})` : '';
+    cell([ev.reason, ev.code && ev.code !== ev.reason ? `(${ev.code})` : '', reporter].filter(Boolean).join(' '), 'reason');
     const actions = cell('', 'actions');
     const d = ev.danmaku;
     if (d && d.id && ev.outcome !== 'deleted' && ev.outcome !== 'rejected') {
@@ -181,15 +184,17 @@ export class Feed {
       del.type = 'button';
       del.className = 'delete';
       del.textContent = 'Delete';
-      del.addEventListener('click', () => this.onDelete({ objectId: d.objectId || ev.objectId, id: d.id }));
+      del.addEventListener('click', () => this.onDelete({ objectId: d.objectId || ev.objectId, id: d.id, text: eventText(ev) }));
       actions.append(del);
     }
-    if (ev.userId) {
+    // A report's user is the reporter: its ban button bans the author.
+    const author = ev.outcome === 'report' ? (d && d.userId) || '' : ev.userId;
+    if (author) {
       const ban = document.createElement('button');
       ban.type = 'button';
       ban.className = 'ban';
       ban.textContent = 'Ban author';
-      ban.addEventListener('click', () => this.onBan(ev.userId, ev.objectId || ''));
+      ban.addEventListener('click', () => this.onBan(author, ev.objectId || ''));
       actions.append(ban);
     }
     if (d && d.id && this.deleted.has(d.id) && ev.outcome !== 'deleted') this.strike(tr);

@@ -1,9 +1,12 @@
 // admin.js runs the admin page: sign-in, the live feed with delete and
-// ban, room controls, the word list editor, bans and the live figures.
+// ban, the viewers' reports, the browser of a room's stored danmaku, room
+// controls, the word list editor, bans and the live figures. Every delete
+// is confirmed first.
 // Without a token only the sign-in form shows; every call is checked by
 // the server anyway. Data is put into the page with textContent only.
 
 import { AdminApi, TokenStore, rates } from './admin-api.js';
+import { Browser, Reports, parsePlay } from './admin-browse.js';
 import { Feed } from './admin-feed.js';
 
 const $ = (id) => document.getElementById(id);
@@ -15,6 +18,19 @@ const feed = new Feed($('feed-rows'), {
   onBan: prepareBan,
   onCount: (n) => { $('feed-count').textContent = `${n} events`; },
   onState: (s) => { $('feed-state').textContent = s; },
+  onEvent: (ev) => {
+    if (ev.outcome === 'report') loadReports();
+  },
+});
+const browser = new Browser($('browse-rows'), $('browse-more'), {
+  remove: (objectId, d) => deleteDanmaku({ objectId, id: String(d.id), text: d.content && d.content.text }),
+  ban: prepareBan,
+  state: (s) => { $('browse-state').textContent = s; },
+});
+const reports = new Reports($('reports-list'), {
+  remove: (objectId, d) => deleteDanmaku({ objectId, id: String(d.id), text: d.content && d.content.text }),
+  ban: prepareBan,
+  state: (s) => { $('reports-state').textContent = s; },
 });
 
 let statsTimer = 0;
@@ -70,6 +86,7 @@ async function enter() {
   feed.start(api, $('feed-room').value.trim());
   loadWords();
   loadBans();
+  loadReports();
 }
 
 function signOut(msg = '') {
@@ -129,13 +146,47 @@ async function pollStats() {
 
 // Feed actions.
 
-async function deleteDanmaku(d) {
-  const ok = await act('Delete', () => api.deleteDanmaku(d.objectId, d.id));
-  if (ok !== undefined) {
-    feed.markDeleted(d.id);
-    status(`Deleted ${d.id} from ${d.objectId}.`);
-  }
+// confirmDelete asks before a danmaku is deleted; it resolves true if the
+// moderator confirms.
+function confirmDelete(d) {
+  const dialog = $('confirm');
+  $('confirm-text').textContent = `Delete "${d.text ?? d.id}" from ${d.objectId}? Every viewer loses it at once.`;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+    $('confirm-cancel').focus();
+  });
 }
+
+// deleteDanmaku deletes d ({objectId, id, text}) once confirmed; it
+// resolves true when deleted.
+async function deleteDanmaku(d) {
+  if (!(await confirmDelete(d))) return false;
+  const ok = await act('Delete', () => api.deleteDanmaku(d.objectId, d.id));
+  if (ok === undefined) return false;
+  feed.markDeleted(d.id);
+  browser.markDeleted(d.id);
+  reports.markDeleted(d.id);
+  status(`Deleted ${d.id} from ${d.objectId}.`);
+  return true;
+}
+
+function loadReports() {
+  reports.load(api);
+}
+
+$('reports-load').addEventListener('click', loadReports);
+
+$('browse-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const from = parsePlay($('browse-from').value);
+  if (Number.isNaN(from)) {
+    $('browse-state').textContent = 'From is a playback time such as 90 or 1:30.';
+    return;
+  }
+  browser.search(api, { room: $('browse-room').value.trim(), from, user: $('browse-user').value.trim(), q: $('browse-q').value.trim() });
+});
 
 function prepareBan(userId, roomId) {
   $('ban-user').value = userId;
@@ -293,6 +344,8 @@ window.__admin = {
   signedIn: () => !$('console').hidden,
   feed: () => feed.snapshot(),
   feedState: () => feed.state,
+  browse: () => browser.snapshot(),
+  reports: () => reports.snapshot(),
   stats: () => lastStats,
 };
 

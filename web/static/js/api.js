@@ -119,6 +119,16 @@ export class Api {
     });
   }
 
+  // report tells the moderators about the danmaku id of objectId, with a
+  // reason; the server takes the reporter from the credential.
+  report(objectId, id, reason) {
+    return this.request('/danmu/report', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ objectId, id, reason }),
+    });
+  }
+
   // queryByTime returns {data, cursor}: danmaku from playback time t on.
   queryByTime(objectId, t, size) {
     const q = new URLSearchParams({ playingTime: String(Math.max(0, Math.floor(t * 1000) / 1000)), size: String(size) });

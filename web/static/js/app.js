@@ -1,22 +1,26 @@
 // app.js wires the player page: the viewer's identity, the clock (demo,
 // video or live room), the renderer, the time-window loader, the live
-// socket, the sending box, the settings panel with its sign-in form, and
-// the heatmap. It also
+// socket, the shell's controls (shell.js), the sending bar with its
+// colour, mode and size picker, the danmaku list (listpanel.js), the
+// settings popover with its sign-in form, and the heatmap. It also
 // exposes two hooks for tests: window.__danmaku (renderer state) and
 // window.__danmakuStats (frame times).
 
 import { Api, LiveSocket } from './api.js';
 import { DemoClock, LiveClock, VideoClock } from './clock.js';
-import { drawDemo, formatTime, seedItems } from './demo.js';
+import { drawDemo, seedItems } from './demo.js';
 import { Heatmap } from './heatmap.js';
 import { Identity, loadIdentity } from './identity.js';
+import { ListPanel } from './listpanel.js';
 import { WindowLoader } from './loader.js';
 import { Renderer, fromAPI } from './renderer.js';
 import { compileFilter, load as loadSettings, normalize, save as saveSettings } from './settings.js';
 import {
   checkToken, forgetToken, loadToken, normalizeToken, saveToken, takeTokenFromURL, tokenExpiry, unauthorizedMessage,
 } from './signin.js';
+import { Shell } from './shell.js';
 import { FrameStats } from './stats.js';
+import { formatTime } from './time.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -55,6 +59,7 @@ let socketState = 'connecting';
 let localSeq = 0;
 let dragging = false;
 let lastDemo = -1;
+let blockedBy = () => false; // The settings' block filter.
 
 $('room-name').textContent = objectId;
 
@@ -79,7 +84,11 @@ function toItems(list) {
 }
 
 const loader = new WindowLoader(api, objectId, {
-  sink: (data) => renderer.add(toItems(data)),
+  sink: (data) => {
+    const items = toItems(data);
+    renderer.add(items);
+    danmakuList.add(items);
+  },
   onError: (err) => {
     // A refused token has signed the viewer out (onTokenRefused) and said so.
     if (err.status !== 401) status(`Loading danmaku failed: ${err.message}`);
@@ -122,7 +131,10 @@ function onMessage(msg) {
       onBatch(Array.isArray(msg.items) ? msg.items : []);
       break;
     case 'delete':
-      if (Array.isArray(msg.ids)) renderer.remove(msg.ids);
+      if (Array.isArray(msg.ids)) {
+        renderer.remove(msg.ids);
+        danmakuList.remove(msg.ids);
+      }
       break;
     case 'live':
       livePushes = true;
@@ -202,12 +214,14 @@ function onBatch(list) {
   const now = clock.now();
   if (mode === 'live') {
     items.forEach((it, i) => renderer.showAt(it, now + (i * tickMs) / 1000 / items.length));
+    danmakuList.add(items, now);
     return;
   }
   for (const it of items) {
     if (it.time >= now) renderer.add([it]);
     else if (now - it.time <= 3 && !clock.paused) renderer.showAt(it, now);
   }
+  danmakuList.add(items);
 }
 
 // Media.
@@ -259,7 +273,7 @@ function updateControls() {
   if (!clock) return;
   const now = clock.now();
   const dur = clock.duration;
-  $('play').textContent = clock.paused ? 'Play' : 'Pause';
+  shell.update(clock);
   $('time').textContent = mode === 'live' ? `live ${formatTime(now)}` : `${formatTime(now)} / ${formatTime(dur)}`;
   const seek = $('seek');
   seek.disabled = mode === 'live' || !(dur > 0);
@@ -268,7 +282,6 @@ function updateControls() {
   $('rate').value = String(clock.rate);
 }
 
-$('play').addEventListener('click', () => (clock.paused ? clock.play() : clock.pause()));
 $('seek').addEventListener('input', () => {
   dragging = true;
   $('time').textContent = `${formatTime(Number($('seek').value))} / ${formatTime(clock.duration)}`;
@@ -278,14 +291,87 @@ $('seek').addEventListener('change', () => {
   clock.seek(Number($('seek').value));
 });
 $('rate').addEventListener('change', () => clock.setRate(Number($('rate').value)));
-$('toggle').addEventListener('click', () => applySettings({ ...settings, enabled: !settings.enabled }, true));
+$('toggle').addEventListener('click', toggleDanmaku);
 $('settings-button').addEventListener('click', () => showSettings($('settings').hidden));
+$('settings-close').addEventListener('click', () => showSettings(false));
+$('list-button').addEventListener('click', () => showList($('list-panel').hidden));
+$('list-close').addEventListener('click', () => showList(false));
+$('style-button').addEventListener('click', () => showStyle($('style-panel').hidden));
 
-// showSettings opens or closes the settings panel.
-function showSettings(open) {
-  $('settings').hidden = !open;
-  $('settings-button').setAttribute('aria-expanded', String(open));
+function toggleDanmaku() {
+  applySettings({ ...settings, enabled: !settings.enabled }, true);
+  status(settings.enabled ? 'Danmaku on' : 'Danmaku off');
 }
+
+// panels are the popovers inside the player, with the buttons that open
+// them; one is open at a time.
+const panels = [['settings', 'settings-button'], ['list-panel', 'list-button'], ['style-panel', 'style-button']];
+
+// showPanel opens or closes a popover, closing the others.
+function showPanel(id, open) {
+  for (const [panel, button] of panels) {
+    const on = panel === id ? open : panel !== id && open ? false : !$(panel).hidden;
+    $(panel).hidden = !on;
+    $(button).setAttribute('aria-expanded', String(on));
+  }
+  shell.showControls();
+}
+
+// closePanels closes every popover; it reports whether one was open.
+function closePanels() {
+  const was = panels.some(([panel]) => !$(panel).hidden);
+  for (const [panel] of panels) showPanel(panel, false);
+  return was;
+}
+
+// showSettings opens or closes the settings popover.
+function showSettings(open) {
+  showPanel('settings', open);
+}
+
+// showList opens or closes the danmaku list.
+function showList(open) {
+  showPanel('list-panel', open);
+  danmakuList.invalidate();
+  if (open) danmakuList.update(clock.now(), blockedBy);
+}
+
+// showStyle opens or closes the colour, mode and size picker.
+function showStyle(open) {
+  showPanel('style-panel', open);
+}
+
+const shell = new Shell({
+  player: $('player'), stage: $('stage'), hit: $('hit'), chrome: $('chrome'), progress: $('progress'), seek: $('seek'),
+  tip: $('seek-tip'), play: $('play'), mute: $('mute'), volume: $('volume'), webfull: $('webfull'),
+  fullscreen: $('fullscreen'), video,
+}, {
+  clock: () => clock,
+  toggleDanmaku,
+  closePanels,
+  panelOpen: () => panels.some(([panel]) => !$(panel).hidden),
+  notify: status,
+});
+
+const danmakuList = new ListPanel($('list-panel'), $('list-items'), $('list-count'), {
+  seek: (t) => clock.seek(t),
+  block: (userId) => {
+    if (!settings.blockUsers.includes(userId)) {
+      applySettings({ ...settings, blockUsers: [...settings.blockUsers, userId] }, true);
+      fillSettingsForm();
+    }
+    status(`Blocked ${userId}: their danmaku are hidden. Settings lists the users you block.`);
+  },
+  report: async (item, reason) => {
+    try {
+      await api.report(objectId, item.id, reason);
+      status('Reported: thank you, the moderators will look at it.');
+    } catch (err) {
+      status(err.status === 429 ? 'Too many reports: try again in a minute.' : `Not reported: ${err.message}`);
+      throw err;
+    }
+  },
+});
 
 // Sending.
 
@@ -295,7 +381,9 @@ function showSettings(open) {
 async function send(text, color, position, size) {
   const now = clock.now();
   const localId = `local-${++localSeq}`;
-  renderer.showAt({ id: localId, text, color, size, mode: position, time: now, userId: identity.userId, count: 1, mine: true }, now);
+  const item = { id: localId, text, color, size, mode: position, time: now, userId: identity.userId, count: 1, mine: true };
+  // While paused, the danmaku shows inside the screen at once (enter).
+  renderer.showAt({ ...item, enter: clock.paused }, now);
   const content = { text, color, size: `${size}px`, position, time: Math.round(now * 1000) / 1000 };
   try {
     const d = await api.send({ objectId, content });
@@ -303,6 +391,7 @@ async function send(text, color, position, size) {
     mineIds.add(id);
     if (mode === 'vod') heatmap.bump(Number(d.content?.time));
     renderer.rekey(localId, id);
+    danmakuList.add([{ ...item, id }]);
     status('');
     return d;
   } catch (err) {
@@ -321,11 +410,73 @@ $('send-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = $('send-text').value.trim();
   if (!text) return;
-  const position = Number($('send-mode').value);
-  send(text, $('send-color').value, position, Number($('send-size').value))
+  const style = sendStyle();
+  send(text, style.color, style.mode, style.size)
     .then(() => { $('send-text').value = ''; })
     .catch(() => {});
+  showStyle(false);
 });
+
+// The sending style: a colour from the palette or the custom picker, a
+// mode and a size, remembered in localStorage.
+
+const STYLE_KEY = 'danmakud.sendStyle.v1';
+
+// PALETTE is the preset colours, as on Bilibili.
+const PALETTE = [
+  ['#ffffff', 'White'], ['#fe0302', 'Red'], ['#ff7204', 'Orange'], ['#ffaa02', 'Amber'], ['#ffd302', 'Gold'],
+  ['#ffff00', 'Yellow'], ['#a0ee00', 'Lime'], ['#00cd00', 'Green'], ['#019899', 'Teal'], ['#4266be', 'Blue'],
+  ['#89d5ff', 'Sky blue'], ['#cc0273', 'Magenta'], ['#222222', 'Black'], ['#9b9b9b', 'Grey'],
+];
+
+// sendStyle returns the chosen colour, mode and size.
+function sendStyle() {
+  const color = /^#[0-9a-f]{6}$/i.test($('send-color').value) ? $('send-color').value.toLowerCase() : '#ffffff';
+  const mode = Number(document.querySelector('input[name=send-mode]:checked')?.value) || 1;
+  const size = Number(document.querySelector('input[name=send-size]:checked')?.value) || 25;
+  return { color, mode, size };
+}
+
+// setSendStyle shows a style in the picker and remembers it.
+function setSendStyle(st, persist) {
+  const color = /^#[0-9a-f]{6}$/i.test(st.color) ? st.color.toLowerCase() : '#ffffff';
+  $('send-color').value = color;
+  for (const b of $('palette').children) b.setAttribute('aria-pressed', String(b.dataset.color === color));
+  $('style-swatch').style.background = color;
+  for (const el of document.querySelectorAll('input[name=send-mode]')) el.checked = Number(el.value) === Number(st.mode);
+  for (const el of document.querySelectorAll('input[name=send-size]')) el.checked = Number(el.value) === Number(st.size);
+  if (!document.querySelector('input[name=send-mode]:checked')) document.querySelector('input[name=send-mode]').checked = true;
+  if (!document.querySelector('input[name=send-size]:checked')) document.querySelector('input[name=send-size][value="25"]').checked = true;
+  if (persist) {
+    try {
+      localStorage.setItem(STYLE_KEY, JSON.stringify(sendStyle()));
+    } catch {
+      // The style then lasts for the page.
+    }
+  }
+}
+
+function loadSendStyle() {
+  try {
+    return { color: '#ffffff', mode: 1, size: 25, ...JSON.parse(localStorage.getItem(STYLE_KEY) || '{}') };
+  } catch {
+    return { color: '#ffffff', mode: 1, size: 25 };
+  }
+}
+
+for (const [color, name] of PALETTE) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.dataset.color = color;
+  b.style.background = color;
+  b.setAttribute('aria-label', name);
+  b.title = name;
+  b.addEventListener('click', () => setSendStyle({ ...sendStyle(), color }, true));
+  $('palette').append(b);
+}
+$('send-color').addEventListener('input', () => setSendStyle(sendStyle(), true));
+$('style-panel').addEventListener('change', () => setSendStyle(sendStyle(), true));
+setSendStyle(loadSendStyle(), false);
 
 // seedDemo stores sample danmaku for the demo timeline as this viewer,
 // waiting out rate limits and skipping what moderation refuses.
@@ -383,9 +534,11 @@ function applySettings(s, persist) {
   settings = normalize(s);
   if (persist) saveSettings(settings);
   const { blocked, invalid } = compileFilter(settings);
+  blockedBy = blocked;
   renderer.configure(settings, blocked);
+  danmakuList.invalidate();
   $('settings-note').textContent = invalid.length ? `Ignored invalid expressions: ${invalid.join(', ')}` : '';
-  $('toggle').textContent = settings.enabled ? 'Danmaku on' : 'Danmaku off';
+  $('toggle').setAttribute('aria-label', settings.enabled ? 'Danmaku on' : 'Danmaku off');
   $('toggle').setAttribute('aria-pressed', String(settings.enabled));
 }
 
@@ -572,6 +725,7 @@ function frame(ts) {
   renderer.frame(now);
   if (ts - lastControls > 250) {
     updateControls();
+    danmakuList.update(now, blockedBy);
     lastControls = ts;
   }
   stats.record(ts, performance.now() - t0);
@@ -598,6 +752,9 @@ window.__danmaku = {
   pause: () => clock.pause(),
   send: (text, opts = {}) => send(text, opts.color || '#ffffff', opts.position || 1, opts.size || 25),
   heatmap: () => [...heatmap.counts],
+  shell: () => shell.state(),
+  list: () => [...document.querySelectorAll('#list-items li')].map((li) => ({ id: li.dataset.id, userId: li.dataset.user,
+    text: li.querySelector('.x').textContent })),
   settings: () => ({ ...settings }),
   setSettings: (patch) => { applySettings({ ...settings, ...patch }, true); fillSettingsForm(); },
   // inject shows API-shaped danmaku spread over the next `over` seconds.

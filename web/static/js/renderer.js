@@ -159,7 +159,26 @@ export class Renderer {
     this.dpr = dpr;
     this.canvas.width = Math.round(w * dpr);
     this.canvas.height = Math.round(h * dpr);
+    this.relayout();
+  }
+
+  // relayout puts the danmaku on screen into lanes again after the canvas
+  // changed size (a resize, or entering or leaving fullscreen): oldest
+  // first, each in the first lane where it touches nothing at the new size
+  // from now until it leaves. A danmaku that no longer fits leaves the
+  // screen, except the viewer's own, which stays at the top.
+  relayout() {
+    const now = this.now;
+    const items = this.active.filter((it) => now - it.start < this.duration(it)).sort((a, b) => a.start - b.start);
     this.lanes = { scroll: [], reverse: [], top: [], bottom: [] };
+    this.active = [];
+    for (const it of items) {
+      if (!this.allocate(it, now)) {
+        if (!it.mine) { this.counts.dropped++; continue; }
+        it.y = 0;
+      }
+      this.active.push(it);
+    }
     this.dirty = true;
   }
 
@@ -287,6 +306,12 @@ export class Renderer {
     const label = labelOf(src);
     const bmp = this.cache.get(label, font, src.color, src.mine, this.dpr);
     const it = { ...src, label, bmp, w: bmp.w, h: bmp.h, start, kind: kindOf(src.mode), x: 0, y: 0 };
+    if (src.enter && (it.kind === 'scroll' || it.kind === 'reverse')) {
+      // Shown fully inside the edge it enters from at once: a danmaku sent
+      // while the video is paused is seen, and moves on when it plays.
+      const d = this.duration(it);
+      it.start = now - Math.min(d / 2, ((it.w + GAP) * d) / (this.width + it.w));
+    }
     if (!this.allocate(it, now)) {
       if (!src.mine) { this.counts.dropped++; return; }
       it.y = 0; // The viewer's own danmaku always shows.
@@ -330,7 +355,8 @@ export class Renderer {
   }
 
   // laneFree reports whether item can follow last in a lane without
-  // touching it.
+  // touching it from now on. Both move at constant speeds, so the gap
+  // between last's tail and it's head is checked now and when last leaves.
   laneFree(last, it, now) {
     if (!last) return true;
     const d = this.duration(last);
@@ -338,8 +364,10 @@ export class Renderer {
     if (it.kind === 'top' || it.kind === 'bottom') return false;
     const W = this.width;
     const vLast = (W + last.w) / d;
-    if (vLast * (now - last.start) < last.w + GAP) return false; // Not fully in yet.
     const vNew = (W + it.w) / this.duration(it);
+    const tail = vLast * (now - last.start) - last.w; // How far last's tail is past the edge.
+    const head = vNew * Math.max(0, now - it.start); // How far it's head is past the edge.
+    if (tail - head < GAP) return false;
     return vNew * (last.start + d - it.start) <= W; // Never catches up.
   }
 
