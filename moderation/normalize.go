@@ -124,12 +124,22 @@ func NormalizeString(s string) string { return string(Normalize(s).Runes) }
 // FoldKey returns the key under which a live tick folds repeated texts
 // into one item ("×N"): the canonical form of s, so that "666", "６６６"
 // and "666!" fold together, or s itself when nothing of it is left once
-// normalised (so that "???" and "!!!" stay apart).
+// normalised (so that "???" and "!!!" stay apart). Where spaces,
+// punctuation or symbols separated two canonical runes, the key keeps one
+// space, so that "1-10" and "11-0" stay apart.
 func FoldKey(s string) string {
-	if k := NormalizeString(s); k != "" {
-		return k
+	t := Normalize(s)
+	if len(t.Runes) == 0 {
+		return s
 	}
-	return s
+	var b strings.Builder
+	for i, r := range t.Runes {
+		if i > 0 && t.Sep[i] {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Normalize maps s to the canonical form used for matching words:

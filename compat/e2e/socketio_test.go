@@ -102,7 +102,7 @@ func TestSocketIONode(t *testing.T) {
 	if err != nil {
 		testenv.Need(t, "Node.js", err.Error())
 	}
-	srv := testenv.Danmakud(t, "-data", t.TempDir(), "-tick", "100ms")
+	srv := testenv.Danmakud(t, "-data", t.TempDir(), "-rate-limits=false", "-cors-origins", "*", "-tick", "100ms")
 	obj := fmt.Sprintf("sio-node-%d", time.Now().UnixNano())
 	const n = 25
 
@@ -222,7 +222,7 @@ func TestSocketIOChromium(t *testing.T) {
 	if err != nil {
 		testenv.Need(t, "socket.io-client", fmt.Sprintf("not installed (%v): run npm ci", err))
 	}
-	srv := testenv.Danmakud(t, "-data", t.TempDir(), "-tick", "100ms", "-origins", "*")
+	srv := testenv.Danmakud(t, "-data", t.TempDir(), "-rate-limits=false", "-cors-origins", "*", "-tick", "100ms", "-origins", "*")
 	tab := browsertest.Browser(t)
 
 	mux := http.NewServeMux()
