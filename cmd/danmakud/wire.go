@@ -77,6 +77,8 @@ func (m *Main) wire() error {
 		Login:       m.Auth.AdminLogin,
 		LoginLimits: moderation.NewLimiter(moderation.LimitConfig{IPRate: 0.2, IPBurst: 5, DuplicateWindow: -1}),
 	})
+	m.API.MountReports(service.NewReports(m.Svc, moderation.NewLimiter(m.reportLimits())))
+	m.API.MountBrowse()
 	m.API.Handle("GET /metrics", m.Metrics.Handler())
 	m.API.MountFormats(m.Store)
 	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.Store, m.dplayerActor, m.Svc.Limits())))
@@ -86,6 +88,14 @@ func (m *Main) wire() error {
 		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
 	}
 	return nil
+}
+
+// reportLimits are the rate limits of viewers' reports; -rate-limits=false
+// turns them off with the others.
+func (m *Main) reportLimits() moderation.LimitConfig {
+	c := service.DefaultReportLimits()
+	c.Disabled = !m.Config.RateLimits
+	return c
 }
 
 // observeStore forwards store latencies to the metrics, which are made
