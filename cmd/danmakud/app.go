@@ -47,6 +47,8 @@ type Config struct {
 	BenchNoop bool
 	// DebugAddr, when set, serves Go's profiler on this separate address.
 	DebugAddr string
+	// Demo seeds the demo room with sample danmaku on first start.
+	Demo bool
 
 	Secret        string // HS256 key shared with the host site; generated and kept in -data when empty.
 	Anonymous     bool   // Give browsers a signed anonymous id so that they can send without a token.
@@ -134,6 +136,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster; empty means a random one")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
+	fs.BoolVar(&c.Demo, "demo", true, "seed the demo room (the home page) with sample danmaku on first start")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ... | token ... | admin-key]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
 		fs.PrintDefaults()

@@ -53,6 +53,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		if err := m.Open(ctx); err != nil {
 			return err
 		}
+		if n, err := m.SeedDemo(ctx); err != nil {
+			m.Log.Warn("could not seed the demo room", "err", err)
+		} else if n > 0 {
+			m.Log.Info("seeded the demo room", "objectId", DemoRoom, "danmaku", n)
+		}
 		return m.Run(ctx, ready)
 	case "import":
 		a, err := parseImport(rest, stderr)
