@@ -21,6 +21,7 @@ import (
 	"github.com/danmakud/danmakud/service"
 	dynamostore "github.com/danmakud/danmakud/store/dynamodb"
 	"github.com/danmakud/danmakud/store/pebble"
+	"github.com/danmakud/danmakud/web"
 )
 
 // Config is every setting of danmakud. Each is a flag and an environment
@@ -49,6 +50,9 @@ type Config struct {
 	DebugAddr string
 	// Demo seeds the demo room with sample danmaku on first start.
 	Demo bool
+	// FrameAncestors lists the origins whose pages may frame the embed
+	// page, besides the same origin ("*" for any).
+	FrameAncestors string
 
 	Secret        string // HS256 key shared with the host site; generated and kept in -data when empty.
 	Anonymous     bool   // Give browsers a signed anonymous id so that they can send without a token.
@@ -137,6 +141,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.BoolVar(&c.Demo, "demo", true, "seed the demo room (the home page) with sample danmaku on first start")
+	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "", "comma-separated origins whose pages may show the player in an iframe (/embed/{objectId}) besides the same origin (\"*\" for any)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ... | token ... | admin-key]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
 		fs.PrintDefaults()
@@ -251,6 +256,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-max-per-tick: must be from 1 to %d", live.MaxMaxPerTick)
 	case c.Tick < live.MinTickInterval || c.Tick > live.MaxTickInterval:
 		return fmt.Errorf("-tick: must be from %v to %v", live.MinTickInterval, live.MaxTickInterval)
+	}
+	if _, err := web.NewWith(web.Options{FrameAncestors: splitList(c.FrameAncestors)}); err != nil {
+		return fmt.Errorf("-frame-ancestors: %w", err)
 	}
 	if _, err := moderation.ParseBanMode(c.BanMode); err != nil {
 		return fmt.Errorf("-ban-mode: %w", err)

@@ -82,7 +82,11 @@ func (m *Main) wire() error {
 	m.API.Handle("GET /metrics", m.Metrics.Handler())
 	m.API.MountFormats(m.Store)
 	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, m.Store, m.dplayerActor, m.Svc.Limits())))
-	web.New().Mount(m.API.Handle)
+	site, err := web.NewWith(web.Options{FrameAncestors: splitList(c.FrameAncestors)})
+	if err != nil {
+		return fmt.Errorf("-frame-ancestors: %w", err)
+	}
+	site.Mount(m.API.Handle)
 	sdk.New().Mount(m.API.Handle)
 	if c.BenchNoop {
 		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))

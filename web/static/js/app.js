@@ -20,9 +20,10 @@ import { FrameStats } from './stats.js';
 
 const $ = (id) => document.getElementById(id);
 
-// objectIdFromPath returns the object of /watch/{objectId}, or "demo".
+// objectIdFromPath returns the object of /watch/{objectId} or
+// /embed/{objectId}, or "demo".
 function objectIdFromPath(path) {
-  const m = path.match(/^\/watch\/([^/]+)\/?$/);
+  const m = path.match(/^\/(?:watch|embed)\/([^/]+)\/?$/);
   if (!m) return 'demo';
   try {
     return decodeURIComponent(m[1]);
