@@ -1,10 +1,7 @@
-//go:build reportapi
-
 // This file tests the admin page's danmaku browser and reports panel and
 // the player's report button against the server's report and browse API
 // (POST /danmu/report, GET /admin/api/rooms/{objectId}/danmaku and GET
-// /admin/api/reports). It is built with the tag reportapi until that API
-// is on the branch; then the build line goes.
+// /admin/api/reports)..
 
 package e2e
 

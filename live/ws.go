@@ -169,14 +169,17 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	// The origin is checked before the upgrade headers, so that a client
+	// whose socket was refused can learn why with a plain GET.
+	if h.cfg.CheckOrigin != nil && !h.cfg.CheckOrigin(r) {
+		h.writeError(w, r, danmaku.Errorf(danmaku.EFORBIDDEN,
+			"this page's origin may not open a WebSocket here: add it to the server's -origins setting (DANMAKUD_ORIGINS)"))
+		return
+	}
 	// Checked here so that refusals are JSON errors (the upgrader
 	// answers plain text).
 	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") || r.Header.Get("Sec-WebSocket-Version") != "13" || r.Header.Get("Sec-WebSocket-Key") == "" {
 		h.writeError(w, r, danmaku.Errorf(danmaku.EINVALID, "this endpoint needs a WebSocket upgrade (version 13)"))
-		return
-	}
-	if h.cfg.CheckOrigin != nil && !h.cfg.CheckOrigin(r) {
-		h.writeError(w, r, danmaku.Errorf(danmaku.EFORBIDDEN, "origin is not allowed to open a WebSocket here"))
 		return
 	}
 	release := func() {}

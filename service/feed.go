@@ -16,16 +16,17 @@ const (
 )
 
 // Event is one entry of the moderators' feed: a send and what became of
-// it, or a deletion.
+// it, a deletion, or a viewer's report (outcome "report").
 type Event struct {
 	At       int64            `json:"at"` // Unix milliseconds.
 	ObjectID string           `json:"objectId"`
 	UserID   string           `json:"userId"`
 	Outcome  string           `json:"outcome"`
 	Reason   string           `json:"reason,omitempty"`
-	Code     string           `json:"code,omitempty"`    // The error code of a rejection.
-	Text     string           `json:"text,omitempty"`    // The attempted text of a rejection.
-	Danmaku  *danmaku.Danmaku `json:"danmaku,omitempty"` // What was stored or deleted.
+	Reporter string           `json:"reporter,omitempty"` // Who reported the danmaku, in a report event.
+	Code     string           `json:"code,omitempty"`     // The error code of a rejection.
+	Text     string           `json:"text,omitempty"`     // The attempted text of a rejection.
+	Danmaku  *danmaku.Danmaku `json:"danmaku,omitempty"`  // What was stored or deleted.
 }
 
 // Feed sizes.

@@ -1,6 +1,7 @@
 // Package web serves danmakud's browser pages: the player at "/" and
-// "/watch/{objectId}", the admin page at "/admin", and their assets under
-// "/static/". Everything is
+// "/watch/{objectId}", the player alone for other sites' iframes at
+// "/embed/{objectId}" (embed.go), the admin page at "/admin", and their
+// assets under "/static/". Everything is
 // embedded in the binary; the pages are plain JavaScript modules with no
 // build step.
 //
@@ -27,7 +28,7 @@ var staticFS embed.FS
 
 // Patterns are the ServeMux patterns that the Site answers; the server
 // registers the Site under each of them.
-var Patterns = []string{"GET /{$}", "GET /watch/{objectId}", "GET /admin", "GET /static/"}
+var Patterns = []string{"GET /{$}", "GET /watch/{objectId}", "GET /embed/{objectId}", "GET /admin", "GET /static/"}
 
 // contentTypes maps the extensions of embedded files to their media types.
 // Modules must be text/javascript or browsers refuse to run them.
@@ -54,7 +55,10 @@ type Site struct {
 	assets map[string]*asset.Asset // By path under static/, such as "js/app.js".
 	player *asset.Asset
 	admin  *asset.Asset
-	mux    *http.ServeMux
+	embed  *asset.Asset
+	// embedPolicy is the embed page's Content-Security-Policy.
+	embedPolicy string
+	mux         *http.ServeMux
 }
 
 var _ http.Handler = (*Site)(nil)
@@ -62,10 +66,21 @@ var _ http.Handler = (*Site)(nil)
 // Handler returns the Site as an http.Handler for the routes in Patterns.
 func Handler() http.Handler { return New() }
 
-// New loads the embedded files and returns a Site that serves them.
+// New loads the embedded files and returns a Site that serves them; only
+// its own origin may frame the embed page.
 func New() *Site {
-	s := &Site{assets: map[string]*asset.Asset{}}
-	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+	s, _ := NewWith(Options{}) // No frame ancestors to check.
+	return s
+}
+
+// NewWith is New with options; it returns an error for an invalid one.
+func NewWith(opt Options) (*Site, error) {
+	policy, err := embedPolicy(opt.FrameAncestors)
+	if err != nil {
+		return nil, err
+	}
+	s := &Site{assets: map[string]*asset.Asset{}, embedPolicy: policy}
+	err = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -83,12 +98,14 @@ func New() *Site {
 	}
 	s.player = s.page("player.html")
 	s.admin = s.page("admin.html")
+	s.embed = s.embedPage(s.player)
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", s.servePlayer)
 	s.mux.HandleFunc("GET /watch/{objectId}", s.servePlayer)
+	s.mux.HandleFunc("GET /embed/{objectId}", s.serveEmbed)
 	s.mux.HandleFunc("GET /admin", s.serveAdmin)
 	s.mux.HandleFunc("GET /static/{file...}", s.serveStatic)
-	return s
+	return s, nil
 }
 
 // Mount registers the Site with handle (such as a ServeMux's Handle) under

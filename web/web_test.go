@@ -141,6 +141,7 @@ func TestPatternsServed(t *testing.T) {
 	paths := map[string]string{
 		"GET /{$}":              "/",
 		"GET /watch/{objectId}": "/watch/x",
+		"GET /embed/{objectId}": "/embed/x",
 		"GET /admin":            "/admin",
 		"GET /static/":          "/static/favicon.svg",
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/danmakud/danmakud/service"
 	dynamostore "github.com/danmakud/danmakud/store/dynamodb"
 	"github.com/danmakud/danmakud/store/pebble"
+	"github.com/danmakud/danmakud/web"
 )
 
 // Config is every setting of danmakud. Each is a flag and an environment
@@ -51,6 +52,11 @@ type Config struct {
 	BenchNoop bool
 	// DebugAddr, when set, serves Go's profiler on this separate address.
 	DebugAddr string
+	// Demo seeds the demo room with sample danmaku on first start.
+	Demo bool
+	// FrameAncestors lists the origins whose pages may frame the embed
+	// page, besides the same origin ("*" for any).
+	FrameAncestors string
 
 	Secret        string // HS256 key shared with the host site; generated and kept in -data when empty.
 	Anonymous     bool   // Give browsers a signed anonymous id so that they can send without a token.
@@ -156,6 +162,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster; empty means a random one")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
+	fs.BoolVar(&c.Demo, "demo", true, "seed the demo room (the home page) with sample danmaku on first start")
+	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "", "comma-separated origins whose pages may show the player in an iframe (/embed/{objectId}) besides the same origin (\"*\" for any)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ... | token ... | admin-key]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
 		fs.PrintDefaults()
@@ -280,6 +288,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := auth.ParseCookieSecure(c.SecureCookie); err != nil {
 		return fmt.Errorf("-secure-cookie: %w", err)
+	}
+	if _, err := web.NewWith(web.Options{FrameAncestors: splitList(c.FrameAncestors)}); err != nil {
+		return fmt.Errorf("-frame-ancestors: %w", err)
 	}
 	if _, err := moderation.ParseBanMode(c.BanMode); err != nil {
 		return fmt.Errorf("-ban-mode: %w", err)

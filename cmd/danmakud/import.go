@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
@@ -15,12 +16,14 @@ import (
 	"golang.org/x/term"
 )
 
-// runImport runs "danmakud import": it streams a danmaku file into st for
-// one video and prints a summary line to stdout. Danmaku already in the
-// store (the same file imported before: import ids are derived from the
-// file) are counted, not rewritten. A progress bar of bytes read goes to
-// stderr when stderr is a terminal.
-func runImport(ctx context.Context, st danmaku.Store, args []string, stdout, stderr io.Writer) error {
+// importArgs are the arguments of "danmakud import".
+type importArgs struct {
+	format, object, path string
+}
+
+// parseImport reads the arguments of "danmakud import". It touches no
+// store, so that "import -h" and a mistyped command change nothing on disk.
+func parseImport(args []string, stderr io.Writer) (importArgs, error) {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "bilibili", "file `format`: bilibili (Bilibili danmaku XML)")
@@ -28,33 +31,50 @@ func runImport(ctx context.Context, st danmaku.Store, args []string, stdout, std
 	file := fs.String("file", "", "`path` of the file to read, or - for standard input (or give it as the argument)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] import -object ID [-format bilibili] [-file] PATH\n\n"+
-			"Imports a danmaku file into the store. Importing the same file again adds nothing.\nFlags:\n")
+			"Imports a danmaku file into the store (-store, -data). Importing the same file again adds nothing.\n"+
+			"The embedded store can be open in one process only: stop a server that uses the same -data first.\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return importArgs{}, err
 	}
-	path := *file
+	a := importArgs{format: *format, object: *object, path: *file}
 	switch {
-	case path == "" && fs.NArg() == 1:
-		path = fs.Arg(0)
-	case fs.NArg() > 1 || fs.NArg() == 1 && path != "":
-		return fmt.Errorf("import: unexpected arguments %q", fs.Args())
-	case path == "":
-		return errors.New("import: name the file with -file PATH, as an argument, or - for standard input")
+	case a.path == "" && fs.NArg() == 1:
+		a.path = fs.Arg(0)
+	case fs.NArg() > 1 || fs.NArg() == 1 && a.path != "":
+		return a, fmt.Errorf("import: unexpected arguments %q", fs.Args())
+	case a.path == "":
+		return a, errors.New("import: name the file with -file PATH, as an argument, or - for standard input")
 	}
-	if err := danmaku.ValidateObjectID(*object); err != nil {
+	if err := danmaku.ValidateObjectID(a.object); err != nil {
 		var e *danmaku.Error
 		if errors.As(err, &e) {
-			return fmt.Errorf("import: -object %s", e.Message)
+			return a, fmt.Errorf("import: -object %s", e.Message)
 		}
-		return fmt.Errorf("import: -object: %w", err)
+		return a, fmt.Errorf("import: -object: %w", err)
 	}
-	if *format != "bilibili" {
-		return fmt.Errorf("import: -format %q is not supported (supported: bilibili)", *format)
+	if a.format != "bilibili" {
+		return a, fmt.Errorf("import: -format %q is not supported (supported: bilibili)", a.format)
 	}
+	return a, nil
+}
 
-	in, size, closeIn, err := openInput(path)
+// storeInUse tells whether err is the embedded store's lock held by
+// another process (Pebble locks its directory with flock, which fails with
+// EAGAIN, "resource temporarily unavailable").
+func storeInUse(err error) bool {
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK)
+}
+
+// runImport runs "danmakud import" with the arguments that parseImport
+// read: it streams a danmaku file into st for one video and prints a
+// summary line to stdout. Danmaku already in the store (the same file
+// imported before: import ids are derived from the file) are counted, not
+// rewritten. A progress bar of bytes read goes to stderr when stderr is a
+// terminal.
+func runImport(ctx context.Context, st danmaku.Store, a importArgs, stdout, stderr io.Writer) error {
+	in, size, closeIn, err := openInput(a.path)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -66,12 +86,12 @@ func runImport(ctx context.Context, st danmaku.Store, args []string, stdout, std
 	}
 
 	start := time.Now()
-	stats, err := bilibili.Import(ctx, st, *object, r)
+	stats, err := bilibili.Import(ctx, st, a.object, r)
 	if err != nil {
-		return fmt.Errorf("import %s: %w (imported %d before stopping)", path, err, stats.Imported)
+		return fmt.Errorf("import %s: %w (imported %d before stopping)", a.path, err, stats.Imported)
 	}
 	fmt.Fprintf(stdout, "imported %d, already present %d, skipped %d (into %s in %s)\n",
-		stats.Imported, stats.Present, stats.Skipped, *object, time.Since(start).Round(time.Millisecond))
+		stats.Imported, stats.Present, stats.Skipped, a.object, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -53,12 +53,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		if err := m.Open(ctx); err != nil {
 			return err
 		}
+		if n, err := m.SeedDemo(ctx); err != nil {
+			m.Log.Warn("could not seed the demo room", "err", err)
+		} else if n > 0 {
+			m.Log.Info("seeded the demo room", "objectId", DemoRoom, "danmaku", n)
+		}
 		return m.Run(ctx, ready)
 	case "import":
-		if err := m.openStore(ctx); err != nil {
+		a, err := parseImport(rest, stderr)
+		if err != nil {
 			return err
 		}
-		return runImport(ctx, m.Store, rest, stdout, stderr)
+		if err := m.openStore(ctx); err != nil {
+			if m.Config.Store == "pebble" && storeInUse(err) {
+				return fmt.Errorf("import: the store in %s is held by another process, most likely a running danmakud "+
+					"(the embedded store can be open in one process only): stop it and import again, or upload the file "+
+					"to the running server with an admin token: curl -H 'Authorization: Bearer TOKEN' --data-binary @%s "+
+					"http://HOST/admin/api/import/%s", m.Config.DataDir, a.path, a.object)
+			}
+			return err
+		}
+		return runImport(ctx, m.Store, a, stdout, stderr)
 	case "create-table":
 		return runCreateTable(ctx, m.Config.Dynamo, rest, stdout)
 	case "token", "admin-key":

@@ -94,14 +94,28 @@ func (m *Main) wire() error {
 	if c.MetricsAddr == "" {
 		m.API.Handle("GET /metrics", auth.RequireBearer(c.MetricsToken, m.Metrics.Handler()))
 	}
+	m.API.MountReports(service.NewReports(m.Svc, moderation.NewLimiter(m.reportLimits())))
+	m.API.MountBrowse()
 	m.API.MountFormats(m.Store)
 	m.API.Handle("/dplayer/", http.StripPrefix("/dplayer", dplayer.NewHandler(m.Svc, dplayer.Config{Auth: m.dplayerActor, Limits: m.Svc.Limits(), Log: m.Log})))
-	web.New().Mount(m.API.Handle)
+	site, err := web.NewWith(web.Options{FrameAncestors: splitList(c.FrameAncestors)})
+	if err != nil {
+		return fmt.Errorf("-frame-ancestors: %w", err)
+	}
+	site.Mount(m.API.Handle)
 	sdk.New().Mount(m.API.Handle)
 	if c.BenchNoop {
 		m.API.Handle("POST /bench/noop", httpapi.NoopHandler(c.MaxBodyBytes))
 	}
 	return nil
+}
+
+// reportLimits are the rate limits of viewers' reports; -rate-limits=false
+// turns them off with the others.
+func (m *Main) reportLimits() moderation.LimitConfig {
+	c := service.DefaultReportLimits()
+	c.Disabled = !m.Config.RateLimits
+	return c
 }
 
 // dplayerActor identifies a DPlayer request. DPlayer's requests carry a

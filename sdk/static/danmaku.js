@@ -1,7 +1,9 @@
 // danmaku.js is the JavaScript client of danmakud: an ES module with no
 // dependencies. It keeps one live WebSocket to a room (reconnecting with
 // backoff), hands each batch to the page once, sends danmaku and reads the
-// stored history. See docs/sdk.md.
+// stored history. mount puts danmakud's own player on a page; the
+// dplayerDanmaku and artplayerDanmaku adapters give a DPlayer or ArtPlayer
+// page live danmakud danmaku. See docs/sdk.md.
 //
 //   import { connect } from '/sdk/danmaku.js';
 //   const room = connect('', 'video-1', { onBatch: (b) => console.log(b.items) });
@@ -125,13 +127,52 @@ export class Client {
       return;
     }
     this.ws = ws;
+    this.welcomed = false;
     ws.onmessage = (ev) => this.receive(ev.data);
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.failPending();
-      this.retry(ev.code, ev.reason);
+      if (this.welcomed) {
+        this.retry(ev.code, ev.reason);
+        return;
+      }
+      // The socket never opened: a browser does not tell why, so ask the
+      // server before trying again.
+      this.diagnose().then((refusal) => {
+        if (refusal) this.refuse(refusal);
+        else this.retry(ev.code, ev.reason);
+      });
     };
+  }
+
+  // diagnose resolves with a DanmakuError when the server refuses this
+  // page for good (its origin is not allowed: 403, or CORS refused while
+  // the server answers), and with null when trying again may help.
+  async diagnose() {
+    const url = new URL(`danmu/ws/${encodeURIComponent(this.objectId)}`, this.base);
+    if (this.options.token) url.searchParams.set('token', this.options.token);
+    let res;
+    try {
+      res = await fetch(url, { credentials: this.options.credentials ?? 'include', cache: 'no-store' });
+    } catch {
+      return (await reachable(url)) ? corsRefusal() : null;
+    }
+    if (res.status !== 403) return null;
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    return errorFrom(body, 403);
+  }
+
+  // refuse stops the client for good after a refusal, and reports it.
+  refuse(err) {
+    this.closed = true;
+    this.report(err);
+    this.setStatus('closed', { code: 403, reason: err.message, error: err });
   }
 
   // retry schedules the next connection unless the client is closed.
@@ -181,6 +222,7 @@ export class Client {
     const room = msg.room || {};
     const seq = Number(room.seq) || 0;
     this.attempt = 0;
+    this.welcomed = true;
     this.setStatus('open', { room });
     this.call('onWelcome', msg);
     const batches = Array.isArray(msg.batches) ? msg.batches : [];
@@ -312,6 +354,8 @@ export class Client {
     try {
       res = await fetch(new URL(path, this.base), { credentials: this.options.credentials ?? 'include', ...init, headers });
     } catch (err) {
+      const url = new URL(path, this.base);
+      if (url.origin !== globalThis.location?.origin && await reachable(url)) throw corsRefusal();
       throw new DanmakuError('unavailable', `network error: ${err.message}`);
     }
     let body = null;
@@ -347,6 +391,25 @@ export class Client {
   }
 }
 
+// reachable tells whether the server at url answers at all: an opaque
+// (no-cors) request succeeds even when CORS would hide the answer.
+async function reachable(url) {
+  try {
+    await fetch(url, { mode: 'no-cors', cache: 'no-store' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// corsRefusal is the error of a server that answers but does not let this
+// page's origin read its answers.
+function corsRefusal() {
+  const origin = globalThis.location?.origin ?? 'this page';
+  return new DanmakuError('forbidden', `the danmakud server does not allow pages of ${origin}: ` +
+    'its operator must add this origin to the -cors-origins setting (and to -origins for the live connection)', { status: 403 });
+}
+
 // resolveBase returns the server's origin and path prefix as a URL that
 // ends with '/', resolving '' and relative URLs against the page.
 function resolveBase(baseUrl) {
@@ -354,4 +417,158 @@ function resolveBase(baseUrl) {
   const u = new URL(baseUrl || '/', here);
   if (!u.pathname.endsWith('/')) u.pathname += '/';
   return u;
+}
+
+// mount puts danmakud's player for objectId into element, as an iframe of
+// the server's /embed/ page, and returns {iframe, destroy()}. The server
+// must list this page's origin in -frame-ancestors.
+//
+// Options: src (the video's http or https URL; empty shows the demo
+// timeline), baseUrl (the server, '' for this page's origin), title (the
+// iframe's accessible name).
+export function mount(element, { src = '', objectId, baseUrl = '', title = 'danmaku player' } = {}) {
+  if (!element || typeof element.appendChild !== 'function') throw new TypeError('mount needs an element');
+  if (typeof objectId !== 'string' || !OBJECT_ID.test(objectId)) {
+    throw new TypeError('objectId must be 1-128 letters, digits or _-.:');
+  }
+  const url = new URL(`embed/${encodeURIComponent(objectId)}`, resolveBase(baseUrl));
+  if (src) {
+    const video = new URL(src, typeof location !== 'undefined' ? location.href : undefined);
+    if (video.protocol !== 'http:' && video.protocol !== 'https:') throw new TypeError('src must be an http or https URL');
+    url.searchParams.set('src', video.href);
+  }
+  const iframe = document.createElement('iframe');
+  iframe.src = url.href;
+  iframe.title = title;
+  iframe.allow = 'fullscreen; autoplay';
+  iframe.allowFullscreen = true;
+  iframe.style.cssText = 'border:0;width:100%;aspect-ratio:16/9;display:block';
+  element.appendChild(iframe);
+  return { iframe, destroy: () => iframe.remove() };
+}
+
+// colorString returns a danmaku's colour as "#rrggbb".
+function colorString(c) {
+  if (typeof c === 'string' && /^#[0-9a-fA-F]{6}$/.test(c)) return c.toLowerCase();
+  const n = Number(c);
+  return Number.isFinite(n) ? `#${(n & 0xffffff).toString(16).padStart(6, '0')}` : '#ffffff';
+}
+
+// escapeHTML returns text with the characters HTML gives meaning to
+// escaped.
+function escapeHTML(text) {
+  const map = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  return String(text).replace(/[&<>"']/g, (c) => map[c]);
+}
+
+// recentSends remembers the texts a player sent itself for a few seconds,
+// so that their live copies are not drawn a second time.
+function recentSends(windowMs = 10000) {
+  const sent = [];
+  return {
+    add(text) { sent.push({ text: String(text), at: Date.now() }); },
+    // take reports whether text was sent here recently, forgetting it.
+    take(text) {
+      const now = Date.now();
+      while (sent.length > 0 && now - sent[0].at > windowMs) sent.shift();
+      const i = sent.findIndex((s) => s.text === text);
+      if (i < 0) return false;
+      sent.splice(i, 1);
+      return true;
+    },
+  };
+}
+
+// dplayerDanmaku connects a DPlayer to a danmakud room. DPlayer loads the
+// stored danmaku and sends through danmakud's DPlayer API (give it
+// .api as danmaku.api); attach(dp) draws the room's live danmaku from
+// other viewers as they arrive. close() ends the live connection.
+//
+//   const dm = dplayerDanmaku('https://danmaku.example', 'video-1');
+//   const dp = new DPlayer({ container, video: { url }, danmaku: { id: 'video-1', api: dm.api } });
+//   dm.attach(dp);
+export function dplayerDanmaku(baseUrl, objectId, options = {}) {
+  const api = new URL('dplayer/', resolveBase(baseUrl)).href;
+  const mine = recentSends();
+  let room = null;
+  const types = { 4: 2, 5: 1 }; // DPlayer's types: 0 scroll, 1 top, 2 bottom.
+  return {
+    api,
+    attach(dp) {
+      dp.on('danmaku_send', (d) => mine.add(d && d.text));
+      room = connect(baseUrl, objectId, {
+        ...options,
+        onBatch: (b) => {
+          for (const d of b.items) {
+            const c = d.content || {};
+            if (d.mine || mine.take(c.text)) continue;
+            // DPlayer puts the text into innerHTML: it must be escaped.
+            dp.danmaku.draw({ text: escapeHTML(c.text), color: parseInt(colorString(c.color).slice(1), 16), type: types[c.position] ?? 0 });
+          }
+          if (options.onBatch) options.onBatch(b);
+        },
+      });
+      return room;
+    },
+    get room() { return room; },
+    close() { if (room) room.close(); },
+  };
+}
+
+// artplayerDanmaku connects ArtPlayer's danmaku plugin
+// (artplayer-plugin-danmuku) to a danmakud room: .danmuku loads the stored
+// danmaku, .beforeEmit stores what the viewer sends, and attach(art) emits
+// the room's live danmaku from other viewers as they arrive. close() ends
+// the live connection. maxHistory (default 5000) bounds the danmaku loaded.
+//
+//   const dm = artplayerDanmaku('https://danmaku.example', 'video-1');
+//   const art = new Artplayer({ container, url, plugins: [
+//     artplayerPluginDanmuku({ danmuku: dm.danmuku, beforeEmit: dm.beforeEmit })] });
+//   dm.attach(art);
+export function artplayerDanmaku(baseUrl, objectId, options = {}) {
+  const modes = { 4: 2, 5: 1 };
+  const positions = { 1: 5, 2: 4 };
+  const maxHistory = options.maxHistory ?? 5000;
+  const room = connect(baseUrl, objectId, {
+    ...options,
+    onBatch: (b) => {
+      const plugin = art && art.plugins && art.plugins.artplayerPluginDanmuku;
+      for (const d of b.items) {
+        const c = d.content || {};
+        if (d.mine || !plugin) continue;
+        plugin.emit({ text: String(c.text), color: colorString(c.color), mode: modes[c.position] ?? 0 });
+      }
+      if (options.onBatch) options.onBatch(b);
+    },
+  });
+  let art = null;
+  return {
+    room,
+    // danmuku resolves with the stored danmaku in the plugin's shape.
+    danmuku: async () => {
+      const out = [];
+      let page = await room.queryByTime(0, 100);
+      for (;;) {
+        for (const d of page.data || []) {
+          const c = d.content || {};
+          out.push({ text: String(c.text), time: Number(c.time) || 0, color: colorString(c.color), mode: modes[c.position] ?? 0 });
+        }
+        if (page.cursor === '-1' || out.length >= maxHistory) return out.slice(0, maxHistory);
+        page = await room.pull(page.cursor, 100);
+      }
+    },
+    // beforeEmit stores the viewer's danmaku; the plugin shows it when the
+    // server took it.
+    beforeEmit: async (d) => {
+      try {
+        await room.send({ text: d.text, color: colorString(d.color), position: positions[d.mode] ?? 1, time: Number(d.time) || 0 });
+        return true;
+      } catch (err) {
+        room.report(err);
+        return false;
+      }
+    },
+    attach(player) { art = player; return room; },
+    close() { room.close(); },
+  };
 }

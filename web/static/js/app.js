@@ -8,7 +8,7 @@
 
 import { Api, LiveSocket } from './api.js';
 import { DemoClock, LiveClock, VideoClock } from './clock.js';
-import { drawDemo, seedItems } from './demo.js';
+import { drawDemo } from './demo.js';
 import { Heatmap } from './heatmap.js';
 import { Identity, loadIdentity } from './identity.js';
 import { ListPanel } from './listpanel.js';
@@ -24,9 +24,10 @@ import { formatTime } from './time.js';
 
 const $ = (id) => document.getElementById(id);
 
-// objectIdFromPath returns the object of /watch/{objectId}, or "demo".
+// objectIdFromPath returns the object of /watch/{objectId} or
+// /embed/{objectId}, or "demo".
 function objectIdFromPath(path) {
-  const m = path.match(/^\/watch\/([^/]+)\/?$/);
+  const m = path.match(/^\/(?:watch|embed)\/([^/]+)\/?$/);
   if (!m) return 'demo';
   try {
     return decodeURIComponent(m[1]);
@@ -478,54 +479,6 @@ $('send-color').addEventListener('input', () => setSendStyle(sendStyle(), true))
 $('style-panel').addEventListener('change', () => setSendStyle(sendStyle(), true));
 setSendStyle(loadSendStyle(), false);
 
-// seedDemo stores sample danmaku for the demo timeline as this viewer,
-// waiting out rate limits and skipping what moderation refuses.
-async function seedDemo() {
-  const button = $('seed-button');
-  button.disabled = true;
-  const items = seedItems();
-  let n = 0;
-  let skipped = 0;
-  try {
-    for (const content of items) {
-      for (let tries = 0; ; tries++) {
-        try {
-          const d = await api.send({ objectId, content });
-          mineIds.add(String(d.id));
-          heatmap.bump(Number(d.content?.time));
-          n++;
-          break;
-        } catch (err) {
-          if (err.code === 'rate_limited' && tries < 60) {
-            status(`Seeding ${n} of ${items.length}: waiting for the rate limit…`);
-            await new Promise((r) => setTimeout(r, Math.max(200, err.retryAfterMs || 1000)));
-            continue;
-          }
-          if (err.status === 0 || err.status === 401) throw err;
-          skipped++;
-          break;
-        }
-      }
-    }
-    status(skipped ? `Seeded ${n} danmaku (${skipped} refused).` : `Seeded ${n} danmaku.`);
-    button.hidden = true;
-  } catch (err) {
-    status(err.status === 401 ? unauthorizedMessage(err) : `Seeded ${n} danmaku, then: ${err.message}`);
-  } finally {
-    button.disabled = false;
-    onSeek();
-  }
-}
-
-$('seed-button').addEventListener('click', seedDemo);
-
-async function offerSeed() {
-  try {
-    const res = await api.queryByTime(objectId, 0, 1);
-    $('seed-button').hidden = Array.isArray(res?.data) && res.data.length > 0;
-  } catch {
-    $('seed-button').hidden = true;
-  }
 }
 
 // Settings.
@@ -793,7 +746,6 @@ async function start() {
   });
   const src = new URLSearchParams(location.search).get('src');
   if (src) openVideo(src, src);
-  offerSeed();
   setInterval(() => heatmap.refresh(clock.duration), 30000);
   setTimeout(probeRoom, probeDelay);
   window.addEventListener('pagehide', () => socket.close());

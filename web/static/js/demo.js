@@ -38,24 +38,3 @@ export function formatTime(s) {
   const ss = String(sec).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
-
-// seedItems returns sample danmaku contents spread over the first span
-// seconds of the demo timeline.
-export function seedItems(n = 60, span = 75) {
-  const texts = ['第一！', 'hello danmakud', '前方高能', '2333333', 'nice', '哈哈哈哈', 'この曲好き', 'top comment',
-    'bottom text', '<img src=x onerror=alert(1)>', 'awsl', '打卡', 'so smooth', '弹幕护体', 'what a view', '666'];
-  const colors = ['#ffffff', '#ffffff', '#ffffff', '#fe0302', '#ffff00', '#00cd00', '#66ccff', '#ff7204', '#cc0273'];
-  const modes = [1, 1, 1, 1, 1, 5, 4, 6];
-  const sizes = ['25px', '25px', '25px', '18px', '36px'];
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    out.push({
-      text: texts[i % texts.length],
-      color: colors[(i * 7) % colors.length],
-      size: sizes[(i * 3) % sizes.length],
-      position: modes[(i * 5) % modes.length],
-      time: Math.round((1 + (i * span) / n) * 1000) / 1000,
-    });
-  }
-  return out;
-}
