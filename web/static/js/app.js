@@ -479,8 +479,6 @@ $('send-color').addEventListener('input', () => setSendStyle(sendStyle(), true))
 $('style-panel').addEventListener('change', () => setSendStyle(sendStyle(), true));
 setSendStyle(loadSendStyle(), false);
 
-}
-
 // Settings.
 
 function applySettings(s, persist) {
