@@ -66,7 +66,7 @@ func (m *Main) wire() error {
 		MaxPageSize: c.MaxPageSize,
 	}, m.Store, service.Options{Publisher: pub, Live: clock, Moderator: m.Guard, Log: m.Log, ObserveStore: m.observeStore})
 	sender.svc = m.Svc
-	m.Metrics = metrics.New(metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.SendCounts, Health: m.health, Cluster: m.clusterStats()})
+	m.Metrics = metrics.New(metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.PublicSendCounts, Health: m.health, Cluster: m.clusterStats()})
 
 	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins), Health: m.health}, m.Svc, m.Auth, m.Log)
 	m.API.Handle("GET /danmu/ws/{objectId}", http.HandlerFunc(hub.ServeWS))
