@@ -156,6 +156,14 @@ func TestModerationVerdicts(t *testing.T) {
 			t.Errorf("%+v sees a shadow mark: %v, want %v", tc.actor, marked, tc.marked)
 		}
 	}
+	// Someone who may not see it cannot learn that it exists by deleting
+	// it; its author deletes it and is answered without the mark.
+	if _, err := svc.Delete(ctx, danmaku.Actor{UserID: "someone"}, "v", shadow.ID); !errors.Is(err, danmaku.ErrNotFound) {
+		t.Errorf("another user deletes the shadowed danmaku: %v, want ErrNotFound", err)
+	}
+	if d, err := svc.Delete(ctx, danmaku.Actor{UserID: "u1"}, "v", shadow.ID); err != nil || d.Shadow || d.ID != shadow.ID {
+		t.Errorf("its author deletes the shadowed danmaku: %+v, %v; want it, unmarked", d, err)
+	}
 }
 
 func TestSendNeedsASender(t *testing.T) {
