@@ -21,7 +21,8 @@
 //	's' | uvarint(len(objectId)) | objectId | id (22 bytes, big-endian)
 //
 // so that CountByTime and LastTime, which read keys alone, can leave it
-// out as every other public read does. Records are in a compact binary form (codec.go);
+// out as every other public read does (the first Open of a store written
+// before this index builds it, shadowindex.go). Records are in a compact binary form (codec.go);
 // idempotency keys live under 'k' (idempotency.go) and the arrival fence
 // under 'm' (fence.go).
 //
@@ -127,6 +128,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
 	fence, err := loadFence(db)
+	if err == nil {
+		err = buildShadowIndex(db)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
