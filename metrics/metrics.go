@@ -97,7 +97,7 @@ func (m *Metrics) ObserveStore(op string, d time.Duration, err error) {
 var (
 	descViewers   = prometheus.NewDesc("danmakud_viewers", "Connected live viewers (WebSocket and SSE).", nil, nil)
 	descRooms     = prometheus.NewDesc("danmakud_rooms", "Live rooms held in memory.", nil, nil)
-	descSends     = prometheus.NewDesc("danmakud_sends_total", "Sends by outcome (accepted, masked, shadowed) or error code (refused, rate_limited, forbidden, unavailable…).", []string{"outcome"}, nil)
+	descSends     = prometheus.NewDesc("danmakud_sends_total", "Sends by outcome (accepted, masked) or error code (refused, rate_limited, forbidden, unavailable…).", []string{"outcome"}, nil)
 	descPublished = prometheus.NewDesc("danmakud_published_total", "Danmaku handed to the live fan-out: to the local hub, or in a cluster to the room's Redis input stream.", nil, nil)
 	descBroadcast = prometheus.NewDesc("danmakud_broadcast_total", "Items in the live batches fanned out to this node's viewers (a folded item counts once).", nil, nil)
 	descFolded    = prometheus.NewDesc("danmakud_folded_total", "Danmaku folded into an identical item of the same tick, in ticks this node merged (in a cluster, as the room's leader).", nil, nil)

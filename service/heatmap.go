@@ -129,12 +129,12 @@ func (s *Service) scanCount(ctx context.Context, objectID string, bucket danmaku
 	})
 }
 
-// scan visits up to heatmapScanLimit danmaku of a video in order. It counts
-// shadowed danmaku too, as the stores that count by key do (they cannot
-// tell them apart), so that a heatmap does not depend on the store.
+// scan visits up to heatmapScanLimit danmaku of a video in order, those
+// that everyone may see: a shadowed danmaku is not counted, as the stores
+// that count by key (danmaku.TimeCounter) do not count it either.
 func (s *Service) scan(ctx context.Context, objectID string, fn func(*danmaku.Danmaku)) error {
 	seen := 0
-	for d, err := range s.readAll(ctx, objectID, func(*danmaku.Danmaku) bool { return true }) {
+	for d, err := range s.ReadAll(ctx, danmaku.Actor{}, objectID) {
 		if err != nil {
 			return fmt.Errorf("heatmap %s: %w", objectID, err)
 		}

@@ -94,13 +94,14 @@ func (s *Service) ByUser(ctx context.Context, a danmaku.Actor, userID, cursor st
 	return s.result(a, page), nil
 }
 
-// result converts a store page to the seed's shape, hiding shadowed
-// danmaku from everyone but their authors and the room's moderators.
+// result converts a store page to the seed's shape, each danmaku as a may
+// see it (view): shadowed ones are hidden from everyone but their authors
+// and the room's moderators.
 func (s *Service) result(a danmaku.Actor, page danmaku.Page) Result {
 	r := Result{Data: make([]*danmaku.Danmaku, 0, len(page.Items)), Cursor: EndCursor}
 	for _, d := range page.Items {
-		if visible(a, d) {
-			r.Data = append(r.Data, d)
+		if v := view(a, d); v != nil {
+			r.Data = append(r.Data, v)
 		}
 	}
 	if page.More {
@@ -116,6 +117,9 @@ func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, 
 	if err != nil {
 		return nil, err
 	}
+	if view(a, d) == nil {
+		return nil, danmaku.ErrNotFound // Nor may a learn that it exists.
+	}
 	if !a.CanModerate(objectID) && (a.UserID == "" || a.UserID != d.UserID) {
 		return nil, danmaku.Errorf(danmaku.EFORBIDDEN, "only the author or a moderator of this room may delete this danmaku")
 	}
@@ -128,10 +132,11 @@ func (s *Service) Delete(ctx context.Context, a danmaku.Actor, objectID string, 
 	if err != nil {
 		return nil, fmt.Errorf("delete %s: %w", id, err)
 	}
-	if s.pub != nil {
+	if s.pub != nil && public(d) {
+		// A shadowed danmaku was never pushed, so there is nothing to retract.
 		s.pub.Delete(objectID, id)
 	}
 	s.feed.Record(Event{At: s.now().UnixMilli(), ObjectID: objectID, UserID: d.UserID, Outcome: OutcomeDeleted,
 		Reason: "deleted by " + a.UserID, Danmaku: d})
-	return d, nil
+	return view(a, d), nil
 }

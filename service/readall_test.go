@@ -10,8 +10,8 @@ import (
 
 // TestReadAllAppliesTheListingRule reads a video of more than one store
 // page through ReadAll and checks that each actor sees what the listings
-// show them: the shadowed danmaku only for its author and the room's
-// moderators, everything in playback order.
+// show them: the shadowed danmaku only for its author (unmarked) and the
+// room's moderators (marked), everything in playback order.
 func TestReadAllAppliesTheListingRule(t *testing.T) {
 	st := mustStore(t)
 	ctx := context.Background()
@@ -30,16 +30,18 @@ func TestReadAllAppliesTheListingRule(t *testing.T) {
 	}
 	svc := service.New(service.Config{}, st, service.Options{})
 	for _, tc := range []struct {
-		actor danmaku.Actor
-		want  int
+		actor  danmaku.Actor
+		want   int
+		marked bool // Whether the shadowed danmaku is read with its mark.
 	}{
-		{danmaku.Actor{}, n},
-		{danmaku.Actor{UserID: "u1"}, n},
-		{danmaku.Actor{UserID: "u2"}, n + 1},
-		{danmaku.Actor{UserID: "mod", Role: danmaku.RoleModerator, Rooms: []string{"v"}}, n + 1},
-		{danmaku.Actor{UserID: "mod2", Role: danmaku.RoleModerator, Rooms: []string{"w"}}, n},
+		{danmaku.Actor{}, n, false},
+		{danmaku.Actor{UserID: "u1"}, n, false},
+		{danmaku.Actor{UserID: "u2"}, n + 1, false},
+		{danmaku.Actor{UserID: "mod", Role: danmaku.RoleModerator, Rooms: []string{"v"}}, n + 1, true},
+		{danmaku.Actor{UserID: "mod2", Role: danmaku.RoleModerator, Rooms: []string{"w"}}, n, false},
 	} {
 		var got []*danmaku.Danmaku
+		marked := false
 		for d, err := range svc.ReadAll(ctx, tc.actor, "v") {
 			if err != nil {
 				t.Fatalf("%+v: %v", tc.actor, err)
@@ -48,9 +50,13 @@ func TestReadAllAppliesTheListingRule(t *testing.T) {
 				t.Fatalf("%+v: %s after %s is out of order", tc.actor, d.ID, got[len(got)-1].ID)
 			}
 			got = append(got, d)
+			marked = marked || d.Shadow
 		}
 		if len(got) != tc.want {
 			t.Errorf("%+v reads %d danmaku, want %d", tc.actor, len(got), tc.want)
+		}
+		if marked != tc.marked {
+			t.Errorf("%+v reads a shadow mark: %v, want %v", tc.actor, marked, tc.marked)
 		}
 	}
 }

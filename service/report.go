@@ -80,7 +80,7 @@ func (r *Reports) Report(ctx context.Context, a danmaku.Actor, objectID string, 
 		}
 	}
 	d, err := r.svc.store.Get(ctx, objectID, id)
-	if err == nil && !visible(a, d) {
+	if err == nil && view(a, d) == nil {
 		err = danmaku.ErrNotFound
 	}
 	if errors.Is(err, danmaku.ErrNotFound) {

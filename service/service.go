@@ -2,8 +2,9 @@
 // (HTTP, WebSocket, DPlayer): it validates who may do what, gives each
 // danmaku its id and playback time, stores it durably and hands it to the
 // fan-out. Reads go through it too, so that the rule of who may see what
-// (visible) lives in one place: the listings, and ReadAll, the read of a
-// whole video behind the exports and the DPlayer API.
+// (view, in readall.go) lives in one place: the listings, the heatmap, the
+// answers to a send and a delete, and ReadAll, the read of a whole video
+// behind the exports and the DPlayer API.
 package service
 
 import (
@@ -99,8 +100,10 @@ const maxIDRetries = 3
 
 // Send accepts one danmaku from a: it decides the sender and the playback
 // time, applies moderation, stores the danmaku durably and publishes it.
-// The returned danmaku is what was stored; it is shadowed when moderation
-// chose to show it to its author only.
+// The returned danmaku is what was stored as its sender sees it: when
+// moderation shadowed it (shown to its author and moderators only), the
+// answer is that of a normal accept all the same, without the shadow mark,
+// unless the sender moderates the room.
 func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error) {
 	d, _, err := s.SendOnce(ctx, a, req, "")
 	return d, err
@@ -114,6 +117,15 @@ func (s *Service) Send(ctx context.Context, a danmaku.Actor, req danmaku.SendReq
 // replayed danmaku is not pushed to live viewers again. An empty key, or a
 // store without danmaku.Idempotency, makes it Send.
 func (s *Service) SendOnce(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest, key string) (*danmaku.Danmaku, bool, error) {
+	d, replayed, err := s.sendOnce(ctx, a, req, key)
+	if err != nil || a.CanModerate(d.ObjectID) {
+		return d, replayed, err
+	}
+	// The sender is the author, whether a names it or the body did.
+	return authorView(d), replayed, nil
+}
+
+func (s *Service) sendOnce(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest, key string) (*danmaku.Danmaku, bool, error) {
 	d, err := s.prepare(a, req)
 	if err != nil {
 		return nil, false, err

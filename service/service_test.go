@@ -141,8 +141,11 @@ func TestModerationVerdicts(t *testing.T) {
 		t.Fatalf("refused text: %v", err)
 	}
 	shadow, err := svc.Send(ctx, danmaku.Actor{}, sendReq("v", "odd", 2))
-	if err != nil || !shadow.Shadow {
-		t.Fatalf("shadowed text: %+v, %v", shadow, err)
+	if err != nil || shadow.Shadow {
+		t.Fatalf("shadowed text: %+v, %v; the sender must not see the mark", shadow, err)
+	}
+	if stored, err := st.Get(ctx, "v", shadow.ID); err != nil || !stored.Shadow {
+		t.Fatalf("stored shadowed danmaku: %+v, %v", stored, err)
 	}
 	masked, err := svc.Send(ctx, danmaku.Actor{}, sendReq("v", "meh", 3))
 	if err != nil || masked.Content.Text != "***" {
@@ -153,19 +156,37 @@ func TestModerationVerdicts(t *testing.T) {
 	}
 
 	// The shadowed danmaku is stored, visible to its author and moderators only.
+	// The author sees it without the mark, moderators with it.
 	for _, tc := range []struct {
-		actor danmaku.Actor
-		want  int
+		actor  danmaku.Actor
+		want   int
+		marked bool
 	}{
-		{danmaku.Actor{UserID: "someone"}, 1},
-		{danmaku.Actor{UserID: "u1"}, 2},
-		{danmaku.Actor{UserID: "mod", Role: danmaku.RoleModerator, Rooms: []string{"v"}}, 2},
-		{danmaku.Actor{UserID: "mod2", Role: danmaku.RoleModerator, Rooms: []string{"w"}}, 1},
+		{danmaku.Actor{UserID: "someone"}, 1, false},
+		{danmaku.Actor{UserID: "u1"}, 2, false},
+		{danmaku.Actor{UserID: "mod", Role: danmaku.RoleModerator, Rooms: []string{"v"}}, 2, true},
+		{danmaku.Actor{UserID: "mod2", Role: danmaku.RoleModerator, Rooms: []string{"w"}}, 1, false},
 	} {
 		r, err := svc.QueryByTime(ctx, tc.actor, "v", 0, 20)
 		if err != nil || len(r.Data) != tc.want {
 			t.Errorf("%+v sees %d danmaku, want %d (%v)", tc.actor, len(r.Data), tc.want, err)
+			continue
 		}
+		marked := false
+		for _, d := range r.Data {
+			marked = marked || d.Shadow
+		}
+		if marked != tc.marked {
+			t.Errorf("%+v sees a shadow mark: %v, want %v", tc.actor, marked, tc.marked)
+		}
+	}
+	// Someone who may not see it cannot learn that it exists by deleting
+	// it; its author deletes it and is answered without the mark.
+	if _, err := svc.Delete(ctx, danmaku.Actor{UserID: "someone"}, "v", shadow.ID); !errors.Is(err, danmaku.ErrNotFound) {
+		t.Errorf("another user deletes the shadowed danmaku: %v, want ErrNotFound", err)
+	}
+	if d, err := svc.Delete(ctx, danmaku.Actor{UserID: "u1"}, "v", shadow.ID); err != nil || d.Shadow || d.ID != shadow.ID {
+		t.Errorf("its author deletes the shadowed danmaku: %+v, %v; want it, unmarked", d, err)
 	}
 }
 
@@ -217,6 +238,10 @@ func TestFeedRecordsEveryOutcome(t *testing.T) {
 	counts := svc.SendCounts()
 	if counts[service.OutcomeAccepted] != 2 || counts[danmaku.EREFUSED] != 1 || counts[service.OutcomeShadowed] != 1 {
 		t.Fatalf("send counts = %v", counts)
+	}
+	public := svc.PublicSendCounts()
+	if _, ok := public[service.OutcomeShadowed]; ok || public[service.OutcomeAccepted] != 3 || public[danmaku.EREFUSED] != 1 {
+		t.Fatalf("public send counts = %v, want the shadowed send counted as accepted", public)
 	}
 }
 

@@ -69,7 +69,7 @@ func (m *Main) wire() error {
 		MaxPageSize: c.MaxPageSize,
 	}, m.Store, service.Options{Broker: broker, Live: hub, Moderator: m.Guard, Log: m.Log, ObserveStore: storeLatency.Observe})
 	hub.SetSender(m.Svc)
-	src := metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.SendCounts, Health: m.health, Store: storeLatency}
+	src := metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.PublicSendCounts, Health: m.health, Store: storeLatency}
 	if m.Node != nil {
 		src.Cluster = m.Node.Stats
 	}

@@ -22,6 +22,9 @@
 // as the seed's, need arrival added before they show up in the index).
 // userId_id is kept, unused here, for tools written against the seed.
 //
+// The heatmap's count (danmaku.TimeCounter, count.go) queries a video's
+// ids alone, with a filter that leaves shadowed danmaku out.
+//
 // List reads with strong consistency, so a Put is visible to the next List
 // and Get. Global secondary indexes cannot be read that way: on real
 // DynamoDB, ListByUser may miss a danmaku for the fraction of a second the

@@ -15,7 +15,14 @@
 //
 // with the video's id as its value: a pointer to the record, so that every
 // danmaku is written once (the index is read by point lookups, which a page
-// of 20 makes cheap). Records are in a compact binary form (codec.go);
+// of 20 makes cheap). A shadowed danmaku (shown to its author and
+// moderators only) also has an empty entry under
+//
+//	's' | uvarint(len(objectId)) | objectId | id (22 bytes, big-endian)
+//
+// so that CountByTime and LastTime, which read keys alone, can leave it
+// out as every other public read does (the first Open of a store written
+// before this index builds it, shadowindex.go). Records are in a compact binary form (codec.go);
 // idempotency keys live under 'k' (idempotency.go) and the arrival fence
 // under 'm' (fence.go).
 //
@@ -34,6 +41,7 @@
 package pebble
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -120,6 +128,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
 	fence, err := loadFence(db)
+	if err == nil {
+		err = buildShadowIndex(db)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
@@ -234,6 +245,29 @@ func videoKey(objectID string, id danmaku.ID) []byte {
 	return id.AppendBytes(prefix('v', objectID))
 }
 
+// shadowKey is the key of a shadowed danmaku's entry in its video's shadow
+// index.
+func shadowKey(objectID string, id danmaku.ID) []byte {
+	return id.AppendBytes(prefix('s', objectID))
+}
+
+// setRecord adds d's record, user index entry and, when d is shadowed, its
+// shadow index entry to b.
+func setRecord(b *pebble.Batch, vk []byte, d *danmaku.Danmaku) error {
+	if err := b.Set(vk, encode(d), nil); err != nil {
+		return fmt.Errorf("batch danmaku %s: %w", d.ID, err)
+	}
+	if err := b.Set(userKey(d.UserID, d.ID), []byte(d.ObjectID), nil); err != nil {
+		return fmt.Errorf("batch user index %s: %w", d.ID, err)
+	}
+	if d.Shadow {
+		if err := b.Set(shadowKey(d.ObjectID, d.ID), nil, nil); err != nil {
+			return fmt.Errorf("batch shadow index %s: %w", d.ID, err)
+		}
+	}
+	return nil
+}
+
 func userKey(userID string, id danmaku.ID) []byte {
 	return append(prefix('u', userID), id.ArrivalBytes()...)
 }
@@ -290,11 +324,8 @@ func (s *Store) Put(ctx context.Context, d *danmaku.Danmaku) error {
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := b.Set(vk, encode(d), nil); err != nil {
-		return fmt.Errorf("batch danmaku %s: %w", d.ID, err)
-	}
-	if err := b.Set(userKey(d.UserID, d.ID), []byte(d.ObjectID), nil); err != nil {
-		return fmt.Errorf("batch user index %s: %w", d.ID, err)
+	if err := setRecord(b, vk, d); err != nil {
+		return err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store danmaku %s: %w", d.ID, err)
@@ -334,11 +365,8 @@ func (s *Store) PutBatch(ctx context.Context, ds []*danmaku.Danmaku) (int, error
 				continue
 			}
 		}
-		if err := b.Set(vks[i], encode(d), nil); err != nil {
-			return 0, fmt.Errorf("batch danmaku %s: %w", d.ID, err)
-		}
-		if err := b.Set(userKey(d.UserID, d.ID), []byte(d.ObjectID), nil); err != nil {
-			return 0, fmt.Errorf("batch user index %s: %w", d.ID, err)
+		if err := setRecord(b, vks[i], d); err != nil {
+			return 0, err
 		}
 		n++
 	}
@@ -391,6 +419,11 @@ func (s *Store) Delete(ctx context.Context, objectID string, id danmaku.ID) (*da
 	if err := b.Delete(userKey(d.UserID, d.ID), nil); err != nil {
 		return nil, fmt.Errorf("batch delete user index %s: %w", id, err)
 	}
+	if d.Shadow {
+		if err := b.Delete(shadowKey(objectID, id), nil); err != nil {
+			return nil, fmt.Errorf("batch delete shadow index %s: %w", id, err)
+		}
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("commit delete %s: %w", id, err)
 	}
@@ -438,15 +471,29 @@ func (s *Store) ListByUser(ctx context.Context, q danmaku.UserQuery) (danmaku.Pa
 }
 
 // CountByTime counts a video's danmaku per playback-time bucket from the
-// keys alone, without decoding any record.
+// keys alone, without decoding any record. Shadowed danmaku are not
+// counted: their entries in the shadow index are taken off again.
 func (s *Store) CountByTime(ctx context.Context, objectID string, bucket danmaku.Time, counts []int) error {
 	if bucket <= 0 || len(counts) == 0 {
 		return fmt.Errorf("count by time: bucket and counts must be positive")
 	}
-	p := prefix('v', objectID)
+	for _, c := range []struct {
+		kind byte
+		add  int
+	}{{'v', 1}, {'s', -1}} {
+		if err := s.countKeys(ctx, prefix(c.kind, objectID), bucket, counts, c.add); err != nil {
+			return fmt.Errorf("count %s: %w", objectID, err)
+		}
+	}
+	return nil
+}
+
+// countKeys adds add to the bucket of every key under p, whose id starts
+// with its playback time.
+func (s *Store) countKeys(ctx context.Context, p []byte, bucket danmaku.Time, counts []int, add int) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
 	if err != nil {
-		return fmt.Errorf("count %s: %w", objectID, err)
+		return err
 	}
 	defer it.Close()
 	for ok, n := it.First(), 0; ok; ok, n = it.Next(), n+1 {
@@ -458,30 +505,46 @@ func (s *Store) CountByTime(ctx context.Context, objectID string, bucket danmaku
 		k := it.Key()
 		ms := int64(binary.BigEndian.Uint64(k[len(p) : len(p)+8]))
 		i := min(int(ms/int64(bucket)), len(counts)-1)
-		counts[i]++
+		counts[i] += add
 	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("count %s: %w", objectID, err)
-	}
-	return nil
+	return it.Error()
 }
 
-// LastTime returns the playback time of a video's last danmaku.
+// LastTime returns the playback time of a video's last danmaku that is not
+// shadowed. It walks the video's keys and its shadow index back from the
+// end together, skipping the ids that both hold.
 func (s *Store) LastTime(ctx context.Context, objectID string) (danmaku.Time, error) {
-	p := prefix('v', objectID)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	vp, sp := prefix('v', objectID), prefix('s', objectID)
+	vit, err := s.db.NewIter(&pebble.IterOptions{LowerBound: vp, UpperBound: upperBound(vp)})
 	if err != nil {
 		return 0, fmt.Errorf("last of %s: %w", objectID, err)
 	}
-	defer it.Close()
-	if !it.Last() {
-		if err := it.Error(); err != nil {
-			return 0, fmt.Errorf("last of %s: %w", objectID, err)
-		}
-		return 0, danmaku.ErrNotFound
+	defer vit.Close()
+	sit, err := s.db.NewIter(&pebble.IterOptions{LowerBound: sp, UpperBound: upperBound(sp)})
+	if err != nil {
+		return 0, fmt.Errorf("last of %s: %w", objectID, err)
 	}
-	k := it.Key()
-	return danmaku.Time(binary.BigEndian.Uint64(k[len(p) : len(p)+8])), nil
+	defer sit.Close()
+	vok, sok := vit.Last(), sit.Last()
+	for n := 0; vok; n++ {
+		if n%4096 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
+		id := vit.Key()[len(vp):]
+		for sok && bytes.Compare(sit.Key()[len(sp):], id) > 0 {
+			sok = sit.Prev() // An entry left without its record.
+		}
+		if !sok || !bytes.Equal(sit.Key()[len(sp):], id) {
+			return danmaku.Time(binary.BigEndian.Uint64(id[:8])), nil
+		}
+		vok, sok = vit.Prev(), sit.Prev()
+	}
+	if err := errors.Join(vit.Error(), sit.Error()); err != nil {
+		return 0, fmt.Errorf("last of %s: %w", objectID, err)
+	}
+	return 0, danmaku.ErrNotFound
 }
 
 // collect reads up to limit records from it with read, starting at the

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite that every danmaku.Store
 // implementation runs: ordering, paging, exactly-once across pages (also
-// through danmaku.All), concurrent writers, the per-user index, not-found
-// and limits.
+// through danmaku.All), concurrent writers, the per-user index, not-found,
+// limits, and the heatmap's count by playback time, which leaves shadowed
+// danmaku out (count.go).
 package storetest
 
 import (
@@ -40,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Limits", testLimits},
 		{"VideosAreIsolated", testVideosAreIsolated},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"CountLeavesShadowsOut", testCountLeavesShadowsOut},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
