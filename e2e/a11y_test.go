@@ -33,6 +33,7 @@ func axeSerious(t *testing.T, p *tab, script string) []axeViolation {
 // the admin page, at 1280×720 and on a 390×844 phone, with axe-core: no
 // serious or critical violations.
 func TestAccessibility(t *testing.T) {
+	setup(t)
 	b, err := os.ReadFile(filepath.Join(shared.repoRoot, "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatalf("axe-core is missing (%v): run npm ci at the module root", err)

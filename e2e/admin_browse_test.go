@@ -26,6 +26,7 @@ type browseRow struct {
 // TestAdminBrowseRoom lists a room's stored danmaku in the admin page by
 // time, user and text, deletes one after confirming, and prepares a ban.
 func TestAdminBrowseRoom(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("browse")
 	importSample(t, obj, "bilibili-sample-2016.xml")
 	keep := postDanmaku(t, obj, "browse-a", "stored and kept", 1, 5)
@@ -81,6 +82,7 @@ func TestAdminBrowseRoom(t *testing.T) {
 // with a reason: the admin feed shows a report event and the reports
 // panel lists it with its danmaku, reporter and reason.
 func TestPlayerReportReachesAdmin(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("report")
 	id := postDanmaku(t, obj, "report-target", "report this one", 1, 30)
 	admin := openAdmin(t, true)

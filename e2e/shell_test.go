@@ -101,6 +101,7 @@ func (p *tab) overlaps() overlapReport {
 // fullscreen and web fullscreen, the settings popover inside the player,
 // and the control bar that hides while playing.
 func TestPlayerKeyboardAndFullscreen(t *testing.T) {
+	setup(t)
 	p := openSized(t, "/watch/"+uniqueObject("keys"), 1280, 720, false)
 	p.seek(30)
 	if p.paused() {
@@ -268,6 +269,7 @@ func importSample(t *testing.T, obj, name string) []byte {
 // fullscreen): after each change of size no two scrolling danmaku on
 // screen overlap, and the screen is not simply emptied.
 func TestPlayerResizeKeepsLanesApart(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("lanes")
 	xml := importSample(t, obj, "bilibili-sample-2022.xml")
 	at, n := densest(t, xml, 8)
@@ -314,6 +316,7 @@ func TestPlayerResizeKeepsLanesApart(t *testing.T) {
 // the danmaku shows inside the screen at once, stays while paused, and
 // moves on when the video plays.
 func TestPlayerSendWhilePaused(t *testing.T) {
+	setup(t)
 	p := openSized(t, "/watch/"+uniqueObject("paused"), 1280, 720, false)
 	p.seek(40)
 	p.key(" ")
@@ -359,6 +362,7 @@ func TestPlayerSendWhilePaused(t *testing.T) {
 // the current time, and a live one as it comes; a row seeks; "Block user"
 // hides the sender's danmaku through the settings' user block list.
 func TestPlayerListPanel(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("list")
 	postDanmaku(t, obj, "lister-a", "list one", 1, 50)
 	postDanmaku(t, obj, "lister-b", "list two", 1, 51)
@@ -418,6 +422,7 @@ const overflowX = `document.documentElement.scrollWidth - window.innerWidth`
 // shows. With DANMAKUD_UPDATE_SCREENSHOT=1 it saves
 // docs/screenshot-player-phone.png.
 func TestPlayerPhone(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("phone")
 	for i, s := range []string{"前方高能！", "hello from a phone", "弹幕护体", "2333333", "nice shot", "this player fits"} {
 		postDanmaku(t, obj, fmt.Sprintf("phone-%d", i), s, []int{1, 1, 5, 1, 4, 1}[i], 20+float64(i)*0.4)
@@ -479,6 +484,7 @@ func TestPlayerPhone(t *testing.T) {
 // TestAdminPhone checks the admin page on a 390×844 touch phone: no
 // horizontal scroll, the feed as cards, touch targets of 40 px.
 func TestAdminPhone(t *testing.T) {
+	setup(t)
 	obj := uniqueObject("adminphone")
 	p := openSized(t, "/admin", 390, 844, true)
 	if over := eval[float64](p, overflowX); over > 0 {
