@@ -16,8 +16,9 @@
 // with the video's id as its value: a pointer to the record, so that every
 // danmaku is written once (the index is read by point lookups, which a page
 // of 20 makes cheap). Records are in a compact binary form (codec.go);
-// idempotency keys live under 'k' (idempotency.go) and the arrival fence
-// under 'm' (fence.go).
+// idempotency keys live under 'k' (idempotency.go), the arrival fence
+// under 'm' (fence.go), and live rooms' recent batches under 'b' and 'd'
+// (batchlog.go).
 //
 // Durability: every write commits its batch with pebble.Sync, so a danmaku
 // is acknowledged only after its write-ahead-log record is fsynced. Puts
@@ -84,6 +85,8 @@ type Store struct {
 	// claimed by a writer since Open.
 	fence, openFence int64
 	maxClaimed       arrival
+	// epoch is the batch log's epoch (batchlog.go).
+	epoch string
 	// inflight counts the writers between claim and release, which Close
 	// waits for.
 	inflight sync.WaitGroup
@@ -124,7 +127,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
-	return &Store{db: db, writing: make(map[string]struct{}), fence: fence, openFence: fence}, nil
+	epoch, err := loadEpoch(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+	}
+	return &Store{db: db, writing: make(map[string]struct{}), fence: fence, openFence: fence, epoch: epoch}, nil
 }
 
 // Close refuses new writes, waits for those in flight, then flushes and
