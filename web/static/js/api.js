@@ -252,7 +252,9 @@ export class LiveSocket {
     if (room.epoch !== this.epoch) this.seq = 0; // Another history: seqs start over.
     msg.batches = (Array.isArray(msg.batches) ? msg.batches : []).filter((b) => this.fresh(b));
     this.epoch = typeof room.epoch === 'string' ? room.epoch : '';
-    this.seq = Math.max(this.seq, Number(room.seq) || 0);
+    // The room's seq, even below this.seq: a server that crashed may have
+    // lost its last batch's history and made that seq again.
+    this.seq = Number(room.seq) || 0;
   }
 
   // fresh reports whether batch b is new, and drops from it the items

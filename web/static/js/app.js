@@ -482,8 +482,6 @@ $('send-color').addEventListener('input', () => setSendStyle(sendStyle(), true))
 $('style-panel').addEventListener('change', () => setSendStyle(sendStyle(), true));
 setSendStyle(loadSendStyle(), false);
 
-}
-
 // Settings.
 
 function applySettings(s, persist) {
