@@ -31,6 +31,10 @@ const logQueueLen = 4096
 // pruneEvery is how many batches a room logs between two prunes.
 const pruneEvery = 32
 
+// maxCountedRooms bounds the rooms whose logged batches the writer counts
+// towards their next prune.
+const maxCountedRooms = 100_000
+
 // maxRecentDeletes bounds the deletions a room remembers in memory, so
 // that a resume applies those the writer has not logged yet.
 const maxRecentDeletes = 1024
@@ -140,6 +144,9 @@ func (h *history) run() {
 			if err := h.log.PruneBatches(ctx, e.ObjectID, h.now().Add(-h.window), RingSize); err != nil {
 				h.errs.Error("live: prune logged batches", "objectId", e.ObjectID, "err", err)
 			}
+		}
+		if len(logged) > maxCountedRooms {
+			clear(logged) // Rooms that went quiet are pruned when they log again.
 		}
 	}
 }
