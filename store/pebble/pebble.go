@@ -16,9 +16,8 @@
 // with the video's id as its value: a pointer to the record, so that every
 // danmaku is written once (the index is read by point lookups, which a page
 // of 20 makes cheap). Records are in a compact binary form (codec.go);
-// idempotency keys live under 'k' (idempotency.go), the arrival fence
-// under 'm' (fence.go), and live rooms' recent batches under 'b' and 'd'
-// (batchlog.go).
+// idempotency keys live under 'k' (idempotency.go) and the arrival fence
+// under 'm' (fence.go).
 //
 // Durability: every write commits its batch with pebble.Sync, so a danmaku
 // is acknowledged only after its write-ahead-log record is fsynced. Puts
