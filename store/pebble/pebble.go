@@ -31,6 +31,9 @@
 // writers of one key cannot both pass the check. The check is a point
 // lookup that the bloom filters make cheap, and most puts skip it: the
 // arrival fence (fence.go) proves their key absent.
+//
+// The store is also the live rooms' danmaku.BatchLog: their recent batches
+// and deletions live under 'b' and 'd', its epoch under 'e' (batchlog.go).
 package pebble
 
 import (
