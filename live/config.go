@@ -126,6 +126,14 @@ type Config struct {
 	// IdleRoomTicks is how many ticks a room with no viewers and nothing
 	// pending lives on, keeping its recent batches for joiners (default 60).
 	IdleRoomTicks int
+	// BatchLog, when not nil, keeps the rooms' batches for History, so
+	// that a room's seq goes on after an eviction or a restart and a
+	// viewer that reconnects can resume (docs/protocol.md, "Resume").
+	// Without it a room's history lives as long as the room in memory.
+	BatchLog danmaku.BatchLog
+	// History is how long batches stay in the BatchLog (default
+	// DefaultHistory); the last RingSize batches of a room stay longer.
+	History time.Duration
 	// MaxRooms bounds the rooms held in memory (default 100,000).
 	MaxRooms int
 	// FanoutWorkers is how many goroutines write one tick to a large
@@ -168,6 +176,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FanoutWorkers <= 0 {
 		c.FanoutWorkers = runtime.GOMAXPROCS(0)
+	}
+	if c.History <= 0 {
+		c.History = DefaultHistory
 	}
 	if c.MaxRooms <= 0 {
 		c.MaxRooms = 100_000

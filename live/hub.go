@@ -43,6 +43,7 @@ type Hub struct {
 	engine   *nbhttp.Engine
 	upgrader *websocket.Upgrader
 	stats    counters
+	hist     *history // Rooms' history epochs and their BatchLog writer.
 	scanners sync.Map // *nbio.Conn to its *frameScanner, while it is open.
 
 	mu       sync.Mutex
@@ -65,6 +66,7 @@ func New(cfg Config) (*Hub, error) {
 		configs:  make(map[string]RoomConfig),
 		sessions: make(map[string]Session),
 	}
+	h.hist = newHistory(&cfg)
 	logging.SetLevel(logging.LevelError) // nbio logs every engine start at info.
 	h.engine = nbhttp.NewEngine(nbhttp.Config{
 		Name:                    "danmakud-live",
@@ -93,6 +95,7 @@ func New(cfg Config) (*Hub, error) {
 		}
 	})
 	if err := h.engine.Start(); err != nil {
+		h.hist.close()
 		return nil, fmt.Errorf("live: start poller: %w", err)
 	}
 	h.upgrader = h.newUpgrader()
@@ -137,6 +140,7 @@ func (h *Hub) Close() error {
 		}
 	}
 	h.wg.Wait()
+	h.hist.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := h.engine.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -32,7 +32,7 @@ func (h *Hub) Listen(objectID string, f func(Batch)) (stop func(), err error) {
 		return nil, err
 	}
 	v := &viewer{sink: &listenSink{f: f}, sse: true}
-	if !h.joinRoom(objectID, v) {
+	if !h.joinRoom(objectID, v, nil) {
 		return nil, danmaku.Errorf(danmaku.EUNAVAILABLE, "the live service is shutting down")
 	}
 	return func() {

@@ -62,9 +62,20 @@ func (m *message) deflated() []byte {
 }
 
 // newMessage frames payload for both transports. event names the SSE
-// event; seq, when non-zero, becomes its id.
-func newMessage(event string, seq uint64, n int, payload []byte) *message {
-	return &message{seq: seq, n: n, payload: payload, ws: wsFrame(opText, payload), sse: sseEvent(event, seq, payload)}
+// event; seq, when non-zero, becomes its id with the room's history
+// epoch, as "<epoch>:<seq>" (see eventID).
+func newMessage(event, epoch string, seq uint64, n int, payload []byte) *message {
+	id := ""
+	if seq > 0 {
+		id = eventID(epoch, seq)
+	}
+	return &message{seq: seq, n: n, payload: payload, ws: wsFrame(opText, payload), sse: sseEvent(event, id, payload)}
+}
+
+// eventID is the SSE id of a batch: what a client needs to resume after
+// it, sent back as Last-Event-ID.
+func eventID(epoch string, seq uint64) string {
+	return epoch + ":" + strconv.FormatUint(seq, 10)
 }
 
 // WebSocket opcodes used by the server.
@@ -102,13 +113,13 @@ func closeFrame(code int, reason string) []byte {
 	return wsFrame(opClose, append(p, reason...))
 }
 
-// sseEvent formats one Server-Sent Event. The payload is JSON from
-// encoding/json, which never holds a raw newline.
-func sseEvent(event string, seq uint64, payload []byte) []byte {
-	b := make([]byte, 0, len(payload)+48)
-	if seq > 0 {
+// sseEvent formats one Server-Sent Event; an empty id is left out. The
+// payload is JSON from encoding/json, which never holds a raw newline.
+func sseEvent(event, id string, payload []byte) []byte {
+	b := make([]byte, 0, len(payload)+len(id)+48)
+	if id != "" {
 		b = append(b, "id: "...)
-		b = strconv.AppendUint(b, seq, 10)
+		b = append(b, id...)
 		b = append(b, '\n')
 	}
 	b = append(b, "event: "...)
@@ -126,30 +137,36 @@ type batchJSON struct {
 	Items []*danmaku.Danmaku `json:"items"`
 }
 
-// encodeBatch encodes one tick's items.
-func encodeBatch(seq uint64, atMs int64, items []*danmaku.Danmaku) (*message, error) {
+// encodeBatch encodes one tick's items of a room whose history epoch is
+// epoch.
+func encodeBatch(epoch string, seq uint64, atMs int64, items []*danmaku.Danmaku) (*message, error) {
 	p, err := json.Marshal(batchJSON{Type: "batch", Seq: seq, At: atMs, Items: items})
 	if err != nil {
 		return nil, err
 	}
-	m := newMessage("batch", seq, len(items), p)
+	m := newMessage("batch", epoch, seq, len(items), p)
 	m.at, m.items = atMs, items
 	return m, nil
 }
 
 // roomState is the room part of a welcome message.
 type roomState struct {
-	ObjectID   string   `json:"objectId"`
-	TickMs     int64    `json:"tickMs"`
-	MaxPerTick int      `json:"maxPerTick"`
-	Viewers    int      `json:"viewers"`
-	Seq        uint64   `json:"seq"` // Last batch sent; the next is seq+1.
-	Live       *Session `json:"live"`
+	ObjectID   string `json:"objectId"`
+	TickMs     int64  `json:"tickMs"`
+	MaxPerTick int    `json:"maxPerTick"`
+	Viewers    int    `json:"viewers"`
+	Seq        uint64 `json:"seq"` // Last batch sent; the next is seq+1.
+	// Epoch names the room's history: seq values from another epoch are
+	// not comparable (see docs/protocol.md, "Resume").
+	Epoch string   `json:"epoch"`
+	Live  *Session `json:"live"`
 }
 
-// encodeWelcome builds a joiner's welcome: the room state and the recent
-// batches, whose payloads are embedded as they are.
-func encodeWelcome(st roomState, recent []*message) (*message, error) {
+// encodeWelcome builds a joiner's welcome: the room state, whether the
+// batches are exactly those after the client's since (recovered), and the
+// batches, whose payloads are embedded as they are. Its SSE id is the
+// room's epoch and seq, so that a client that reconnects resumes after it.
+func encodeWelcome(st roomState, recovered bool, recent []*message) (*message, error) {
 	head, err := json.Marshal(st)
 	if err != nil {
 		return nil, err
@@ -161,6 +178,8 @@ func encodeWelcome(st roomState, recent []*message) (*message, error) {
 	b := make([]byte, 0, size)
 	b = append(b, `{"type":"welcome","room":`...)
 	b = append(b, head...)
+	b = append(b, `,"recovered":`...)
+	b = strconv.AppendBool(b, recovered)
 	b = append(b, `,"batches":[`...)
 	for i, m := range recent {
 		if i > 0 {
@@ -169,7 +188,7 @@ func encodeWelcome(st roomState, recent []*message) (*message, error) {
 		b = append(b, m.payload...)
 	}
 	b = append(b, "]}"...)
-	return newMessage("welcome", 0, 0, b), nil
+	return &message{payload: b, ws: wsFrame(opText, b), sse: sseEvent("welcome", eventID(st.Epoch, st.Seq), b)}, nil
 }
 
 // control encodes a small message that is not a batch.
@@ -179,7 +198,7 @@ func control(event string, v any) *message {
 		// Only fixed struct types reach here; they always encode.
 		p = []byte(`{"type":"error","code":"internal","message":"internal error"}`)
 	}
-	return newMessage(event, 0, 0, p)
+	return newMessage(event, "", 0, 0, p)
 }
 
 // droppedJSON tells a slow viewer how many batches it missed.

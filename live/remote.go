@@ -63,18 +63,18 @@ func (h *Hub) clusterRemote() Remote {
 // EncodeBatch returns the JSON of one batch message, the payload every
 // viewer receives: {"type":"batch","seq","at","items"}.
 func EncodeBatch(seq uint64, atMs int64, items []*danmaku.Danmaku) ([]byte, error) {
-	m, err := encodeBatch(seq, atMs, items)
+	m, err := encodeBatch("", seq, atMs, items)
 	if err != nil {
 		return nil, fmt.Errorf("live: encode batch %d: %w", seq, err)
 	}
 	return m.payload, nil
 }
 
-// decodeRemote rebuilds a batch message from a payload made by
-// EncodeBatch, keeping the payload's bytes. Items that do not decode (a
+// decodeRemote rebuilds a batch message of a room whose history epoch is
+// epoch from a payload made by EncodeBatch, keeping the payload's bytes. Items that do not decode (a
 // newer node's fields, say) are still delivered as they are; only the
 // withdrawal of a deleted danmaku from the recent batches needs them.
-func decodeRemote(b danmaku.Batch) (*message, error) {
+func decodeRemote(epoch string, b danmaku.Batch) (*message, error) {
 	var j struct {
 		Type  string          `json:"type"`
 		Seq   uint64          `json:"seq"`
@@ -91,7 +91,7 @@ func decodeRemote(b danmaku.Batch) (*message, error) {
 	if err := json.Unmarshal(j.Items, &items); err != nil {
 		items = nil
 	}
-	m := newMessage("batch", b.Seq, len(items), b.Payload)
+	m := newMessage("batch", epoch, b.Seq, len(items), b.Payload)
 	m.at, m.items = j.At, items
 	return m, nil
 }
@@ -101,7 +101,7 @@ func (r *room) seedRemote(rem Remote) {
 	defer close(r.ready)
 	var ring []*message
 	for _, b := range rem.Follow(r.id) {
-		m, err := decodeRemote(b)
+		m, err := decodeRemote(r.histEpoch, b)
 		if err != nil {
 			r.hub.log.Error("live: seed room", "objectId", r.id, "err", err)
 			continue
@@ -137,7 +137,7 @@ func (h *Hub) HandleBatch(objectID string, b danmaku.Batch) error {
 		return nil
 	}
 	<-r.ready
-	m, err := decodeRemote(b)
+	m, err := decodeRemote(r.histEpoch, b)
 	if err != nil {
 		return err
 	}

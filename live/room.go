@@ -38,26 +38,34 @@ type room struct {
 	// remoteSeq is the seq of the last batch delivered from the Remote.
 	remoteSeq uint64
 	ring      []*message
-	viewers   map[*viewer]struct{}
-	idle      int
-	lastPing  time.Time
-	closed    bool
+	// histEpoch names the room's history (see history.go); recentDeleted
+	// and deleteOrder are the latest deletions, for resumes.
+	histEpoch     string
+	recentDeleted map[danmaku.ID]struct{}
+	deleteOrder   []danmaku.ID
+	viewers       map[*viewer]struct{}
+	idle          int
+	lastPing      time.Time
+	closed        bool
 }
 
 func newRoom(h *Hub, id string, cfg RoomConfig, now time.Time) *room {
 	ready := make(chan struct{})
-	close(ready) // Rooms without a Remote are ready at once.
+	if h.hist.log == nil {
+		close(ready) // Rooms without a Remote or a log are ready at once.
+	}
 	return &room{
-		hub:      h,
-		id:       id,
-		reconf:   make(chan RoomConfig, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		ready:    ready,
-		cfg:      cfg.withDefaults(),
-		epoch:    now,
-		viewers:  make(map[*viewer]struct{}),
-		lastPing: now,
+		hub:       h,
+		id:        id,
+		reconf:    make(chan RoomConfig, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		ready:     ready,
+		cfg:       cfg.withDefaults(),
+		epoch:     now,
+		histEpoch: h.hist.roomEpoch(),
+		viewers:   make(map[*viewer]struct{}),
+		lastPing:  now,
 	}
 }
 
@@ -97,6 +105,8 @@ func (r *room) run() {
 	defer close(r.done)
 	if r.remote != nil {
 		r.seedRemote(r.remote)
+	} else if l := r.hub.hist.log; l != nil {
+		r.seedLog(l)
 	}
 	r.mu.Lock()
 	interval := r.cfg.TickInterval
@@ -153,6 +163,7 @@ func (r *room) tick(all bool) (idle bool) {
 	due := slices.Clone(r.slots[:n])
 	r.slots = slices.Delete(r.slots, 0, n)
 	var msgs []*message
+	var logged []danmaku.LogEntry
 	for _, s := range due {
 		sel := s.buf.Choose()
 		h.stats.folded.Add(uint64(sel.Folded))
@@ -161,7 +172,7 @@ func (r *room) tick(all bool) (idle bool) {
 			continue
 		}
 		at := r.epoch.Add(time.Duration(s.idx+1) * r.cfg.TickInterval)
-		m, err := encodeBatch(r.seq+1, at.UnixMilli(), sel.Items)
+		m, err := encodeBatch(r.histEpoch, r.seq+1, at.UnixMilli(), sel.Items)
 		if err != nil {
 			h.log.Error("live: encode batch", "objectId", r.id, "err", err)
 			continue
@@ -174,6 +185,9 @@ func (r *room) tick(all bool) (idle bool) {
 			r.ring = slices.Delete(r.ring, 0, len(r.ring)-RingSize)
 		}
 		msgs = append(msgs, m)
+		if r.remote == nil {
+			logged = append(logged, danmaku.LogEntry{ObjectID: r.id, At: at, Batch: &danmaku.Batch{Seq: m.seq, Payload: m.payload}})
+		}
 	}
 	var ping *message
 	if now.Sub(r.lastPing) >= h.cfg.PingInterval {
@@ -192,6 +206,8 @@ func (r *room) tick(all bool) (idle bool) {
 	idle = r.idle >= h.cfg.IdleRoomTicks
 	r.mu.Unlock()
 
+	// Logged in tick order by the history's writer, never waited for.
+	h.hist.append(logged...)
 	h.fanout(vs, func(v *viewer) {
 		if len(msgs) > 0 {
 			v.deliver(msgs, &h.cfg, &h.stats)
@@ -217,9 +233,12 @@ func (r *room) snapshotLocked() []*viewer {
 }
 
 // join adds v to the room and writes its welcome before any batch can
-// reach it. It returns false if the room is closed.
-func (r *room) join(v *viewer, live *Session) bool {
+// reach it: the batches after rs.since when the room still has them all
+// ("recovered"), otherwise its recent batches. It returns false if the
+// room is closed.
+func (r *room) join(v *viewer, live *Session, rs *resumeFrom) bool {
 	<-r.ready
+	logged := r.readResume(rs)
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -234,14 +253,15 @@ func (r *room) join(v *viewer, live *Session) bool {
 		MaxPerTick: r.cfg.MaxPerTick,
 		Viewers:    len(r.viewers),
 		Seq:        r.seq,
+		Epoch:      r.histEpoch,
 		Live:       live,
 	}
-	recent := slices.Clone(r.ring)
+	recent, recovered := r.resumeLocked(rs, logged)
 	v.mu.Lock()
 	v.minSeq = r.seq + 1
 	r.mu.Unlock()
 	defer v.mu.Unlock()
-	m, err := encodeWelcome(st, recent)
+	m, err := encodeWelcome(st, recovered, recent)
 	if err != nil {
 		r.hub.log.Error("live: encode welcome", "objectId", r.id, "err", err)
 		v.closeLocked(CloseGoingAway, "internal error")
@@ -275,14 +295,16 @@ func (r *room) remove(id danmaku.ID) {
 			continue
 		}
 		items := slices.DeleteFunc(slices.Clone(m.items), func(d *danmaku.Danmaku) bool { return d.ID == id })
-		nm, err := encodeBatch(m.seq, m.at, items)
+		nm, err := encodeBatch(r.histEpoch, m.seq, m.at, items)
 		if err != nil {
 			continue
 		}
 		r.ring[i] = nm
 	}
+	entry := r.noteDeleteLocked(id)
 	vs := r.snapshotLocked()
 	r.mu.Unlock()
+	r.hub.hist.append(entry)
 	m := control("delete", deleteJSON{Type: "delete", IDs: []danmaku.ID{id}})
 	r.hub.fanout(vs, func(v *viewer) { v.deliver([]*message{m}, &r.hub.cfg, &r.hub.stats) })
 }

@@ -55,9 +55,16 @@ func (s *sseSink) take() [][]byte {
 
 // ServeSSE serves GET /danmu/stream/{objectId} as Server-Sent Events: the
 // same welcome and batches as the WebSocket, as "welcome", "batch",
-// "delete" and "dropped" events. Each SSE client holds one goroutine.
+// "delete" and "dropped" events. The welcome's and batches' ids are
+// "<epoch>:<seq>", so that a client that reconnects with Last-Event-ID
+// resumes after the last it received. Each SSE client holds one goroutine.
 func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	objectID, actor, err := h.admit(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	rs, err := parseResume(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -77,7 +84,7 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
 
 	s := newSSESink()
 	v := &viewer{sink: s, sse: true, actor: actor}
-	if !h.joinRoom(objectID, v) {
+	if !h.joinRoom(objectID, v, rs) {
 		return
 	}
 	defer func() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,8 +64,17 @@ func TestSSEAndWebSocketGetTheSameBatches(t *testing.T) {
 			return [3]string{}
 		}
 	}
-	if ev := next(); ev[1] != "welcome" {
-		t.Fatalf("first event %v", ev)
+	welcome := next()
+	if welcome[1] != "welcome" {
+		t.Fatalf("first event %v", welcome)
+	}
+	var w struct {
+		Room struct {
+			Epoch string `json:"epoch"`
+		} `json:"room"`
+	}
+	if err := json.Unmarshal([]byte(welcome[2]), &w); err != nil || w.Room.Epoch == "" || welcome[0] != w.Room.Epoch+":0" {
+		t.Fatalf("welcome id %q does not name the epoch of %s (%v)", welcome[0], welcome[2], err)
 	}
 	for i := range 3 {
 		e.publish("v1", "alice", fmt.Sprintf("n%d", i), false)
@@ -73,7 +83,7 @@ func TestSSEAndWebSocketGetTheSameBatches(t *testing.T) {
 		e.tick(tk)
 		wsb := readType(t, ws, "batch")
 		ev := next()
-		if ev[1] != "batch" || ev[0] != fmt.Sprint(i+1) || ev[2] != string(wsb.raw) {
+		if ev[1] != "batch" || ev[0] != fmt.Sprintf("%s:%d", w.Room.Epoch, i+1) || ev[2] != string(wsb.raw) {
 			t.Fatalf("SSE %v differs from WebSocket %s", ev, wsb.raw)
 		}
 	}

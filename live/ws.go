@@ -169,6 +169,11 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	rs, err := parseResume(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	// The origin is checked before the upgrade headers, so that a client
 	// whose socket was refused can learn why with a plain GET.
 	if h.cfg.CheckOrigin != nil && !h.cfg.CheckOrigin(r) {
@@ -208,7 +213,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	s := &wsSink{conn: nbc, v: v, release: release}
 	v.sink = s
 	wsc.SetSession(s)
-	h.joinRoom(objectID, v)
+	h.joinRoom(objectID, v, rs)
 	if isClosed(nbc) {
 		// The connection may have ended before it had a session, or
 		// before the viewer was in its room, so OnClose may have found
@@ -246,8 +251,8 @@ func offersDeflate(h http.Header) bool {
 }
 
 // joinRoom adds v to objectID's room, replacing a room that closed
-// meanwhile.
-func (h *Hub) joinRoom(objectID string, v *viewer) bool {
+// meanwhile; rs, when not nil, is where v resumes.
+func (h *Hub) joinRoom(objectID string, v *viewer, rs *resumeFrom) bool {
 	var live *Session
 	if s, ok := h.liveSession(objectID); ok {
 		live = &s
@@ -261,7 +266,7 @@ func (h *Hub) joinRoom(objectID string, v *viewer) bool {
 		v.mu.Lock()
 		v.room = r
 		v.mu.Unlock()
-		if r.join(v, live) {
+		if r.join(v, live, rs) {
 			return true
 		}
 	}

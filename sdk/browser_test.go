@@ -51,7 +51,7 @@ func testExample(t *testing.T, srv *testenv.Server, tab context.Context) {
 		20*time.Second, "the example page did not connect")
 	// Count welcomes from now on: the client reads its handlers when it
 	// calls them.
-	browsertest.Eval[bool](t, tab, `(() => { window.welcomes = 0; danmakuRoom.options.onWelcome = () => { window.welcomes++; }; return true; })()`)
+	browsertest.Eval[bool](t, tab, `(() => { window.welcomes = 0; window.recovered = []; danmakuRoom.options.onWelcome = (w) => { window.welcomes++; window.recovered.push(w.recovered); }; return true; })()`)
 
 	// 1. Send through the page's box: the SDK sends over the socket and the
 	// batch brings the danmaku back, marked as the sender's own.
@@ -104,6 +104,9 @@ func testExample(t *testing.T, srv *testenv.Server, tab context.Context) {
 	if n := browsertest.Eval[int](t, tab, listed(other)); n != 1 {
 		t.Errorf("after a reconnect %q is listed %d times, want once", other, n)
 	}
+	if r := browsertest.Eval[[]bool](t, tab, `window.recovered`); len(r) != 1 || !r[0] {
+		t.Errorf("the reconnection's welcome has recovered %v, want [true]: the SDK resumes after its last batch", r)
+	}
 
 	// 3. Kill the server. A send while it is down fails with 'unavailable'
 	// (over HTTP, since the socket is gone). Restart it on the same port:
@@ -117,6 +120,9 @@ func testExample(t *testing.T, srv *testenv.Server, tab context.Context) {
 	srv.Restart(t)
 	browsertest.WaitFor(t, tab, `window.welcomes >= 2 && danmakuRoom.status === 'open'`, 45*time.Second,
 		"the SDK did not reconnect after the server restarted")
+	if r := browsertest.Eval[[]bool](t, tab, `window.recovered`); !r[len(r)-1] {
+		t.Errorf("the welcome after the restart has recovered %v, want true: the room's history is in the store", r)
+	}
 
 	after := "after the restart"
 	srv.Send(t, obj, "someone-else", map[string]any{"text": after, "time": 5})

@@ -82,6 +82,10 @@ type Config struct {
 	Tick       time.Duration
 	MaxPerTick int
 	SendBuffer int // SO_SNDBUF of live WebSocket viewers' sockets, bytes; 0 keeps the kernel's.
+	// History is how long live rooms' batches are kept for viewers that
+	// resume; IdleTicks is how many ticks an empty room stays in memory.
+	History   time.Duration
+	IdleTicks int
 
 	Redis  string // Redis address; set, the node joins the cluster of nodes using it.
 	NodeID string // This node's name in the cluster; empty means a random one.
@@ -158,6 +162,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.DurationVar(&c.Tick, "tick", live.DefaultTickInterval, "default tick of live rooms (100ms to 5s)")
 	fs.IntVar(&c.MaxPerTick, "max-per-tick", live.DefaultMaxPerTick, "default cap of danmaku broadcast per tick")
 	fs.IntVar(&c.SendBuffer, "live-send-buffer", 0, "SO_SNDBUF in bytes of live WebSocket viewers' sockets (0 keeps the kernel's autotuned size); small values make slow viewers fall behind sooner")
+	fs.DurationVar(&c.History, "live-history", live.DefaultHistory, "how long live rooms' batches are kept in the embedded store for viewers that reconnect and resume (the last 10 of a room are always kept)")
+	fs.IntVar(&c.IdleTicks, "live-idle-ticks", 60, "ticks an empty live room stays in memory before it is evicted (its seq goes on from the store when it comes back)")
 	fs.StringVar(&c.Redis, "redis", "", "Redis address (host:port) shared by the nodes of a cluster; empty runs one node alone")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster; empty means a random one")
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
@@ -282,6 +288,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-tick: must be from %v to %v", live.MinTickInterval, live.MaxTickInterval)
 	case c.SendBuffer < 0:
 		return errors.New("-live-send-buffer: must not be negative")
+	case c.History < time.Second:
+		return errors.New("-live-history: must be at least 1s")
+	case c.IdleTicks < 1:
+		return errors.New("-live-idle-ticks: must be at least 1")
 	}
 	if _, err := moderation.ParseLeet(c.WordLeet); err != nil {
 		return fmt.Errorf("-word-leet: %w", err)

@@ -43,6 +43,12 @@ func (m *Main) wire() error {
 		return err
 	}
 	origins := splitList(c.Origins)
+	// The embedded store keeps the live rooms' recent batches on a single
+	// node; a cluster's rooms follow their leaders' batches instead.
+	var batchLog danmaku.BatchLog
+	if bl, ok := m.Store.(danmaku.BatchLog); ok && c.Redis == "" {
+		batchLog = bl
+	}
 	hub, err := live.New(live.Config{
 		Auth:        m.Auth,
 		CheckOrigin: func(r *http.Request) bool { return auth.OriginAllowed(r, origins) },
@@ -52,6 +58,9 @@ func (m *Main) wire() error {
 		Log:         m.Log,
 
 		SocketSendBuffer: c.SendBuffer, // -live-send-buffer
+		BatchLog:         batchLog,
+		History:          c.History,   // -live-history
+		IdleRoomTicks:    c.IdleTicks, // -live-idle-ticks
 	})
 	if err != nil {
 		return fmt.Errorf("live hub: %w", err)

@@ -58,7 +58,9 @@ export function backoffDelay(n, minMs = 500, maxMs = 30000, random = Math.random
 // Options (all optional):
 //   onBatch(batch)       a batch {seq, at, items} not seen before; items
 //                        carry mine: true when this client sent them
-//   onWelcome(welcome)   the first message of every connection {room, batches}
+//   onWelcome(welcome)   the first message of every connection {room,
+//                        recovered, batches}; it resumes after the last
+//                        batch received (see docs/protocol.md, "Resume")
 //   onDelete(ids)        danmaku to take off the screen
 //   onDropped(info)      {count, next}: batches this client missed
 //   onError(err)         a DanmakuError not tied to a send
@@ -86,6 +88,7 @@ export class Client {
     this.base = resolveBase(baseUrl);
     this.userId = '';
     this.lastSeq = 0;
+    this.epoch = ''; // The room's history epoch, from the last welcome.
     this.status = 'connecting';
     this.ws = null;
     this.closed = false;
@@ -118,6 +121,11 @@ export class Client {
     const url = new URL(`danmu/ws/${encodeURIComponent(this.objectId)}`, this.base);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     if (this.options.token) url.searchParams.set('token', this.options.token);
+    if (this.epoch) {
+      // Resume: the welcome carries exactly the batches missed since.
+      url.searchParams.set('since', String(this.lastSeq));
+      url.searchParams.set('epoch', this.epoch);
+    }
     let ws;
     try {
       ws = new WebSocket(url);
@@ -214,13 +222,16 @@ export class Client {
     }
   }
 
-  // welcome starts a connection and hands over the recent batches it
-  // carries, minus the items this client has delivered already. Items are
-  // matched by id rather than by sequence number, since a server that
-  // restarted numbers its batches from 1 again.
+  // welcome starts a connection and hands over the batches it carries
+  // (those missed since the last connection when it resumed, "recovered"),
+  // minus the items this client has delivered already. Items are matched
+  // by id as well as by sequence number, since seq starts over when the
+  // room's history epoch changes.
   welcome(msg) {
     const room = msg.room || {};
     const seq = Number(room.seq) || 0;
+    if (room.epoch !== this.epoch) this.lastSeq = 0;
+    this.epoch = typeof room.epoch === 'string' ? room.epoch : '';
     this.attempt = 0;
     this.welcomed = true;
     this.setStatus('open', { room });

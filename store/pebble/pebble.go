@@ -38,6 +38,9 @@
 // writers of one key cannot both pass the check. The check is a point
 // lookup that the bloom filters make cheap, and most puts skip it: the
 // arrival fence (fence.go) proves their key absent.
+//
+// The store is also the live rooms' danmaku.BatchLog: their recent batches
+// and deletions live under 'b' and 'd', its epoch under 'e' (batchlog.go).
 package pebble
 
 import (
@@ -92,6 +95,8 @@ type Store struct {
 	// claimed by a writer since Open.
 	fence, openFence int64
 	maxClaimed       arrival
+	// epoch is the batch log's epoch (batchlog.go).
+	epoch string
 	// inflight counts the writers between claim and release, which Close
 	// waits for.
 	inflight sync.WaitGroup
@@ -135,7 +140,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
-	return &Store{db: db, writing: make(map[string]struct{}), fence: fence, openFence: fence}, nil
+	epoch, err := loadEpoch(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+	}
+	return &Store{db: db, writing: make(map[string]struct{}), fence: fence, openFence: fence, epoch: epoch}, nil
 }
 
 // Close refuses new writes, waits for those in flight, then flushes and

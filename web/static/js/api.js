@@ -171,6 +171,12 @@ export function parseEvent(block) {
 // the "token" query parameter, which the server reads on upgrades.
 // onRefused is called when a connection closes without having opened, as
 // one whose token the server refuses does.
+//
+// Every reconnection resumes: it sends the epoch and seq of the last batch
+// received (since, epoch), so that the welcome carries exactly the batches
+// missed ("recovered": true) when the server still has them. Batches and
+// items already handed to onMessage are left out, so that a danmaku never
+// shows twice.
 export class LiveSocket {
   constructor(objectId, { onMessage, onState, onRefused, token }) {
     this.objectId = objectId;
@@ -184,6 +190,9 @@ export class LiveSocket {
     this.timer = 0;
     this.refs = new Map();
     this.nextRef = 1;
+    this.epoch = ''; // The room's history epoch, from the last welcome.
+    this.seq = 0; // The last batch received.
+    this.seen = new Set(); // Recent item ids, oldest first.
     this.connect();
   }
 
@@ -191,7 +200,13 @@ export class LiveSocket {
     if (this.closed) return;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const token = this.token();
-    const q = token ? `?${new URLSearchParams({ token })}` : '';
+    const params = new URLSearchParams();
+    if (token) params.set('token', token);
+    if (this.epoch) {
+      params.set('since', String(this.seq));
+      params.set('epoch', this.epoch);
+    }
+    const q = params.size > 0 ? `?${params}` : '';
     const ws = new WebSocket(`${proto}//${location.host}/danmu/ws/${encodeURIComponent(this.objectId)}${q}`);
     this.ws = ws;
     let opened = false;
@@ -216,6 +231,8 @@ export class LiveSocket {
         else reject(errorFrom(msg));
         return;
       }
+      if (msg && msg.type === 'welcome') this.welcome(msg);
+      else if (msg && msg.type === 'batch' && !this.fresh(msg)) return;
       this.onMessage(msg);
     };
     ws.onclose = () => {
@@ -226,6 +243,35 @@ export class LiveSocket {
       this.timer = setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 15000);
     };
+  }
+
+  // welcome keeps, of a welcome's batches, those not received before, and
+  // remembers where the room is for the next resume.
+  welcome(msg) {
+    const room = msg.room || {};
+    if (room.epoch !== this.epoch) this.seq = 0; // Another history: seqs start over.
+    msg.batches = (Array.isArray(msg.batches) ? msg.batches : []).filter((b) => this.fresh(b));
+    this.epoch = typeof room.epoch === 'string' ? room.epoch : '';
+    // The room's seq, even below this.seq: a server that crashed may have
+    // lost its last batch's history and made that seq again.
+    this.seq = Number(room.seq) || 0;
+  }
+
+  // fresh reports whether batch b is new, and drops from it the items
+  // received before (a room whose history was lost may send them again).
+  fresh(b) {
+    const seq = Number(b.seq) || 0;
+    if (seq <= this.seq) return false;
+    this.seq = seq;
+    const items = Array.isArray(b.items) ? b.items : [];
+    b.items = items.filter((d) => {
+      const id = String(d && d.id);
+      if (this.seen.has(id)) return false;
+      this.seen.add(id);
+      if (this.seen.size > 5000) this.seen.delete(this.seen.values().next().value);
+      return true;
+    });
+    return true;
   }
 
   // dropped reports the connection closed and fails the sends in flight.

@@ -148,13 +148,16 @@ function onMessage(msg) {
 }
 
 // onWelcome applies the room state a (re)connection starts with; in a
-// live room the most recent batch shows at once.
+// live room a resumed connection shows the batches it missed
+// ("recovered"), another the most recent batch, at once. LiveSocket has
+// left out the batches shown before.
 function onWelcome(msg) {
   applyRoom(msg.room || {});
   if (mode !== 'live') return;
   const batches = Array.isArray(msg.batches) ? msg.batches : [];
-  const last = batches[batches.length - 1];
-  if (last && Array.isArray(last.items)) onBatch(last.items);
+  for (const b of msg.recovered ? batches : batches.slice(-1)) {
+    if (Array.isArray(b.items)) onBatch(b.items);
+  }
 }
 
 // applyRoom takes the tick and the live session from a room state.
