@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"Limits", testLimits},
 		{"VideosAreIsolated", testVideosAreIsolated},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"Settings", testSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
