@@ -322,7 +322,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openStore(ctx); err != nil {
 		return err
 	}
-	return m.wire()
+	if err := m.wire(); err != nil {
+		return err
+	}
+	return m.restoreSettings(ctx)
 }
 
 // Run serves until ctx is cancelled.

@@ -85,9 +85,11 @@ func (m *Main) wire() error {
 	m.closers = append(m.closers, sio.Close) // Closed before the hub.
 	m.API.Handle("GET /socket.io/", sio)
 	m.API.Handle("POST /socket.io/", sio)
+	settings, _ := m.Store.(danmaku.SettingsStore) // Both stores keep them.
 	m.API.MountAdmin(httpapi.Admin{
 		Guard:       m.Guard,
 		Hub:         hub,
+		Settings:    settings,
 		Login:       m.Auth.AdminLogin,
 		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{}),
 	})
