@@ -17,7 +17,9 @@ import (
 // tick settings and a live session through one node of a cluster on
 // DynamoDB, flushes Redis (which loses every copy it held), and starts a
 // new node: the new node finds every setting in force, because the store
-// keeps them and nodes load them from it when they start.
+// keeps them and nodes load them from it when they start. Then it flushes
+// Redis under the running nodes, and the first node finds them all in
+// force again once a node has noticed and restored them.
 func TestClusterSettingsOutliveRedis(t *testing.T) {
 	testenv.SkipShort(t, "cluster: the two-node run is slow")
 	script := testenv.DynaliteScript(t)
@@ -57,4 +59,22 @@ func TestClusterSettingsOutliveRedis(t *testing.T) {
 	}
 	b := startNodes(ctx, t, bin, rs.Addr(), secret, []string{"b"}, flags...)["b"]
 	testenv.CheckModeration(t, b.URL(), "cl", token)
+
+	// Redis flushed under running nodes: one of them notices and puts the
+	// stored settings back, and every node has them again.
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	admin := token("boss", "admin")
+	has := func(path, want string) bool {
+		return strings.Contains(string(testenv.Call(t, "GET", a.URL()+path, admin, nil).Body), want)
+	}
+	// The live session is read from Redis, and it is restored after the
+	// bans, words, pauses and slow modes: once it is back, so are they.
+	waitFor(t, 30*time.Second, "node a to have the settings again", func() bool {
+		return has("/admin/api/rooms/cl-live", "startedAt") && has("/admin/api/bans", `"perm"`) && has("/admin/api/words", "zorbleflux") &&
+			has("/admin/api/words?room=cl-open", "durfoo") && has("/admin/api/rooms/cl-paused", `"paused":true`) &&
+			has("/admin/api/rooms/cl-slow", `"slowModeSeconds":600`)
+	})
+	testenv.CheckModeration(t, a.URL(), "cl", token)
 }

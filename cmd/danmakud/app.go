@@ -106,6 +106,9 @@ type Main struct {
 
 	stderr  io.Writer
 	closers []func() error
+	// fileWords are the -words file's rules, which a cluster node adds to
+	// Redis again when Redis has lost them (watchRedis).
+	fileWords []moderation.Rule
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -337,6 +340,9 @@ func (m *Main) Run(ctx context.Context, ready func(net.Addr)) error {
 				m.Log.Error("metrics listener stopped", "err", err)
 			}
 		}()
+	}
+	if m.Redis != nil {
+		go m.watchRedis(ctx)
 	}
 	if m.Config.DebugAddr != "" {
 		go func() {

@@ -234,6 +234,7 @@ func (m *Main) openGuard() error {
 			m.Log.Warn("Redis unreachable at start; moderation state will sync when it returns", "part", name, "err", err)
 		}
 	}
+	m.fileWords = rules
 	if len(rules) > 0 {
 		if err := words.Add(rules...); err != nil {
 			m.Log.Warn("could not store the word file's words in Redis", "err", err)
