@@ -22,6 +22,10 @@
 // as the seed's, need arrival added before they show up in the index).
 // userId_id is kept, unused here, for tools written against the seed.
 //
+// Two reserved partitions, which no video id can equal (video ids have no
+// '#'), hold items of other kinds: idempotency keys (idempotency.go) and
+// room settings, bans and word lists (danmaku.SettingsStore, settings.go).
+//
 // List reads with strong consistency, so a Put is visible to the next List
 // and Get. Global secondary indexes cannot be read that way: on real
 // DynamoDB, ListByUser may miss a danmaku for the fraction of a second the
