@@ -31,7 +31,15 @@ func (m *Main) restoreSettings(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load room settings, bans and words: %w", err)
 	}
-	if err := m.Guard.Restore(ctx, all, time.Now()); err != nil {
+	now := time.Now()
+	for _, b := range all.Bans {
+		if !b.Active(now) { // A timed ban that ended: its record goes.
+			if _, err := ss.DeleteBan(ctx, b.Room, b.UserID, b.Address); err != nil {
+				m.Log.Warn("could not delete an ended ban", "err", err)
+			}
+		}
+	}
+	if err := m.Guard.Restore(ctx, all, now); err != nil {
 		// Only a shared part (Redis) can fail here: this node's copies
 		// hold what could be applied, and the store keeps the rest.
 		m.Log.Warn("could not put every stored ban, word, pause or slow mode in force", "err", err)
