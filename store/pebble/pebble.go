@@ -18,7 +18,7 @@
 // of 20 makes cheap). Records are in a compact binary form (codec.go);
 // idempotency keys live under 'k' (idempotency.go), the arrival fence
 // under 'm' (fence.go), and room settings, bans and word lists
-// (danmaku.SettingsStore) under 's' (settings.go).
+// (danmaku.SettingsStore) under 'c' (settings.go).
 //
 // Durability: every write commits its batch with pebble.Sync, so a danmaku
 // is acknowledged only after its write-ahead-log record is fsynced. Puts

@@ -14,12 +14,12 @@ var _ danmaku.SettingsStore = (*Store)(nil)
 
 // Room settings, bans and word lists (danmaku.SettingsStore) live under
 //
-//	's' | uvarint(len(name)) | name
+//	'c' | uvarint(len(name)) | name
 //
 // where name is danmaku.SettingName of the record, and the value is the
 // record as JSON. Each change is one synced write of one key.
 
-func settingKey(name string) []byte { return prefix('s', name) }
+func settingKey(name string) []byte { return prefix('c', name) }
 
 // begin registers a settings write, so that Close waits for it, or
 // returns errClosed.
@@ -127,7 +127,7 @@ func (s *Store) LoadSettings(ctx context.Context) (danmaku.Settings, error) {
 	if err := ctx.Err(); err != nil {
 		return all, err
 	}
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{'s'}, UpperBound: []byte{'t'}})
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{'c'}, UpperBound: []byte{'d'}})
 	if err != nil {
 		return all, fmt.Errorf("load settings: %w", err)
 	}
