@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -18,6 +19,10 @@ import (
 type Admin struct {
 	Guard *moderation.Guard
 	Hub   *live.Hub
+	// Settings keeps room settings, bans and word lists durably; each
+	// admin change is one write to it before it is applied to Guard and
+	// Hub. Nil keeps them in memory (and Redis) only.
+	Settings danmaku.SettingsStore
 	// Login exchanges the admin credential for an admin token.
 	Login func(password string) (string, error)
 	// LoginLimits throttles sign-in attempts per address; nil allows all.
@@ -178,6 +183,16 @@ func (h *adminHandlers) addWord(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.actor(w, r, rule.Room); !ok {
 		return
 	}
+	if h.a.Settings != nil {
+		rec, err := moderation.WordRecord(rule)
+		if err == nil {
+			err = h.a.Settings.PutWord(r.Context(), rec)
+		}
+		if err != nil {
+			webapi.WriteError(w, r, h.s.log, err)
+			return
+		}
+	}
 	if err := h.a.Guard.Words.Add(rule); err != nil {
 		webapi.WriteError(w, r, h.s.log, err)
 		return
@@ -191,8 +206,16 @@ func (h *adminHandlers) removeWord(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.actor(w, r, room); !ok {
 		return
 	}
+	var stored bool
+	if h.a.Settings != nil {
+		var err error
+		if stored, err = h.a.Settings.DeleteWord(r.Context(), room, moderation.WordKey(q.Get("word"))); err != nil {
+			webapi.WriteError(w, r, h.s.log, err)
+			return
+		}
+	}
 	removed, err := h.a.Guard.Words.Remove(room, q.Get("word"))
-	h.removed(w, r, removed, err, "no such word in this list")
+	h.removed(w, r, removed || stored, err, "no such word in this list")
 }
 
 func (h *adminHandlers) listBans(w http.ResponseWriter, r *http.Request) {
@@ -230,6 +253,16 @@ func (h *adminHandlers) ban(w http.ResponseWriter, r *http.Request) {
 	if in.Seconds > 0 {
 		b.Until = now.Add(time.Duration(in.Seconds) * time.Second)
 	}
+	if h.a.Settings != nil {
+		err := moderation.ValidateBan(b)
+		if err == nil {
+			err = h.a.Settings.PutBan(r.Context(), moderation.BanRecord(b))
+		}
+		if err != nil {
+			webapi.WriteError(w, r, h.s.log, err)
+			return
+		}
+	}
 	if err := h.a.Guard.Bans.Ban(r.Context(), b); err != nil {
 		webapi.WriteError(w, r, h.s.log, err)
 		return
@@ -243,8 +276,16 @@ func (h *adminHandlers) unban(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.actor(w, r, room); !ok {
 		return
 	}
+	var stored bool
+	if h.a.Settings != nil {
+		var err error
+		if stored, err = h.a.Settings.DeleteBan(r.Context(), room, q.Get("userId"), ""); err != nil {
+			webapi.WriteError(w, r, h.s.log, err)
+			return
+		}
+	}
 	removed, err := h.a.Guard.Bans.Unban(r.Context(), q.Get("userId"), room)
-	h.removed(w, r, removed, err, "no such ban")
+	h.removed(w, r, removed || stored, err, "no such ban")
 }
 
 // removed answers a removal: the error, a 404 saying notFound when there
@@ -285,6 +326,29 @@ func (h *adminHandlers) state(objectID string) roomState {
 	return st
 }
 
+// settings returns the stored settings of objectID or, when none are
+// stored (or no store keeps them), the ones in force.
+func (h *adminHandlers) settings(r *http.Request, objectID string) (danmaku.RoomSettings, error) {
+	if h.a.Settings != nil {
+		s, err := h.a.Settings.Room(r.Context(), objectID)
+		if !errors.Is(err, danmaku.ErrNotFound) {
+			return s, err
+		}
+	}
+	st := h.state(objectID)
+	s := danmaku.RoomSettings{
+		ObjectID:     objectID,
+		Paused:       st.Paused,
+		SlowMode:     time.Duration(st.SlowModeSeconds * float64(time.Second)),
+		TickInterval: time.Duration(st.TickMs) * time.Millisecond,
+		MaxPerTick:   st.MaxPerTick,
+	}
+	if st.Live != nil {
+		s.Live = &danmaku.LiveSession{StartedAt: st.Live.StartedAt}
+	}
+	return s, nil
+}
+
 func (h *adminHandlers) room(w http.ResponseWriter, r *http.Request) {
 	objectID, ok := h.moderatedRoom(w, r)
 	if !ok {
@@ -307,6 +371,39 @@ func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &in) {
 		return
 	}
+	// Everything is checked first; then the room's settings are one
+	// durable write, and then they are applied.
+	next, err := h.settings(r, objectID)
+	if err != nil {
+		webapi.WriteError(w, r, h.s.log, err)
+		return
+	}
+	if in.TickMs != nil {
+		next.TickInterval = time.Duration(*in.TickMs) * time.Millisecond
+	}
+	if in.MaxPerTick != nil {
+		next.MaxPerTick = *in.MaxPerTick
+	}
+	if in.Paused != nil {
+		next.Paused = *in.Paused
+	}
+	if in.SlowModeSeconds != nil {
+		if *in.SlowModeSeconds < 0 || *in.SlowModeSeconds > 3600 {
+			webapi.WriteError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to 3600"))
+			return
+		}
+		next.SlowMode = time.Duration(*in.SlowModeSeconds * float64(time.Second))
+	}
+	if err := (live.RoomConfig{TickInterval: next.TickInterval, MaxPerTick: next.MaxPerTick}).Validate(); err != nil {
+		webapi.WriteError(w, r, h.s.log, err)
+		return
+	}
+	if h.a.Settings != nil {
+		if err := h.a.Settings.PutRoom(r.Context(), next); err != nil {
+			webapi.WriteError(w, r, h.s.log, err)
+			return
+		}
+	}
 	if in.TickMs != nil || in.MaxPerTick != nil {
 		c := h.a.Hub.RoomConfig(objectID)
 		if in.TickMs != nil {
@@ -321,11 +418,7 @@ func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if in.SlowModeSeconds != nil {
-		if *in.SlowModeSeconds < 0 || *in.SlowModeSeconds > 3600 {
-			webapi.WriteError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to 3600"))
-			return
-		}
-		if err := h.a.Guard.SetRoomSlowMode(r.Context(), objectID, time.Duration(*in.SlowModeSeconds*float64(time.Second))); err != nil {
+		if err := h.a.Guard.SetRoomSlowMode(r.Context(), objectID, next.SlowMode); err != nil {
 			webapi.WriteError(w, r, h.s.log, err)
 			return
 		}
@@ -353,6 +446,18 @@ func (h *adminHandlers) live(w http.ResponseWriter, r *http.Request, act func(st
 		return
 	}
 	s, err := act(objectID, h.a.Now())
+	if err == nil && h.a.Settings != nil {
+		// The session runs (or has ended) on the hub; the room's stored
+		// settings now record it, so that it outlives a restart.
+		var st danmaku.RoomSettings
+		if st, err = h.settings(r, objectID); err == nil {
+			st.Live = nil
+			if s.EndedAt.IsZero() {
+				st.Live = &danmaku.LiveSession{StartedAt: s.StartedAt}
+			}
+			err = h.a.Settings.PutRoom(r.Context(), st)
+		}
+	}
 	if err != nil {
 		webapi.WriteError(w, r, h.s.log, err)
 		return

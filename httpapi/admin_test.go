@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
@@ -19,8 +21,9 @@ import (
 
 // adminEnv is a server with real authentication, moderation and a hub.
 type adminEnv struct {
-	srv  *httptest.Server
-	auth *auth.Authenticator
+	srv   *httptest.Server
+	auth  *auth.Authenticator
+	store *pebble.Store
 }
 
 func newAdminEnv(t *testing.T) adminEnv {
@@ -42,7 +45,7 @@ func newAdminEnv(t *testing.T) adminEnv {
 	svc := service.New(service.Config{}, st, service.Options{Broker: hub, Live: hub, Moderator: guard})
 	api := httpapi.New(httpapi.Config{CORSOrigins: []string{"https://player.example"}}, svc, a)
 	api.MountAdmin(httpapi.Admin{
-		Guard: guard, Hub: hub, Login: a.AdminLogin,
+		Guard: guard, Hub: hub, Login: a.AdminLogin, Settings: st,
 		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{IPRate: 0.01, IPBurst: 3}),
 	})
 	srv := httptest.NewServer(api)
@@ -51,7 +54,7 @@ func newAdminEnv(t *testing.T) adminEnv {
 		hub.Close()
 		st.Close()
 	})
-	return adminEnv{srv: srv, auth: a}
+	return adminEnv{srv: srv, auth: a, store: st}
 }
 
 func (e adminEnv) token(t *testing.T, user string, role danmaku.Role, rooms ...string) string {
@@ -239,5 +242,64 @@ func TestWordInsideField(t *testing.T) {
 		if st, body := e.do(t, "POST", "/danmu/send", user, `{"objectId":"room1","content":{"text":"`+tt.text+`"}}`); st != tt.want {
 			t.Errorf("send %q: %d %v, want %d", tt.text, st, body, tt.want)
 		}
+	}
+}
+
+// TestAdminChangesAreStored checks that each admin change is written to
+// the settings store, and that a change refused for one bad field writes
+// and applies nothing.
+func TestAdminChangesAreStored(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	ctx := t.Context()
+	must := func(st int, body map[string]any) {
+		t.Helper()
+		if st != 200 {
+			t.Fatalf("status %d: %v", st, body)
+		}
+	}
+	must(e.do(t, "POST", "/admin/api/rooms/r", admin, `{"paused":true,"slowModeSeconds":5,"tickMs":300,"maxPerTick":9}`))
+	got, err := e.store.Room(ctx, "r")
+	want := danmaku.RoomSettings{ObjectID: "r", Paused: true, SlowMode: 5 * time.Second, TickInterval: 300 * time.Millisecond, MaxPerTick: 9}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored room = %+v, %v; want %+v", got, err, want)
+	}
+	if st, body := e.do(t, "POST", "/admin/api/rooms/r", admin, `{"paused":false,"slowModeSeconds":0,"tickMs":50}`); st != 400 {
+		t.Fatalf("bad tick: %d %v", st, body)
+	}
+	if got, _ := e.store.Room(ctx, "r"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("a refused change was stored: %+v", got)
+	}
+	if _, body := e.do(t, "GET", "/admin/api/rooms/r", admin, ""); body["paused"] != true || body["slowModeSeconds"] != 5.0 {
+		t.Fatalf("a refused change was applied: %v", body)
+	}
+	must(e.do(t, "POST", "/admin/api/rooms/r/live/start", admin, ""))
+	if got, _ := e.store.Room(ctx, "r"); got.Live == nil || !got.Paused {
+		t.Fatalf("stored room after a live start = %+v", got)
+	}
+	must(e.do(t, "POST", "/admin/api/rooms/r/live/end", admin, ""))
+	if got, _ := e.store.Room(ctx, "r"); got.Live != nil {
+		t.Fatalf("stored room after a live end = %+v", got)
+	}
+
+	must(e.do(t, "POST", "/admin/api/words", admin, `{"room":"r","word":"ＳＰＡＭ","action":"reject","inside":true}`))
+	must(e.do(t, "POST", "/admin/api/bans", admin, `{"userId":"troll","seconds":60}`))
+	all, err := e.store.LoadSettings(ctx)
+	if err != nil || len(all.Words) != 1 || len(all.Bans) != 1 {
+		t.Fatalf("stored settings = %+v, %v", all, err)
+	}
+	if w := all.Words[0]; w.Room != "r" || w.Key != "spam" || w.Action != "reject" || !w.Inside {
+		t.Fatalf("stored word = %+v", w)
+	}
+	if b := all.Bans[0]; b.UserID != "troll" || b.Until.IsZero() {
+		t.Fatalf("stored ban = %+v", b)
+	}
+	if st, _ := e.do(t, "POST", "/admin/api/bans", admin, `{"userId":"","seconds":60}`); st != 400 {
+		t.Fatalf("ban of no one: %d", st)
+	}
+	must(e.do(t, "DELETE", "/admin/api/words?room=r&word=spam", admin, ""))
+	must(e.do(t, "DELETE", "/admin/api/bans?userId=troll", admin, ""))
+	if all, err := e.store.LoadSettings(ctx); err != nil || len(all.Words)+len(all.Bans) != 0 {
+		t.Fatalf("settings after removals = %+v, %v", all, err)
 	}
 }

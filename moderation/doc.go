@@ -3,7 +3,10 @@
 // (BanList) and rate limits (Limiter). Each has a small interface
 // (WordList, Bans, RateLimiter) with an in-memory implementation here, so
 // that a shared one (Redis) can replace it. LoginLimiter throttles admin
-// sign-in per address and in total.
+// sign-in per address and in total. These are working copies: the durable
+// record of words, bans, pauses and slow modes is a danmaku.SettingsStore
+// (records.go converts to and from its records, and Guard.Restore puts a
+// stored state in force).
 //
 // Matching is meant to catch what a user would read as the word: texts and
 // listed words pass through the same Normalizer (compatibility forms,

@@ -110,6 +110,9 @@ type Main struct {
 
 	stderr  io.Writer
 	closers []func() error
+	// fileWords are the -words file's rules, which a cluster node adds to
+	// Redis again when Redis has lost them (watchRedis).
+	fileWords []moderation.Rule
 }
 
 // NewMain returns a Main that logs to stderr.
@@ -332,7 +335,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openStore(ctx); err != nil {
 		return err
 	}
-	return m.wire()
+	if err := m.wire(); err != nil {
+		return err
+	}
+	return m.restoreSettings(ctx)
 }
 
 // Run serves until ctx is cancelled.
@@ -344,6 +350,9 @@ func (m *Main) Run(ctx context.Context, ready func(net.Addr)) error {
 				m.Log.Error("metrics listener stopped", "err", err)
 			}
 		}()
+	}
+	if m.Redis != nil {
+		go m.watchRedis(ctx)
 	}
 	if m.Config.DebugAddr != "" {
 		go func() {

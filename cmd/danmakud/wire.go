@@ -94,9 +94,11 @@ func (m *Main) wire() error {
 	m.closers = append(m.closers, sio.Close) // Closed before the hub.
 	m.API.Handle("GET /socket.io/", sio)
 	m.API.Handle("POST /socket.io/", sio)
+	settings, _ := m.Store.(danmaku.SettingsStore) // Both stores keep them.
 	m.API.MountAdmin(httpapi.Admin{
 		Guard:       m.Guard,
 		Hub:         hub,
+		Settings:    settings,
 		Login:       m.Auth.AdminLogin,
 		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{}),
 	})
@@ -241,6 +243,7 @@ func (m *Main) openGuard() error {
 			m.Log.Warn("Redis unreachable at start; moderation state will sync when it returns", "part", name, "err", err)
 		}
 	}
+	m.fileWords = rules
 	if len(rules) > 0 {
 		if err := words.Add(rules...); err != nil {
 			m.Log.Warn("could not store the word file's words in Redis", "err", err)

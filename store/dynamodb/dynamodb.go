@@ -25,6 +25,10 @@
 // The heatmap's count (danmaku.TimeCounter, count.go) queries a video's
 // ids alone, with a filter that leaves shadowed danmaku out.
 //
+// Two reserved partitions, which no video id can equal (video ids have no
+// '#'), hold items of other kinds: idempotency keys (idempotency.go) and
+// room settings, bans and word lists (danmaku.SettingsStore, settings.go).
+//
 // List reads with strong consistency, so a Put is visible to the next List
 // and Get. Global secondary indexes cannot be read that way: on real
 // DynamoDB, ListByUser may miss a danmaku for the fraction of a second the

@@ -23,8 +23,9 @@
 // so that CountByTime and LastTime, which read keys alone, can leave it
 // out as every other public read does (the first Open of a store written
 // before this index builds it, shadowindex.go). Records are in a compact binary form (codec.go);
-// idempotency keys live under 'k' (idempotency.go) and the arrival fence
-// under 'm' (fence.go).
+// idempotency keys live under 'k' (idempotency.go), the arrival fence
+// under 'm' (fence.go), and room settings, bans and word lists
+// (danmaku.SettingsStore) under 'c' (settings.go).
 //
 // Durability: every write commits its batch with pebble.Sync, so a danmaku
 // is acknowledged only after its write-ahead-log record is fsynced. Puts
@@ -84,6 +85,8 @@ const cacheBytes = blockCacheBytes + 3*memTableBytes
 // process may open a directory at a time (Pebble locks it).
 type Store struct {
 	db *pebble.DB
+	// settingsMu makes a settings delete's check and delete one step.
+	settingsMu sync.Mutex
 	// mu guards the fields below it.
 	mu sync.Mutex
 	// writing holds the video keys that a writer has claimed: checked and

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"VideosAreIsolated", testVideosAreIsolated},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"CountLeavesShadowsOut", testCountLeavesShadowsOut},
+		{"Settings", testSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
