@@ -26,6 +26,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -414,8 +415,10 @@ var ErrNoCredentials = &danmaku.Error{Code: danmaku.EUNAUTHORIZED, Message: "a t
 // Authenticate returns the actor of r, from the first of:
 //
 //   - an "Authorization: Bearer <token>" header;
-//   - a "token" query parameter (for WebSocket and EventSource, which
-//     cannot set headers);
+//   - a "token" query parameter, only on a request marked with
+//     AllowQueryToken (the WebSocket and SSE routes: browsers cannot set
+//     headers there); elsewhere the parameter is ignored, so that a token
+//     does not travel in URLs that logs and referrers keep;
 //   - the anonymous id cookie, in anonymous mode.
 //
 // A credential that is present but invalid is an error; there is no
@@ -438,7 +441,7 @@ func (a *Authenticator) authenticate(r *http.Request) (danmaku.Actor, error) {
 		}
 		return a.Verify(strings.TrimSpace(token))
 	}
-	if r.URL != nil {
+	if r.URL != nil && QueryTokenAllowed(r) {
 		if token := r.URL.Query().Get("token"); token != "" {
 			return a.Verify(token)
 		}
@@ -453,6 +456,22 @@ func (a *Authenticator) authenticate(r *http.Request) (danmaku.Actor, error) {
 		}
 	}
 	return danmaku.Actor{}, ErrNoCredentials
+}
+
+// queryTokenKey marks a request's context: its route accepts ?token=.
+type queryTokenKey struct{}
+
+// AllowQueryToken returns r marked so that Authenticate reads a "token"
+// query parameter. Routes that browsers open without headers (WebSocket,
+// EventSource) are marked by their handler's wrapper; see webapi.QueryToken.
+func AllowQueryToken(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), queryTokenKey{}, true))
+}
+
+// QueryTokenAllowed reports whether r was marked with AllowQueryToken.
+func QueryTokenAllowed(r *http.Request) bool {
+	ok, _ := r.Context().Value(queryTokenKey{}).(bool)
+	return ok
 }
 
 // RemoteIP returns the host part of r.RemoteAddr, or all of it when it has

@@ -269,7 +269,7 @@ func TestAuthenticate(t *testing.T) {
 			if tt.query != "" {
 				target += "?token=" + tt.query
 			}
-			r := httptest.NewRequest(http.MethodPost, target, nil)
+			r := AllowQueryToken(httptest.NewRequest(http.MethodPost, target, nil))
 			r.RemoteAddr = "192.0.2.7:51234"
 			if tt.header != "" {
 				r.Header.Set("Authorization", tt.header)
@@ -376,7 +376,7 @@ func TestIdentify(t *testing.T) {
 		t.Fatalf("Identify with a tampered cookie = %+v, %v", act3, err)
 	}
 	// A bad token is still an error.
-	r4 := httptest.NewRequest(http.MethodGet, "/?token=bad", nil)
+	r4 := AllowQueryToken(httptest.NewRequest(http.MethodGet, "/?token=bad", nil))
 	if _, err := a.Identify(httptest.NewRecorder(), r4); err == nil {
 		t.Fatal("Identify accepted a bad token")
 	}

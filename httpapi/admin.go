@@ -38,7 +38,7 @@ func (s *Server) MountAdmin(a Admin) {
 	h := &adminHandlers{s: s, a: a}
 	s.handleFunc("POST /admin/api/login", h.login)
 	s.handleFunc("GET /admin/api/feed", h.feed)
-	s.handleFunc("GET /admin/api/feed/stream", h.feedStream)
+	s.Handle("GET /admin/api/feed/stream", webapi.QueryToken(http.HandlerFunc(h.feedStream)))
 	s.handleFunc("GET /admin/api/words", h.listWords)
 	s.handleFunc("POST /admin/api/words", h.addWord)
 	s.handleFunc("DELETE /admin/api/words", h.removeWord)

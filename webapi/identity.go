@@ -52,3 +52,14 @@ func Viewer(a Authenticator, r *http.Request) (danmaku.Actor, error) {
 	}
 	return actor, err
 }
+
+// QueryToken wraps the handler of a route that browsers open without
+// headers (the WebSocket and SSE routes): there, and only there, a "token"
+// query parameter authenticates the request. On every other route the
+// parameter is ignored, so tokens stay out of URLs that logs, histories
+// and referrers keep.
+func QueryToken(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, auth.AllowQueryToken(r))
+	})
+}

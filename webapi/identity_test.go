@@ -3,7 +3,9 @@ package webapi
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/auth"
@@ -32,5 +34,46 @@ func TestViewer(t *testing.T) {
 	_, err := Viewer(bad, r)
 	if Status(danmaku.ErrorCode(err)) != http.StatusUnauthorized {
 		t.Errorf("invalid credential: %v, want a 401 error", err)
+	}
+}
+
+// TestQueryTokenPerRoute checks that a "token" query parameter names the
+// user only on a route wrapped with QueryToken; elsewhere it is ignored
+// (a bearer header still works everywhere).
+func TestQueryTokenPerRoute(t *testing.T) {
+	a, err := auth.New(auth.Config{Secret: []byte(strings.Repeat("k", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := a.Issue(auth.TokenRequest{UserID: "alice", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got danmaku.Actor
+	viewer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got, err = Viewer(a, r); err != nil {
+			t.Errorf("Viewer: %v", err)
+		}
+	})
+	live := QueryToken(viewer)
+	for _, tt := range []struct {
+		name   string
+		h      http.Handler
+		header bool
+		want   string
+	}{
+		{"live route, query token", live, false, "alice"},
+		{"other route, query token ignored", viewer, false, ""},
+		{"other route, bearer header", viewer, true, "alice"},
+	} {
+		got = danmaku.Actor{}
+		r := httptest.NewRequest(http.MethodGet, "/danmu/stream/v?token="+tok, nil)
+		if tt.header {
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+		tt.h.ServeHTTP(httptest.NewRecorder(), r)
+		if got.UserID != tt.want {
+			t.Errorf("%s: user %q, want %q", tt.name, got.UserID, tt.want)
+		}
 	}
 }

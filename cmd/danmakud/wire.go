@@ -25,6 +25,7 @@ import (
 	"github.com/danmakud/danmakud/sdk"
 	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/web"
+	"github.com/danmakud/danmakud/webapi"
 )
 
 // wire builds everything above the store: authentication, the Redis
@@ -85,8 +86,9 @@ func (m *Main) wire() error {
 	m.Metrics = metrics.New(src)
 
 	m.API = httpapi.New(httpapi.Config{MaxBodyBytes: c.MaxBodyBytes, CORSOrigins: splitList(c.CORSOrigins), Health: m.health, Log: m.Log}, m.Svc, m.Auth)
-	m.API.Handle("GET /danmu/ws/{objectId}", http.HandlerFunc(hub.ServeWS))
-	m.API.Handle("GET /danmu/stream/{objectId}", http.HandlerFunc(hub.ServeSSE))
+	// Only the live routes take ?token= (browsers cannot set headers there).
+	m.API.Handle("GET /danmu/ws/{objectId}", webapi.QueryToken(http.HandlerFunc(hub.ServeWS)))
+	m.API.Handle("GET /danmu/stream/{objectId}", webapi.QueryToken(http.HandlerFunc(hub.ServeSSE)))
 	sio, err := socketio.New(hub, socketio.Config{CheckOrigin: func(r *http.Request) bool { return auth.OriginAllowed(r, origins) }}, m.Log)
 	if err != nil {
 		return fmt.Errorf("socket.io: %w", err)
