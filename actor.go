@@ -30,7 +30,10 @@ type Actor struct {
 	Role      Role
 	Rooms     []string // Rooms a moderator moderates.
 	Anonymous bool     // The id is a signed anonymous browser id.
-	IP        string   // Remote address, for per-IP limits.
+	// Fresh marks an anonymous id minted for this request: the client
+	// sent no cookie, so limits apply to its address instead of the id.
+	Fresh bool
+	IP    string // Remote address, for per-IP limits.
 }
 
 // CanModerate reports whether a may moderate the room objectID.

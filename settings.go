@@ -37,13 +37,15 @@ type LiveSession struct {
 // range (Address), everywhere (Room empty) or in one room, until Until or
 // for good (Until zero).
 type BanRecord struct {
-	UserID  string    `json:"userId,omitempty"`
-	Address string    `json:"address,omitempty"`
-	Room    string    `json:"room,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	By      string    `json:"by,omitempty"`
-	Since   time.Time `json:"since"`
-	Until   time.Time `json:"until,omitzero"`
+	UserID  string `json:"userId,omitempty"`
+	Address string `json:"address,omitempty"`
+	// For names the anonymous user whose ban an address ban follows.
+	For    string    `json:"for,omitempty"`
+	Room   string    `json:"room,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until,omitzero"`
 }
 
 // Active reports whether b is in force at now.

@@ -81,5 +81,5 @@ func (a *Authenticator) Identify(w http.ResponseWriter, r *http.Request) (danmak
 	}
 	id, value := a.NewAnonymousID()
 	http.SetCookie(w, a.AnonymousCookie(r, value))
-	return danmaku.Actor{UserID: id, Anonymous: true, IP: RemoteIP(r)}, nil
+	return danmaku.Actor{UserID: id, Anonymous: true, Fresh: true, IP: RemoteIP(r)}, nil
 }

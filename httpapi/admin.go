@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
@@ -233,6 +234,8 @@ func (h *adminHandlers) listBans(w http.ResponseWriter, r *http.Request) {
 func (h *adminHandlers) ban(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		UserID  string `json:"userId"`
+		IP      string `json:"ip"`   // An address to ban instead of a user.
+		CIDR    string `json:"cidr"` // A range to ban instead of a user.
 		Room    string `json:"room"`
 		Reason  string `json:"reason"`
 		Seconds int64  `json:"seconds"` // 0 means permanent.
@@ -248,8 +251,13 @@ func (h *adminHandlers) ban(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, h.s.log, danmaku.FieldError("seconds", "must not be negative"))
 		return
 	}
+	addr, err := banAddr(in.UserID, in.IP, in.CIDR)
+	if err != nil {
+		webapi.WriteError(w, r, h.s.log, err)
+		return
+	}
 	now := h.a.Now()
-	b := moderation.Ban{UserID: in.UserID, Room: in.Room, Reason: in.Reason, By: a.UserID, Since: now}
+	b := moderation.Ban{UserID: in.UserID, Addr: addr, Room: in.Room, Reason: in.Reason, By: a.UserID, Since: now}
 	if in.Seconds > 0 {
 		b.Until = now.Add(time.Duration(in.Seconds) * time.Second)
 	}
@@ -263,11 +271,48 @@ func (h *adminHandlers) ban(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := h.a.Guard.Bans.Ban(r.Context(), b); err != nil {
+	followed, err := h.a.Guard.BanUser(r.Context(), b)
+	if err != nil {
 		webapi.WriteError(w, r, h.s.log, err)
 		return
 	}
-	writeJSON(w, map[string]any{"ban": b})
+	if followed != nil && h.a.Settings != nil {
+		// The address ban that follows an anonymous id is stored too, so
+		// that it holds after a restart.
+		if err := h.a.Settings.PutBan(r.Context(), moderation.BanRecord(*followed)); err != nil {
+			webapi.WriteError(w, r, h.s.log, err)
+			return
+		}
+	}
+	out := map[string]any{"ban": b}
+	if followed != nil {
+		out["addressBan"] = followed
+	}
+	writeJSON(w, out)
+}
+
+// banAddr returns the canonical range of an address ban given as "ip" or
+// "cidr" (at most one of userId, ip and cidr), or "" for a user ban.
+func banAddr(user, ip, cidr string) (string, error) {
+	n := 0
+	for _, s := range []string{user, ip, cidr} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return "", danmaku.FieldError("userId", "give one of userId, ip and cidr")
+	}
+	switch {
+	case ip != "":
+		if strings.Contains(ip, "/") {
+			return "", danmaku.FieldError("ip", "must be one address; use cidr for a range")
+		}
+		return moderation.ParseAddrBan("ip", ip)
+	case cidr != "":
+		return moderation.ParseAddrBan("cidr", cidr)
+	}
+	return "", nil
 }
 
 func (h *adminHandlers) unban(w http.ResponseWriter, r *http.Request) {
@@ -276,15 +321,29 @@ func (h *adminHandlers) unban(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.actor(w, r, room); !ok {
 		return
 	}
+	addr, err := banAddr(q.Get("userId"), q.Get("ip"), q.Get("cidr"))
+	if err != nil {
+		webapi.WriteError(w, r, h.s.log, err)
+		return
+	}
 	var stored bool
 	if h.a.Settings != nil {
-		var err error
-		if stored, err = h.a.Settings.DeleteBan(r.Context(), room, q.Get("userId"), ""); err != nil {
+		if stored, err = h.a.Settings.DeleteBan(r.Context(), room, q.Get("userId"), addr); err != nil {
 			webapi.WriteError(w, r, h.s.log, err)
 			return
 		}
+		// The stored address bans that followed this user's ban go too.
+		for _, b := range h.a.Guard.Bans.List(room, h.a.Now()) {
+			if b.For != "" && b.For == q.Get("userId") && b.Room == room {
+				if _, err := h.a.Settings.DeleteBan(r.Context(), room, "", b.Addr); err != nil {
+					webapi.WriteError(w, r, h.s.log, err)
+					return
+				}
+			}
+		}
 	}
-	removed, err := h.a.Guard.Bans.Unban(r.Context(), q.Get("userId"), room)
+	subject := moderation.Ban{UserID: q.Get("userId"), Addr: addr}.Subject()
+	removed, err := h.a.Guard.UnbanUser(r.Context(), subject, room)
 	h.removed(w, r, removed || stored, err, "no such ban")
 }
 

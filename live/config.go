@@ -134,8 +134,12 @@ type Config struct {
 	// History is how long batches stay in the BatchLog (default
 	// DefaultHistory); the last RingSize batches of a room stay longer.
 	History time.Duration
-	// MaxRooms bounds the rooms held in memory (default 100,000).
+	// MaxRooms bounds the rooms held in memory (default DefaultMaxRooms).
+	// A full hub evicts an idle room to make space (see rooms.go).
 	MaxRooms int
+	// MaxRoomsPerAddr bounds the idle rooms that viewers from one address
+	// have created and the hub still holds (default DefaultMaxRoomsPerAddr).
+	MaxRoomsPerAddr int
 	// FanoutWorkers is how many goroutines write one tick to a large
 	// room's viewers (default GOMAXPROCS).
 	FanoutWorkers int
@@ -181,7 +185,10 @@ func (c Config) withDefaults() Config {
 		c.History = DefaultHistory
 	}
 	if c.MaxRooms <= 0 {
-		c.MaxRooms = 100_000
+		c.MaxRooms = DefaultMaxRooms
+	}
+	if c.MaxRoomsPerAddr <= 0 {
+		c.MaxRoomsPerAddr = DefaultMaxRoomsPerAddr
 	}
 	if c.Limits.MaxTextRunes <= 0 {
 		c.Limits = danmaku.DefaultLimits()

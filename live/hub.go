@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
@@ -45,15 +46,20 @@ type Hub struct {
 	stats    counters
 	hist     *history // Rooms' history epochs and their BatchLog writer.
 	scanners sync.Map // *nbio.Conn to its *frameScanner, while it is open.
+	evicted  atomic.Uint64
 
 	mu       sync.Mutex
 	rooms    map[string]*room
 	configs  map[string]RoomConfig
 	sessions map[string]Session
-	remote   Remote // Nil unless SetRemote put the hub in cluster mode.
-	sender   Sender // Nil until SetSender.
-	closed   bool
-	wg       sync.WaitGroup
+	// byAddr holds, by address group, the rooms its viewers created that
+	// the hub still holds; creator is the reverse (see roomFor).
+	byAddr  map[string]map[string]struct{}
+	creator map[string]string
+	remote  Remote // Nil unless SetRemote put the hub in cluster mode.
+	sender  Sender // Nil until SetSender.
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // New returns a running Hub.
@@ -65,6 +71,8 @@ func New(cfg Config) (*Hub, error) {
 		rooms:    make(map[string]*room),
 		configs:  make(map[string]RoomConfig),
 		sessions: make(map[string]Session),
+		byAddr:   make(map[string]map[string]struct{}),
+		creator:  make(map[string]string),
 	}
 	h.hist = newHistory(&cfg)
 	logging.SetLevel(logging.LevelError) // nbio logs every engine start at info.
@@ -125,6 +133,7 @@ func (h *Hub) Close() error {
 		rooms = append(rooms, r)
 	}
 	h.rooms = map[string]*room{}
+	h.byAddr, h.creator = map[string]map[string]struct{}{}, map[string]string{}
 	h.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.Lock()
@@ -245,16 +254,25 @@ func (h *Hub) roomConfigLocked(objectID string) RoomConfig {
 
 // room returns the room of objectID, creating and starting it if needed.
 func (h *Hub) room(objectID string) (*room, error) {
+	r, _, err := h.roomCreated(objectID)
+	return r, err
+}
+
+// roomCreated is room, and reports whether it created the room. A full
+// hub evicts an idle room (no viewers, nothing pending) to make space; it
+// refuses only when the rooms it looked at all have viewers or pending
+// danmaku.
+func (h *Hub) roomCreated(objectID string) (*room, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, danmaku.Errorf(danmaku.EUNAVAILABLE, "the live service is shutting down")
+		return nil, false, danmaku.Errorf(danmaku.EUNAVAILABLE, "the live service is shutting down")
 	}
 	if r, ok := h.rooms[objectID]; ok {
-		return r, nil
+		return r, false, nil
 	}
-	if len(h.rooms) >= h.cfg.MaxRooms {
-		return nil, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "too many live rooms", RetryAfter: 10 * time.Second}
+	if len(h.rooms) >= h.cfg.MaxRooms && !h.evictIdleLocked(nil) {
+		return nil, false, &danmaku.Error{Code: danmaku.EUNAVAILABLE, Message: "too many live rooms", RetryAfter: 10 * time.Second}
 	}
 	r := newRoom(h, objectID, h.roomConfigLocked(objectID), h.cfg.Now())
 	if h.remote != nil {
@@ -263,7 +281,7 @@ func (h *Hub) room(objectID string) (*room, error) {
 	}
 	h.rooms[objectID] = r
 	h.wg.Go(r.run)
-	return r, nil
+	return r, true, nil
 }
 
 // removeIfIdle removes r if it still has no viewers and nothing pending,
@@ -273,18 +291,14 @@ func (h *Hub) removeIfIdle(r *room) bool {
 	defer h.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return true // Evicted meanwhile.
+	}
 	if len(r.viewers) > 0 || len(r.slots) > 0 {
 		return false
 	}
 	r.closed = true
-	if h.rooms[r.id] == r {
-		delete(h.rooms, r.id)
-	}
-	if r.remote != nil {
-		// Under h.mu, so that a room made next for the same id follows
-		// only after this one stopped following.
-		r.remote.Unfollow(r.id)
-	}
+	h.dropLocked(r)
 	return true
 }
 
@@ -304,6 +318,7 @@ func (h *Hub) noteLag(lag, interval time.Duration) {
 // Stats is a snapshot of the hub's counters since New.
 type Stats struct {
 	Rooms           int
+	EvictedRooms    uint64 // Idle rooms evicted to make space for others.
 	Viewers         int
 	Published       uint64        // Danmaku given to Publish (shadow ones excluded).
 	Broadcast       uint64        // Items sent in batches (a folded item counts once).
@@ -327,6 +342,7 @@ func (h *Hub) Stats() Stats {
 	s := &h.stats
 	return Stats{
 		Rooms:           rooms,
+		EvictedRooms:    h.evicted.Load(),
 		Viewers:         int(s.viewers.Load()),
 		Published:       s.published.Load(),
 		Broadcast:       s.broadcast.Load(),

@@ -154,7 +154,7 @@ func (h *Hub) admit(r *http.Request) (objectID string, actor danmaku.Actor, err 
 	if actor, err = webapi.Viewer(h.cfg.Auth, r); err != nil {
 		return "", actor, err
 	}
-	if _, err := h.room(objectID); err != nil {
+	if _, err := h.roomFor(objectID, actor.IP); err != nil {
 		return "", actor, err
 	}
 	return objectID, actor, nil

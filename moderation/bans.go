@@ -41,9 +41,15 @@ func (m BanMode) String() string {
 	return "reject"
 }
 
-// Ban keeps a user from sending, everywhere (Room empty) or in one room.
+// Ban keeps a user, or every sender from an address range, from sending,
+// everywhere (Room empty) or in one room.
 type Ban struct {
-	UserID string    `json:"userId"`
+	UserID string `json:"userId,omitempty"`
+	// Addr, for an address ban (UserID empty), is the range in CIDR form.
+	Addr string `json:"addr,omitempty"`
+	// For names the anonymous user whose ban this address ban follows;
+	// such a ban does not hold for senders with a token.
+	For    string    `json:"for,omitempty"`
 	Room   string    `json:"room,omitempty"`
 	Reason string    `json:"reason,omitempty"`
 	By     string    `json:"by,omitempty"` // Who banned, for the record.
@@ -81,11 +87,12 @@ const MaxBanReason = 500
 // on the network: a shared implementation keeps a local copy that it
 // updates from a broker, and only Ban and Unban write through.
 type Bans interface {
-	// Ban adds or replaces the ban of b.UserID in b.Room. It returns an
+	// Ban adds or replaces the ban of b.Subject() in b.Room. It returns an
 	// EINVALID *danmaku.Error for a bad ban.
 	Ban(ctx context.Context, b Ban) error
-	// Unban lifts the ban of user in room ("" for the global ban) and
-	// reports whether there was one.
+	// Unban lifts the ban of user (a Ban.Subject: a user id, or "@" and
+	// an address range) in room ("" for the global ban) and reports
+	// whether there was one.
 	Unban(ctx context.Context, user, room string) (bool, error)
 	// Check returns the ban that stops user from sending in room at now:
 	// the global ban or the room's ban, whichever lasts longer.
@@ -100,6 +107,8 @@ type Bans interface {
 type BanList struct {
 	mu   sync.RWMutex
 	bans map[banKey]Ban
+	// addrLens counts the address bans by IPv6-ness and prefix length.
+	addrLens map[bool]map[int]int
 }
 
 type banKey struct{ user, room string }
@@ -107,12 +116,46 @@ type banKey struct{ user, room string }
 var _ Bans = (*BanList)(nil)
 
 // NewBanList returns an empty ban list.
-func NewBanList() *BanList { return &BanList{bans: make(map[banKey]Ban)} }
+func NewBanList() *BanList {
+	return &BanList{bans: make(map[banKey]Ban), addrLens: make(map[bool]map[int]int)}
+}
+
+// key returns the key of b in a BanList.
+func (b Ban) key() banKey { return banKey{b.Subject(), b.Room} }
+
+// put adds or replaces b. l.mu must be held.
+func (l *BanList) put(b Ban) {
+	k := b.key()
+	if old, ok := l.bans[k]; ok {
+		l.countAddr(old, -1)
+	}
+	l.bans[k] = b
+	l.countAddr(b, 1)
+}
+
+// del removes the ban under k. l.mu must be held.
+func (l *BanList) del(k banKey) {
+	if old, ok := l.bans[k]; ok {
+		l.countAddr(old, -1)
+		delete(l.bans, k)
+	}
+}
 
 // ValidateBan checks a ban's fields.
 func ValidateBan(b Ban) error {
-	if err := danmaku.ValidateUserID("userId", b.UserID); err != nil {
-		return err
+	switch {
+	case b.Addr != "" && b.UserID != "":
+		return danmaku.FieldError("userId", "a ban names a user or an address, not both")
+	case b.Addr != "":
+		if canon, err := ParseAddrBan("cidr", b.Addr); err != nil {
+			return err
+		} else if canon != b.Addr {
+			return danmaku.FieldError("cidr", "must be in canonical form %s", canon)
+		}
+	default:
+		if err := danmaku.ValidateUserID("userId", b.UserID); err != nil {
+			return err
+		}
 	}
 	if b.Room != "" {
 		if err := danmaku.ValidateObjectID(b.Room); err != nil {
@@ -142,10 +185,10 @@ func (l *BanList) Ban(_ context.Context, b Ban) error {
 	// that bans nobody checks do not pile up.
 	for k, old := range l.bans {
 		if !old.Active(b.Since) {
-			delete(l.bans, k)
+			l.del(k)
 		}
 	}
-	l.bans[banKey{b.UserID, b.Room}] = b
+	l.put(b)
 	return nil
 }
 
@@ -157,25 +200,25 @@ func (l *BanList) Replace(room string, bans []Ban) {
 	defer l.mu.Unlock()
 	for k := range l.bans {
 		if k.room == room {
-			delete(l.bans, k)
+			l.del(k)
 		}
 	}
 	for _, b := range bans {
 		if b.Room == room {
-			l.bans[banKey{b.UserID, b.Room}] = b
+			l.put(b)
 		}
 	}
 }
 
 // ReplaceAll sets the whole list to exactly bans.
 func (l *BanList) ReplaceAll(bans []Ban) {
-	m := make(map[banKey]Ban, len(bans))
-	for _, b := range bans {
-		m[banKey{b.UserID, b.Room}] = b
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.bans = m
+	l.bans = make(map[banKey]Ban, len(bans))
+	l.addrLens = make(map[bool]map[int]int)
+	for _, b := range bans {
+		l.put(b)
+	}
 }
 
 // Unban implements Bans.
@@ -184,7 +227,7 @@ func (l *BanList) Unban(_ context.Context, user, room string) (bool, error) {
 	defer l.mu.Unlock()
 	k := banKey{user, room}
 	_, ok := l.bans[k]
-	delete(l.bans, k)
+	l.del(k)
 	return ok, nil
 }
 
@@ -231,7 +274,7 @@ func (l *BanList) dropExpired(keys []banKey, now time.Time) {
 	defer l.mu.Unlock()
 	for _, k := range keys {
 		if b, ok := l.bans[k]; ok && !b.Active(now) {
-			delete(l.bans, k)
+			l.del(k)
 		}
 	}
 }
@@ -256,7 +299,7 @@ func (l *BanList) List(room string, now time.Time) []Ban {
 		l.dropExpired(expired, now)
 	}
 	slices.SortFunc(out, func(a, b Ban) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Room, b.Room))
+		return cmp.Or(cmp.Compare(a.Subject(), b.Subject()), cmp.Compare(a.Room, b.Room))
 	})
 	return out
 }

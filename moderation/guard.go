@@ -20,6 +20,11 @@ type Guard struct {
 	Pauses  RoomPauses
 	BanMode BanMode
 	Now     func() time.Time
+	// Addrs groups addresses for bans that follow an anonymous id and for
+	// the limits of cookie-less senders.
+	Addrs AddrGroups
+
+	seen lastSeen // The address group of recent anonymous senders.
 }
 
 // NewGuard returns a Guard over the given parts, with an in-memory
@@ -66,13 +71,26 @@ func (g *Guard) Check(_ context.Context, a danmaku.Actor, d *danmaku.Danmaku) (d
 		if g.Paused(d.ObjectID) {
 			return v, danmaku.Errorf(danmaku.EFORBIDDEN, "danmaku are paused in this room")
 		}
-		if b, banned := g.Bans.Check(d.UserID, d.ObjectID, g.Now()); banned {
+		now := g.Now()
+		b, banned := g.Bans.Check(d.UserID, d.ObjectID, now)
+		if !banned {
+			b, banned = g.checkAddr(a, d.ObjectID, now)
+		}
+		if banned {
 			if g.BanMode == BanReject {
-				return v, b.Error(g.Now())
+				return v, b.Error(now)
 			}
 			v.Shadow, v.Reason = true, "author is banned: "+b.Reason
 		}
-		if err := g.Limits.Allow(Attempt{UserID: d.UserID, IP: a.IP, Room: d.ObjectID, Text: d.Content.Text}); err != nil {
+		limitID := d.UserID
+		if group := g.Addrs.Group(a.IP); group != "" && a.Anonymous {
+			g.seen.note(d.UserID, group)
+			if a.Fresh {
+				// No cookie came: limit the address as tightly as an id.
+				limitID = addrSubject(group)
+			}
+		}
+		if err := g.Limits.Allow(Attempt{UserID: limitID, IP: a.IP, Room: d.ObjectID, Text: d.Content.Text}); err != nil {
 			return v, err
 		}
 	}

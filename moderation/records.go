@@ -33,16 +33,16 @@ func RuleOf(w danmaku.WordRecord) (Rule, error) {
 
 // BanRecord returns b as the record a danmaku.SettingsStore keeps.
 func BanRecord(b Ban) danmaku.BanRecord {
-	return danmaku.BanRecord{UserID: b.UserID, Room: b.Room, Reason: b.Reason, By: b.By, Since: b.Since, Until: b.Until}
+	return danmaku.BanRecord{UserID: b.UserID, Address: b.Addr, For: b.For, Room: b.Room, Reason: b.Reason, By: b.By, Since: b.Since, Until: b.Until}
 }
 
-// BanOf returns the ban of a user that a stored ban record holds, and
-// false for a record of an address ban, which Bans does not hold.
+// BanOf returns the ban, of a user or of an address range, that a stored
+// ban record holds, and false for a record that names neither.
 func BanOf(r danmaku.BanRecord) (Ban, bool) {
-	if r.UserID == "" {
+	if r.UserID == "" && r.Address == "" {
 		return Ban{}, false
 	}
-	return Ban{UserID: r.UserID, Room: r.Room, Reason: r.Reason, By: r.By, Since: r.Since, Until: r.Until}, true
+	return Ban{UserID: r.UserID, Addr: r.Address, For: r.For, Room: r.Room, Reason: r.Reason, By: r.By, Since: r.Since, Until: r.Until}, true
 }
 
 // Restore puts the word lists, bans, pauses and slow modes of all into g

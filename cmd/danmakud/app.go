@@ -78,6 +78,11 @@ type Config struct {
 	IPRate          float64
 	IPBurst         int
 	DuplicateWindow time.Duration
+	BanIPv4Prefix   int // Prefix length grouping IPv4 senders for bans and cookie-less limits.
+	BanIPv6Prefix   int // The same for IPv6.
+
+	MaxRooms        int // Live rooms held in memory.
+	MaxRoomsPerAddr int // Live rooms one address may have created and still hold.
 
 	Tick       time.Duration
 	MaxPerTick int
@@ -162,6 +167,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.Float64Var(&c.IPRate, "ip-rate", 5, "danmaku a second each IP address may send, sustained")
 	fs.IntVar(&c.IPBurst, "ip-burst", 20, "danmaku an IP address may send in a burst")
 	fs.DurationVar(&c.DuplicateWindow, "duplicate-window", 30*time.Second, "refuse the same text from the same user within this window (0 turns it off)")
+	fs.IntVar(&c.BanIPv4Prefix, "ban-ipv4-prefix", moderation.DefaultIPv4Prefix, "prefix length that groups IPv4 senders: a banned anonymous sender's ban holds for its group, and cookie-less senders are limited per group")
+	fs.IntVar(&c.BanIPv6Prefix, "ban-ipv6-prefix", moderation.DefaultIPv6Prefix, "prefix length that groups IPv6 senders, as -ban-ipv4-prefix")
+	fs.IntVar(&c.MaxRooms, "max-rooms", live.DefaultMaxRooms, "live rooms held in memory; when full, an idle room is evicted for a new one")
+	fs.IntVar(&c.MaxRoomsPerAddr, "max-rooms-per-ip", live.DefaultMaxRoomsPerAddr, "live rooms one IP address may create and still hold (a room that has viewers elsewhere or stored danmaku does not count)")
 	fs.DurationVar(&c.Tick, "tick", live.DefaultTickInterval, "default tick of live rooms (100ms to 5s)")
 	fs.IntVar(&c.MaxPerTick, "max-per-tick", live.DefaultMaxPerTick, "default cap of danmaku broadcast per tick")
 	fs.IntVar(&c.SendBuffer, "live-send-buffer", 0, "SO_SNDBUF in bytes of live WebSocket viewers' sockets (0 keeps the kernel's autotuned size); small values make slow viewers fall behind sooner")
@@ -307,6 +316,15 @@ func (c *Config) validate() error {
 	}
 	if _, err := moderation.ParseBanMode(c.BanMode); err != nil {
 		return fmt.Errorf("-ban-mode: %w", err)
+	}
+	if c.BanIPv4Prefix < 1 || c.BanIPv4Prefix > 32 {
+		return fmt.Errorf("-ban-ipv4-prefix %d: want 1 to 32", c.BanIPv4Prefix)
+	}
+	if c.BanIPv6Prefix < 1 || c.BanIPv6Prefix > 128 {
+		return fmt.Errorf("-ban-ipv6-prefix %d: want 1 to 128", c.BanIPv6Prefix)
+	}
+	if c.MaxRooms < 1 || c.MaxRoomsPerAddr < 1 {
+		return fmt.Errorf("-max-rooms and -max-rooms-per-ip must be positive")
 	}
 	return nil
 }

@@ -57,6 +57,9 @@ func (m *Main) wire() error {
 		DefaultRoom: live.RoomConfig{TickInterval: c.Tick, MaxPerTick: c.MaxPerTick},
 		ConnHook:    handOverConn,
 		Log:         m.Log,
+		MaxRooms:    c.MaxRooms,
+
+		MaxRoomsPerAddr: c.MaxRoomsPerAddr, // -max-rooms-per-ip
 
 		SocketSendBuffer: c.SendBuffer, // -live-send-buffer
 		BatchLog:         batchLog,
@@ -139,7 +142,7 @@ func (m *Main) dplayerActor(r *http.Request) (danmaku.Actor, error) {
 	a, err := m.Auth.Authenticate(r)
 	if errors.Is(err, auth.ErrNoCredentials) && m.Config.Anonymous {
 		id, _ := m.Auth.NewAnonymousID()
-		return danmaku.Actor{UserID: id, Anonymous: true, IP: auth.RemoteIP(r)}, nil
+		return danmaku.Actor{UserID: id, Anonymous: true, Fresh: true, IP: auth.RemoteIP(r)}, nil
 	}
 	if errors.Is(err, auth.ErrNoCredentials) {
 		return danmaku.Actor{IP: auth.RemoteIP(r)}, nil
@@ -229,6 +232,7 @@ func (m *Main) openGuard() error {
 			return fmt.Errorf("-words: %w", err)
 		}
 		m.Guard = moderation.NewGuard(words, moderation.NewLimiter(limitCfg), moderation.NewBanList(), mode, nil)
+		m.Guard.Addrs = moderation.AddrGroups{IPv4Prefix: c.BanIPv4Prefix, IPv6Prefix: c.BanIPv6Prefix}
 		return nil
 	}
 	// In a cluster, bans, word lists, pauses, slow mode and rate limits
@@ -253,6 +257,7 @@ func (m *Main) openGuard() error {
 	}
 	m.Guard = moderation.NewGuard(words, limits, bans, mode, nil)
 	m.Guard.Pauses = rooms
+	m.Guard.Addrs = moderation.AddrGroups{IPv4Prefix: c.BanIPv4Prefix, IPv6Prefix: c.BanIPv6Prefix}
 	return nil
 }
 

@@ -132,7 +132,7 @@ func (b *Bans) Ban(ctx context.Context, ban moderation.Ban) error {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	defer cancel()
 	err = banScript.Run(ctx, b.client, []string{b.scopeKey(ban.Room), b.roomsKey()},
-		ban.UserID, value, time.Now().UnixMilli(), ban.Room, b.channel()).Err()
+		ban.Subject(), value, time.Now().UnixMilli(), ban.Room, b.channel()).Err()
 	if err != nil {
 		return b.opts.unavailable("ban", err)
 	}
@@ -158,6 +158,11 @@ func (b *Bans) Unban(ctx context.Context, user, room string) (bool, error) {
 // Check implements moderation.Bans from the local copy.
 func (b *Bans) Check(user, room string, now time.Time) (moderation.Ban, bool) {
 	return b.local.Check(user, room, now)
+}
+
+// CheckAddr implements moderation.AddrChecker from the local copy.
+func (b *Bans) CheckAddr(ip, room string, now time.Time) (moderation.Ban, bool) {
+	return b.local.CheckAddr(ip, room, now)
 }
 
 // List implements moderation.Bans from the local copy.
