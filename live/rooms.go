@@ -12,7 +12,7 @@ const (
 	// DefaultMaxRooms is the default of Config.MaxRooms.
 	DefaultMaxRooms = 100_000
 	// DefaultMaxRoomsPerAddr is the default of Config.MaxRoomsPerAddr.
-	DefaultMaxRoomsPerAddr = 256
+	DefaultMaxRoomsPerAddr = 64
 	// evictScan is how many rooms a full hub looks at to find an idle one.
 	evictScan = 256
 )

@@ -92,6 +92,11 @@ func (h *Hub) onData(c *nbio.Conn, data []byte) {
 	if f.failed {
 		return
 	}
+	if flooded(c) {
+		// The connection is being closed: what it sent is dropped.
+		f.failed = true
+		return
+	}
 	n := f.scan(data)
 	if parse := c.DataHandler(); n > 0 && parse != nil {
 		parse(c, data[:n])

@@ -170,7 +170,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.IntVar(&c.BanIPv4Prefix, "ban-ipv4-prefix", moderation.DefaultIPv4Prefix, "prefix length that groups IPv4 senders: a banned anonymous sender's ban holds for its group, and cookie-less senders are limited per group")
 	fs.IntVar(&c.BanIPv6Prefix, "ban-ipv6-prefix", moderation.DefaultIPv6Prefix, "prefix length that groups IPv6 senders, as -ban-ipv4-prefix")
 	fs.IntVar(&c.MaxRooms, "max-rooms", live.DefaultMaxRooms, "live rooms held in memory; when full, an idle room is evicted for a new one")
-	fs.IntVar(&c.MaxRoomsPerAddr, "max-rooms-per-ip", live.DefaultMaxRoomsPerAddr, "live rooms one IP address may create and still hold (a room that has viewers elsewhere or stored danmaku does not count)")
+	fs.IntVar(&c.MaxRoomsPerAddr, "max-rooms-per-ip", live.DefaultMaxRoomsPerAddr, "live rooms that viewers from one IP address (IPv6: one /64) may have created and the server still holds; at the limit one of its idle rooms is evicted for a new one")
 	fs.DurationVar(&c.Tick, "tick", live.DefaultTickInterval, "default tick of live rooms (100ms to 5s)")
 	fs.IntVar(&c.MaxPerTick, "max-per-tick", live.DefaultMaxPerTick, "default cap of danmaku broadcast per tick")
 	fs.IntVar(&c.SendBuffer, "live-send-buffer", 0, "SO_SNDBUF in bytes of live WebSocket viewers' sockets (0 keeps the kernel's autotuned size); small values make slow viewers fall behind sooner")
