@@ -8,6 +8,12 @@
 // (records.go converts to and from its records, and Guard.Restore puts a
 // stored state in force).
 //
+// Bans name a user or an address range (Ban.Addr, checked through
+// AddrChecker). Guard.BanUser follows a ban of an anonymous id to the
+// address group it was last seen from (AddrGroups: /32 and /64 by
+// default), and Guard limits a sender without a cookie (Actor.Fresh) by
+// that group, as tightly as a cookie holder by its id.
+//
 // Matching is meant to catch what a user would read as the word: texts and
 // listed words pass through the same Normalizer (compatibility forms,
 // width, case, accents, TR39 confusables, letter forms, leetspeak,
