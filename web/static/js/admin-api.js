@@ -130,7 +130,8 @@ export class AdminApi {
   ban(userId, roomId, reason, seconds) {
     return this.request('POST', '/admin/api/bans', { userId, room: roomId || undefined, reason, seconds });
   }
-  unban(userId, roomId) { return this.request('DELETE', `/admin/api/bans${q({ userId, room: roomId })}`); }
+  // unban lifts the ban of userId, or of the address range cidr, in roomId.
+  unban(userId, roomId, cidr) { return this.request('DELETE', `/admin/api/bans${q({ userId, cidr, room: roomId })}`); }
 
   room(id) { return this.request('GET', room(id)); }
   setRoom(id, patch) { return this.request('POST', room(id), patch); }

@@ -302,12 +302,15 @@ async function loadBans() {
     const where = b.room ? `in ${b.room}` : 'everywhere';
     const until = b.until && !String(b.until).startsWith('0001-') ? `until ${new Date(b.until).toLocaleString()}` : 'permanent';
     const li = el('li');
-    li.dataset.user = b.userId;
+    // An address ban names its range (addr) instead of a user; one that
+    // followed an anonymous id's ban says whose (for).
+    const who = b.userId || `address ${b.addr}${b.for ? ` (of ${b.for})` : ''}`;
+    li.dataset.user = b.userId || b.addr;
     const unban = el('button', 'Unban', { type: 'button' });
     unban.addEventListener('click', async () => {
-      if (await act('Unbanning', () => api.unban(b.userId, b.room || '')) !== undefined) loadBans();
+      if (await act('Unbanning', () => api.unban(b.userId, b.room || '', b.addr)) !== undefined) loadBans();
     });
-    li.append(el('span', `${b.userId} ${where}, ${until}${b.reason ? `: ${b.reason}` : ''}`), unban);
+    li.append(el('span', `${who} ${where}, ${until}${b.reason ? `: ${b.reason}` : ''}`), unban);
     list.append(li);
   }
 }
