@@ -159,3 +159,16 @@ func TestCookielessLimits(t *testing.T) {
 		t.Errorf("another address: %v", err)
 	}
 }
+
+// TestAddrBanRecord checks that an address ban, and the anonymous id it
+// followed, survive the round trip through a stored record.
+func TestAddrBanRecord(t *testing.T) {
+	b := Ban{Addr: "2001:db8:5:6::/64", For: "anon-1", Room: "r", Reason: "spam", By: "boss", Since: time.Unix(1_800_000_000, 0).UTC()}
+	got, ok := BanOf(BanRecord(b))
+	if !ok || got != b {
+		t.Fatalf("BanOf(BanRecord(%+v)) = %+v, %v", b, got, ok)
+	}
+	if _, ok := BanOf(danmaku.BanRecord{Room: "r"}); ok {
+		t.Fatal("a record naming neither a user nor an address gave a ban")
+	}
+}
