@@ -145,6 +145,27 @@ func embedFrame(t *testing.T, tab context.Context) context.Context {
 	return nil
 }
 
+// waitEmbedded reports whether expr becomes true in the embed page's
+// iframe within timeout. It attaches to the iframe's target afresh on each
+// try, each bounded by a few seconds: an attach made while the frame is
+// still navigating can hang.
+func waitEmbedded(t *testing.T, tab context.Context, expr string, timeout time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		frame := embedFrame(t, tab)
+		if frame == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(frame, 3*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
 func testMount(t *testing.T, srv *testenv.Server, allowed, other string, tab context.Context) {
 	obj := fmt.Sprintf("mount-%d", time.Now().UnixNano())
 	srv.Send(t, obj, "u1", map[string]any{"text": "mounted danmaku", "time": 0.5})
@@ -156,16 +177,10 @@ func testMount(t *testing.T, srv *testenv.Server, allowed, other string, tab con
 	if !strings.HasPrefix(src, srv.URL()+"/embed/"+obj+"?src=") {
 		t.Fatalf("the iframe shows %q, want the embed page of %s", src, obj)
 	}
-	var frame context.Context
-	for deadline := time.Now().Add(20 * time.Second); frame == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		frame = embedFrame(t, tab)
+	if !waitEmbedded(t, tab, `document.body !== null && document.body.hasAttribute('data-embed') && window.__danmaku !== undefined &&
+		getComputedStyle(document.querySelector('header')).display === 'none'`, 40*time.Second) {
+		t.Fatal("the iframe of an allowed origin does not show danmakud's embedded player without the page's header")
 	}
-	if frame == nil {
-		t.Fatal("the embed page did not load in the iframe of an allowed origin")
-	}
-	browsertest.WaitFor(t, frame, `document.body !== null && document.body.hasAttribute('data-embed') && window.__danmaku !== undefined &&
-		getComputedStyle(document.querySelector('header')).display === 'none'`,
-		20*time.Second, "the framed page is not danmakud's embedded player without the page's header")
 	if !browsertest.Eval[bool](t, tab, `(() => { window.mounted.destroy(); return document.querySelector('#box iframe') === null; })()`) {
 		t.Errorf("destroy left the iframe")
 	}
