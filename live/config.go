@@ -71,17 +71,25 @@ type Sender interface {
 	Send(ctx context.Context, a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error)
 }
 
-// Ticker is the tick source of a room; Config.NewTicker makes one. It lets
-// tests stall and drive the ticker.
+// Ticker is the tick source of a room; Config.NewTicker makes one, whose
+// first tick comes after the duration it is given. After each tick the
+// room calls Reset with the time left to its next tick boundary, so that
+// ticks stay on the room's grid (its epoch plus whole intervals) however
+// late one ran, and a room that wakes from parking ticks on the grid at
+// once. It lets tests stall and drive the ticker.
 type Ticker interface {
 	C() <-chan time.Time
+	// Reset makes the next tick come after d.
+	Reset(d time.Duration)
 	Stop()
 }
 
-type realTicker struct{ t *time.Ticker }
+// realTicker is a Ticker on a time.Timer.
+type realTicker struct{ t *time.Timer }
 
-func (r realTicker) C() <-chan time.Time { return r.t.C }
-func (r realTicker) Stop()               { r.t.Stop() }
+func (r realTicker) C() <-chan time.Time   { return r.t.C }
+func (r realTicker) Reset(d time.Duration) { r.t.Reset(d) }
+func (r realTicker) Stop()                 { r.t.Stop() }
 
 // Config configures a Hub. The zero Config is usable: real clock, no
 // sending over WebSocket (until SetSender), same-origin check, default
@@ -123,8 +131,10 @@ type Config struct {
 	// (default 30 s); a connection that sends nothing for three intervals
 	// is closed.
 	PingInterval time.Duration
-	// IdleRoomTicks is how many ticks a room with no viewers and nothing
-	// pending lives on, keeping its recent batches for joiners (default 60).
+	// IdleRoomTicks is how many tick intervals a room with no viewers and
+	// nothing pending lives on, keeping its recent batches for joiners
+	// (default 60). Such a room is parked meanwhile: it does not tick, and
+	// the hub's sweep evicts it when the time is over (see rooms.go).
 	IdleRoomTicks int
 	// BatchLog, when not nil, keeps the rooms' batches for History, so
 	// that a room's seq goes on after an eviction or a restart and a
@@ -161,7 +171,7 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	if c.NewTicker == nil {
-		c.NewTicker = func(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
+		c.NewTicker = func(d time.Duration) Ticker { return realTicker{time.NewTimer(d)} }
 	}
 	if c.QueueLen <= 0 {
 		c.QueueLen = 16

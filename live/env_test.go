@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,11 +34,17 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// manualTicker ticks only when the test sends on it.
-type manualTicker struct{ ch chan time.Time }
+// manualTicker ticks only when the test sends on it. It records the delay
+// its room asked for the first tick and whether the room stopped it.
+type manualTicker struct {
+	ch      chan time.Time
+	first   time.Duration
+	stopped atomic.Bool
+}
 
 func (m *manualTicker) C() <-chan time.Time { return m.ch }
-func (m *manualTicker) Stop()               {}
+func (m *manualTicker) Reset(time.Duration) {}
+func (m *manualTicker) Stop()               { m.stopped.Store(true) }
 
 // env is a hub behind a real HTTP server on loopback, with a fake clock and
 // manual tickers.
@@ -60,8 +67,8 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	e.ids = danmaku.NewIDGenNode(7, e.clock.Now)
 	cfg := Config{
 		Now: e.clock.Now,
-		NewTicker: func(time.Duration) Ticker {
-			m := &manualTicker{ch: make(chan time.Time)}
+		NewTicker: func(d time.Duration) Ticker {
+			m := &manualTicker{ch: make(chan time.Time), first: d}
 			e.tickers <- m
 			return m
 		},

@@ -23,6 +23,7 @@ import (
 type stillTicker struct{ ch chan time.Time }
 
 func (s stillTicker) C() <-chan time.Time { return s.ch }
+func (s stillTicker) Reset(time.Duration) {}
 func (s stillTicker) Stop()               {}
 
 // FuzzClientMessage sends each input as one WebSocket text frame to a real

@@ -47,6 +47,14 @@ type Hub struct {
 	hist     *history // Rooms' history epochs and their BatchLog writer.
 	scanners sync.Map // *nbio.Conn to its *frameScanner, while it is open.
 	evicted  atomic.Uint64
+	ticking  atomic.Int64 // Rooms whose tick loop runs.
+	// quit ends the sweep of parked rooms (see rooms.go).
+	quit chan struct{}
+
+	// parkMu guards parked, the rooms that parked and when they go; it is
+	// taken after h.mu and r.mu, never before.
+	parkMu sync.Mutex
+	parked map[*room]time.Time
 
 	mu       sync.Mutex
 	rooms    map[string]*room
@@ -73,6 +81,8 @@ func New(cfg Config) (*Hub, error) {
 		sessions: make(map[string]Session),
 		byAddr:   make(map[string]map[string]struct{}),
 		creator:  make(map[string]string),
+		quit:     make(chan struct{}),
+		parked:   make(map[*room]time.Time),
 	}
 	h.hist = newHistory(&cfg)
 	logging.SetLevel(logging.LevelError) // nbio logs every engine start at info.
@@ -107,6 +117,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("live: start poller: %w", err)
 	}
 	h.upgrader = h.newUpgrader()
+	h.wg.Go(h.sweepLoop)
 	return h, nil
 }
 
@@ -134,6 +145,7 @@ func (h *Hub) Close() error {
 	}
 	h.rooms = map[string]*room{}
 	h.byAddr, h.creator = map[string]map[string]struct{}{}, map[string]string{}
+	close(h.quit)
 	h.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.Lock()
@@ -229,6 +241,9 @@ func (h *Hub) SetRoomConfig(objectID string, c RoomConfig) error {
 				}
 			}
 		}
+		// After the send: a parked room wakes to apply it, and a room
+		// about to park sees it waiting and stays awake (see tick).
+		r.wake()
 	}
 	return nil
 }
@@ -284,24 +299,6 @@ func (h *Hub) roomCreated(objectID string) (*room, bool, error) {
 	return r, true, nil
 }
 
-// removeIfIdle removes r if it still has no viewers and nothing pending,
-// and reports whether it did.
-func (h *Hub) removeIfIdle(r *room) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return true // Evicted meanwhile.
-	}
-	if len(r.viewers) > 0 || len(r.slots) > 0 {
-		return false
-	}
-	r.closed = true
-	h.dropLocked(r)
-	return true
-}
-
 // noteLag records how late a tick ran.
 func (h *Hub) noteLag(lag, interval time.Duration) {
 	if lag > interval/2 {
@@ -318,6 +315,7 @@ func (h *Hub) noteLag(lag, interval time.Duration) {
 // Stats is a snapshot of the hub's counters since New.
 type Stats struct {
 	Rooms           int
+	TickingRooms    int    // Rooms whose tick loop runs; the others are parked.
 	EvictedRooms    uint64 // Idle rooms evicted to make space for others.
 	Viewers         int
 	Published       uint64        // Danmaku given to Publish (shadow ones excluded).
@@ -342,6 +340,7 @@ func (h *Hub) Stats() Stats {
 	s := &h.stats
 	return Stats{
 		Rooms:           rooms,
+		TickingRooms:    int(h.ticking.Load()),
 		EvictedRooms:    h.evicted.Load(),
 		Viewers:         int(s.viewers.Load()),
 		Published:       s.published.Load(),

@@ -434,6 +434,9 @@ func TestLiveSessionOffsets(t *testing.T) {
 	}
 }
 
+// TestIdleRoomIsRemoved checks that a room nobody watches parks at the
+// tick that flushes its last danmaku, and that the hub's sweep evicts it
+// once the idle ticks are over, not before.
 func TestIdleRoomIsRemoved(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.IdleRoomTicks = 2 })
 	e.publish("v1", "alice", "nobody watches", false)
@@ -441,11 +444,18 @@ func TestIdleRoomIsRemoved(t *testing.T) {
 	if st := e.hub.Stats(); st.Rooms != 1 {
 		t.Fatalf("rooms = %d", st.Rooms)
 	}
-	for range 2 {
-		e.tick(tk)
+	e.tick(tk) // Flushes the danmaku; the room is left idle and parks.
+	waitTicking(t, e.hub, 0)
+	if !tk.stopped.Load() {
+		t.Fatal("a parked room left its ticker running")
 	}
-	// The room removes itself after the second tick (one to flush, one
-	// idle); poll the count, since removal follows the tick.
+	// The tick that parked it counts as the first idle one: one more
+	// interval to go.
+	if n := e.hub.sweep(e.clock.Now().Add(DefaultTickInterval - time.Millisecond)); n != 0 || e.hub.Stats().Rooms != 1 {
+		t.Fatalf("swept %d rooms before the idle time was over", n)
+	}
+	e.clock.Advance(DefaultTickInterval)
+	// The hub's own sweep evicts it; poll, since it runs every second.
 	deadline := time.Now().Add(10 * time.Second)
 	for e.hub.Stats().Rooms != 0 {
 		if time.Now().After(deadline) {

@@ -20,7 +20,6 @@ type room struct {
 	id     string
 	reconf chan RoomConfig
 	stop   chan struct{}
-	done   chan struct{}
 	// remote, when set, feeds the room's batches from a cluster; ready is
 	// closed once the room holds the cluster's recent batches.
 	remote Remote
@@ -44,9 +43,15 @@ type room struct {
 	recentDeleted map[danmaku.ID]struct{}
 	deleteOrder   []danmaku.ID
 	viewers       map[*viewer]struct{}
-	idle          int
 	lastPing      time.Time
 	closed        bool
+	// running reports whether the room's tick loop runs. A room with no
+	// viewers and nothing pending parks instead: its loop ends, so that it
+	// costs no goroutine and no wake-ups, and the hub's sweep evicts it
+	// at idleUntil unless a join, a send or a reconfiguration wakes it
+	// first (see wakeLocked).
+	running   bool
+	idleUntil time.Time
 }
 
 func newRoom(h *Hub, id string, cfg RoomConfig, now time.Time) *room {
@@ -59,14 +64,21 @@ func newRoom(h *Hub, id string, cfg RoomConfig, now time.Time) *room {
 		id:        id,
 		reconf:    make(chan RoomConfig, 1),
 		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
 		ready:     ready,
 		cfg:       cfg.withDefaults(),
 		epoch:     now,
 		histEpoch: h.hist.roomEpoch(),
 		viewers:   make(map[*viewer]struct{}),
 		lastPing:  now,
+		running:   true, // The hub starts run at once.
 	}
+}
+
+// untilNextTick returns the time from now to the room's next tick
+// boundary: the end of the interval now is in.
+func (r *room) untilNextTick(now time.Time) time.Duration {
+	next := r.epoch.Add(time.Duration(r.slotIndex(now)+1) * r.cfg.TickInterval)
+	return next.Sub(now)
 }
 
 // slotIndex returns the interval number of t.
@@ -97,21 +109,55 @@ func (r *room) add(d *danmaku.Danmaku, priority bool, now time.Time) bool {
 	if !s.buf.Add(d, priority) {
 		r.hub.stats.droppedPending.Add(1)
 	}
+	r.wakeLocked()
 	return true
 }
 
-// run is the room's tick loop.
+// wake restarts the tick loop of a parked room; see wakeLocked.
+func (r *room) wake() {
+	r.mu.Lock()
+	r.wakeLocked()
+	r.mu.Unlock()
+}
+
+// wakeLocked restarts the tick loop of a parked room that is not closed.
+// The loop ticks on the room's grid from the boundary after now, so a
+// danmaku sent to a parked room goes out at the end of its interval, as
+// in a room that never parked. A parked room has no viewers, so its ping
+// clock starts over. r.mu must be held.
+func (r *room) wakeLocked() {
+	if r.running || r.closed {
+		return
+	}
+	r.running = true
+	r.idleUntil = time.Time{}
+	r.lastPing = r.hub.cfg.Now()
+	// Close marks every room closed before it waits for the loops, so
+	// this Add happens before that Wait.
+	r.hub.wg.Go(r.loop)
+}
+
+// run seeds a new room's recent batches, then runs its tick loop.
 func (r *room) run() {
-	defer close(r.done)
 	if r.remote != nil {
 		r.seedRemote(r.remote)
 	} else if l := r.hub.hist.log; l != nil {
 		r.seedLog(l)
 	}
+	r.loop()
+}
+
+// loop is the room's tick loop. It returns when the room closes, or when
+// a tick finds the room idle and parks it.
+func (r *room) loop() {
+	h := r.hub
+	h.ticking.Add(1)
+	defer h.ticking.Add(-1)
 	r.mu.Lock()
 	interval := r.cfg.TickInterval
+	first := r.untilNextTick(h.cfg.Now())
 	r.mu.Unlock()
-	t := r.hub.cfg.NewTicker(interval)
+	t := h.cfg.NewTicker(first)
 	defer func() { t.Stop() }()
 	for {
 		select {
@@ -121,20 +167,23 @@ func (r *room) run() {
 			r.tickAll()
 			r.mu.Lock()
 			r.cfg = c.withDefaults()
-			r.epoch = r.hub.cfg.Now()
+			r.epoch = h.cfg.Now()
 			interval = r.cfg.TickInterval
 			r.mu.Unlock()
 			t.Stop()
-			t = r.hub.cfg.NewTicker(interval)
+			t = h.cfg.NewTicker(interval)
 		case at := <-t.C():
-			if lag := r.hub.cfg.Now().Sub(at); lag > 0 {
-				r.hub.noteLag(lag, interval)
+			if lag := h.cfg.Now().Sub(at); lag > 0 {
+				h.noteLag(lag, interval)
 			}
-			if r.tick(false) {
-				if r.hub.removeIfIdle(r) {
-					return
-				}
+			if until, parked := r.tick(false); parked {
+				h.notePark(r, until)
+				return
 			}
+			r.mu.Lock()
+			next := r.untilNextTick(h.cfg.Now())
+			r.mu.Unlock()
+			t.Reset(next)
 		}
 	}
 }
@@ -146,8 +195,11 @@ func (r *room) tickAll() { r.tick(true) }
 // tick merges every complete interval that is still pending into one batch
 // each, in order with contiguous seq, and sends them to every viewer. A
 // late ticker therefore loses nothing: the intervals it missed are merged
-// now. It reports whether the room has been idle long enough to go.
-func (r *room) tick(all bool) (idle bool) {
+// now. When the room is left with no viewers, nothing pending and no
+// reconfiguration waiting, and all is false, the room parks: tick reports
+// parked and the time until which the room is kept, and the caller ends
+// the loop.
+func (r *room) tick(all bool) (idleUntil time.Time, parked bool) {
 	r.fanMu.Lock()
 	defer r.fanMu.Unlock()
 	h := r.hub
@@ -198,12 +250,15 @@ func (r *room) tick(all bool) (idle bool) {
 	if len(msgs) > 0 || ping != nil {
 		vs = r.snapshotLocked()
 	}
-	if len(r.viewers) == 0 && len(r.slots) == 0 {
-		r.idle++
-	} else {
-		r.idle = 0
+	// A reconfiguration sent before this check is seen here; one sent
+	// after it wakes the room (SetRoomConfig).
+	if !all && len(r.viewers) == 0 && len(r.slots) == 0 && len(r.reconf) == 0 {
+		// This tick counts as the first of the idle ones, as it did when
+		// idle rooms ticked on.
+		r.running, parked = false, true
+		r.idleUntil = now.Add(time.Duration(h.cfg.IdleRoomTicks-1) * r.cfg.TickInterval)
+		idleUntil = r.idleUntil
 	}
-	idle = r.idle >= h.cfg.IdleRoomTicks
 	r.mu.Unlock()
 
 	// Logged in tick order by the history's writer, never waited for.
@@ -216,7 +271,7 @@ func (r *room) tick(all bool) (idle bool) {
 			v.ping(ping)
 		}
 	})
-	return idle
+	return idleUntil, parked
 }
 
 // pingMessage keeps idle connections alive: a WebSocket ping frame, or an
@@ -246,7 +301,7 @@ func (r *room) join(v *viewer, live *Session, rs *resumeFrom) bool {
 	}
 	r.viewers[v] = struct{}{}
 	r.hub.stats.viewers.Add(1)
-	r.idle = 0
+	r.wakeLocked()
 	st := roomState{
 		ObjectID:   r.id,
 		TickMs:     r.cfg.TickInterval.Milliseconds(),

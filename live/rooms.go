@@ -15,6 +15,9 @@ const (
 	DefaultMaxRoomsPerAddr = 64
 	// evictScan is how many rooms a full hub looks at to find an idle one.
 	evictScan = 256
+	// sweepInterval is how often the hub looks for parked rooms whose
+	// idle time is over.
+	sweepInterval = time.Second
 )
 
 // addrGroup returns the group that counts the rooms created from ip: the
@@ -129,9 +132,74 @@ func (h *Hub) dropLocked(r *room) {
 			delete(h.byAddr, g)
 		}
 	}
+	h.parkMu.Lock()
+	delete(h.parked, r)
+	h.parkMu.Unlock()
 	if r.remote != nil {
 		// Under h.mu, so that a room made next for the same id follows
 		// only after this one stopped following.
 		r.remote.Unfollow(r.id)
 	}
+}
+
+// notePark records that r parked and is to be evicted at until unless it
+// wakes first. A room that wakes stays recorded: the sweep checks the
+// room itself before it evicts, and forgets rooms that run.
+func (h *Hub) notePark(r *room, until time.Time) {
+	h.parkMu.Lock()
+	h.parked[r] = until
+	h.parkMu.Unlock()
+}
+
+// sweepLoop evicts parked rooms whose idle time is over, every
+// sweepInterval until the hub closes: one goroutine and one timer for all
+// the parked rooms.
+func (h *Hub) sweepLoop() {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.quit:
+			return
+		case <-t.C:
+			h.sweep(h.cfg.Now())
+		}
+	}
+}
+
+// sweep evicts the parked rooms whose idle time is over at now, and
+// returns how many it evicted.
+func (h *Hub) sweep(now time.Time) int {
+	var due []*room
+	h.parkMu.Lock()
+	for r, until := range h.parked {
+		if !now.Before(until) {
+			due = append(due, r)
+		}
+	}
+	h.parkMu.Unlock()
+	n := 0
+	for _, r := range due {
+		h.mu.Lock()
+		r.mu.Lock()
+		idle := !r.closed && !r.running && !now.Before(r.idleUntil) && len(r.viewers) == 0 && len(r.slots) == 0
+		if idle {
+			r.closed = true
+		}
+		h.parkMu.Lock()
+		switch {
+		case idle || r.closed || r.running:
+			delete(h.parked, r) // Evicted now, gone already, or awake.
+		default:
+			h.parked[r] = r.idleUntil // Parked again since, for longer.
+		}
+		h.parkMu.Unlock()
+		r.mu.Unlock()
+		if idle {
+			h.dropLocked(r)
+			n++
+		}
+		h.mu.Unlock()
+	}
+	return n
 }

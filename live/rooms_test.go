@@ -7,6 +7,7 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/internal/wsclient"
 )
 
 func newBoundedHub(t *testing.T, maxRooms, perAddr int) *Hub {
@@ -91,5 +92,126 @@ func TestFullHubEvictsIdleRoom(t *testing.T) {
 	}
 	if _, err := h.room("another"); danmaku.ErrorCode(err) != danmaku.EUNAVAILABLE {
 		t.Fatalf("a full hub of busy rooms: %v, want EUNAVAILABLE", err)
+	}
+}
+
+// waitTicking waits until n rooms of h run their tick loop: a room that
+// parks ends its loop just after its last tick.
+func waitTicking(t *testing.T, h *Hub, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Stats().TickingRooms != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("ticking rooms = %d, want %d", h.Stats().TickingRooms, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitViewers waits until h counts n viewers: a viewer that closes its
+// connection leaves its room when the server notices.
+func waitViewers(t *testing.T, h *Hub, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Stats().Viewers != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("viewers = %d, want %d", h.Stats().Viewers, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noNewTicker fails the test if a room made a ticker it was not expected
+// to make: a parked room asks for none.
+func noNewTicker(t *testing.T, e *env) {
+	t.Helper()
+	select {
+	case <-e.tickers:
+		t.Fatal("a parked room made a ticker")
+	default:
+	}
+}
+
+// TestParkedRoomWakes checks that a room whose last viewer left parks (its
+// ticker stopped, no loop, no new ticker), and that a joiner, a send and a
+// reconfiguration each wake it: the joiner gets its welcome with the recent
+// batches, a send goes out at the next boundary of the room's tick grid
+// with the next seq, and the new settings apply.
+func TestParkedRoomWakes(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.IdleRoomTicks = 3 })
+	c1 := e.dial("v1", wsclient.Options{})
+	tk := e.ticker()
+	readType(t, c1, "welcome")
+	e.publish("v1", "alice", "first", false)
+	e.tick(tk)
+	if b := readType(t, c1, "batch"); b.Seq != 1 {
+		t.Fatalf("batch = %s", b.raw)
+	}
+	c1.Close()
+	waitViewers(t, e.hub, 0)
+	ticks := e.hub.Stats().Ticks
+	e.tick(tk) // Nobody watches and nothing is pending: the room parks.
+	waitTicking(t, e.hub, 0)
+	if !tk.stopped.Load() {
+		t.Fatal("a parked room left its ticker running")
+	}
+	noNewTicker(t, e)
+	if st := e.hub.Stats(); st.Rooms != 1 || st.Ticks != ticks+1 {
+		t.Fatalf("after parking: %d rooms, %d ticks; want 1 and %d", st.Rooms, st.Ticks, ticks+1)
+	}
+
+	// A joiner wakes it 1.3 s later, before the idle time is over, and
+	// gets the recent batches; the room ticks again at the grid's next
+	// boundary, 0.7 s away.
+	e.clock.Advance(1300 * time.Millisecond)
+	c2 := e.dial("v1", wsclient.Options{})
+	w := readType(t, c2, "welcome")
+	if w.Room.Seq != 1 || len(w.Batches) != 1 || texts(w.Batches[0].Items) != "first" {
+		t.Fatalf("welcome from a parked room = %s", w.raw)
+	}
+	tk = e.ticker()
+	if tk.first != 700*time.Millisecond {
+		t.Errorf("first tick after waking in %v, want 700ms (the tick grid)", tk.first)
+	}
+	if n := e.hub.sweep(e.clock.Now().Add(time.Hour)); n != 0 {
+		t.Fatal("the sweep evicted a room that woke")
+	}
+	c2.Close()
+	waitViewers(t, e.hub, 0)
+	e.clock.Advance(700 * time.Millisecond)
+	tk.ch <- e.clock.Now()
+	waitTicking(t, e.hub, 0)
+
+	// A send 0.4 s into the next interval wakes it; the batch comes at the
+	// end of that interval, with the next seq.
+	e.clock.Advance(400 * time.Millisecond)
+	d := e.publish("v1", "bob", "to a parked room", false)
+	tk = e.ticker()
+	if tk.first != 600*time.Millisecond {
+		t.Errorf("first tick after waking in %v, want 600ms (the tick grid)", tk.first)
+	}
+	waitTicking(t, e.hub, 1)
+	c3 := e.dial("v1", wsclient.Options{})
+	readType(t, c3, "welcome")
+	e.clock.Advance(600 * time.Millisecond)
+	tk.ch <- e.clock.Now()
+	b := readType(t, c3, "batch")
+	if b.Seq != 2 || len(b.Items) != 1 || b.Items[0].ID != d.ID || b.At != e.clock.Now().UnixMilli() {
+		t.Fatalf("batch = %s, want seq 2 at %d", b.raw, e.clock.Now().UnixMilli())
+	}
+	c3.Close()
+	waitViewers(t, e.hub, 0)
+	e.tick(tk)
+	waitTicking(t, e.hub, 0)
+
+	// A reconfiguration wakes it too, and applies.
+	if err := e.hub.SetRoomConfig("v1", RoomConfig{MaxPerTick: 5}); err != nil {
+		t.Fatal(err)
+	}
+	e.ticker() // The woken loop's,
+	e.ticker() // and the one it makes for the new settings.
+	c4 := e.dial("v1", wsclient.Options{})
+	if w := readType(t, c4, "welcome"); w.Room.MaxPerTick != 5 || w.Room.Seq != 2 {
+		t.Fatalf("welcome after a reconfiguration of a parked room = %s", w.raw)
 	}
 }
