@@ -10,6 +10,9 @@
 //
 // WebSocket viewers are moved onto an event-loop poller (lesismal/nbio)
 // after the upgrade, so an idle viewer costs no goroutine and no buffers.
+// Likewise a room with no viewers and nothing pending parks: its tick loop
+// ends until a join, a send or a new setting wakes it, and one sweep for
+// the whole hub evicts the rooms parked for Config.IdleRoomTicks intervals.
 package live
 
 import (
