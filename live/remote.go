@@ -20,11 +20,19 @@ import (
 // while its broker is unreachable) with the room's local seq.
 type Remote interface {
 	// Follow is called once, from the room's goroutine, when the hub makes
-	// a room. It returns the room's recent batches, oldest first, for the
-	// welcome of joiners, and from then on hands the room's new batches to
-	// Hub.HandleBatch and its deletes to Hub.HandleDelete until Unfollow.
-	// It must not block for long: joiners wait for it.
-	Follow(objectID string) []danmaku.Batch
+	// a room. It returns the room's history epoch, the same on every node
+	// (empty when it cannot tell now: the room then keeps an epoch of its
+	// own), its recent batches, oldest first, for the welcome of joiners,
+	// and the danmaku deleted lately, which the hub leaves out of them.
+	// From then on it hands the room's new batches to Hub.HandleBatch and
+	// its deletes to Hub.HandleDelete until Unfollow. It must not block
+	// for long: joiners wait for it.
+	Follow(objectID string) (epoch string, recent []danmaku.Batch, deleted []danmaku.ID)
+	// BatchesAfter returns, for a viewer that resumes, the room's batches
+	// whose seq is above since, oldest first, at most limit of them, and
+	// the ids of danmaku deleted since then. An error means the Remote
+	// cannot answer: the viewer gets "recovered":false.
+	BatchesAfter(objectID string, since uint64, limit int) ([]danmaku.Batch, []danmaku.ID, error)
 	// Unfollow is called when the room goes (idle, or the hub closes).
 	Unfollow(objectID string)
 
@@ -96,18 +104,17 @@ func decodeRemote(epoch string, b danmaku.Batch) (*message, error) {
 	return m, nil
 }
 
-// seedRemote fills a new room's recent batches from its Remote.
+// seedRemote fills a new room's history epoch and recent batches from
+// its Remote.
 func (r *room) seedRemote(rem Remote) {
 	defer close(r.ready)
-	var ring []*message
-	for _, b := range rem.Follow(r.id) {
-		m, err := decodeRemote(r.histEpoch, b)
-		if err != nil {
-			r.hub.log.Error("live: seed room", "objectId", r.id, "err", err)
-			continue
-		}
-		ring = append(ring, m)
+	epoch, recent, deleted := rem.Follow(r.id)
+	r.mu.Lock()
+	if epoch != "" {
+		r.histEpoch = epoch
 	}
+	r.mu.Unlock()
+	ring := r.decodeLogged(recent, deleted)
 	if len(ring) > RingSize {
 		ring = ring[len(ring)-RingSize:]
 	}
@@ -118,6 +125,20 @@ func (r *room) seedRemote(rem Remote) {
 		r.remoteSeq = r.seq
 	}
 	r.mu.Unlock()
+}
+
+// readRemoteResume reads from the Remote the batches after rs.since, for
+// a join that resumes; nil when the Remote cannot serve it.
+func (r *room) readRemoteResume(rs *resumeFrom) []*message {
+	if rs.epoch != r.histEpoch {
+		return nil
+	}
+	bs, deleted, err := r.remote.BatchesAfter(r.id, rs.since, maxResumeBatches+1)
+	if err != nil {
+		r.hub.log.Warn("live: read the cluster's batches for a resume", "objectId", r.id, "err", err)
+		return nil
+	}
+	return r.decodeLogged(bs, deleted)
 }
 
 // HandleBatch fans a batch made elsewhere (see Remote) out to the local

@@ -48,8 +48,9 @@ type cluster struct {
 	addr   string
 	rdb    *goredis.Client
 	prefix string
-	// Settings of the members started next; zero means the fast test ones.
-	tick, poll, ttl time.Duration
+	// Settings of the members started next; zero means the fast test ones
+	// (and the default history window).
+	tick, poll, ttl, history time.Duration
 }
 
 func newCluster(t testing.TB) *cluster {
@@ -87,7 +88,7 @@ func (c *cluster) start(id, addr string) *member {
 		t.Fatal(err)
 	}
 	rdb := NewClient(addr)
-	node, err := New(Config{Client: rdb, Hub: hub, NodeID: id, Prefix: c.prefix, LeaseTTL: ttl, Poll: poll})
+	node, err := New(Config{Client: rdb, Hub: hub, NodeID: id, Prefix: c.prefix, LeaseTTL: ttl, Poll: poll, History: c.history})
 	if err != nil {
 		t.Fatal(err)
 	}
