@@ -11,8 +11,10 @@ import (
 
 // Remote is the cluster side of a hub: the Broker of a cluster (see
 // danmaku.Broker) follows rooms for the hub, feeding it the batches and
-// retractions of each room's leader through HandleBatch and HandleDelete,
-// and shares room settings and live sessions between nodes. Give it to
+// retractions of each room's leader through HandleBatch and HandleDelete
+// (and a new history epoch, should the cluster lose a room's history,
+// through HandleEpoch), serves resumes from the cluster's history, and
+// shares room settings and live sessions between nodes. Give it to
 // the hub with SetRemote before serving.
 //
 // With a Remote set, a room's own ticker still runs: it pings viewers, and
@@ -188,6 +190,46 @@ func (h *Hub) HandleBatch(objectID string, b danmaku.Batch) error {
 	}
 	h.fanout(vs, func(v *viewer) { v.deliver([]*message{m}, &h.cfg, &h.stats) })
 	return nil
+}
+
+// CloseHistoryReset is the WebSocket close code (Service Restart) of the
+// viewers of a room whose history the cluster lost (see HandleEpoch):
+// they reconnect and get the room's new epoch.
+const CloseHistoryReset = 1012
+
+// HandleEpoch tells the hub that a room's history is now named epoch (see
+// Remote): the cluster lost the room's history, and its seq starts again.
+// A room here whose epoch differs forgets its seq and recent batches and
+// disconnects its viewers with CloseHistoryReset, so that they reconnect
+// and read what they missed by time; it takes the cluster's epoch even if
+// it had one of its own (made while the cluster was unreachable). A room
+// nobody watches here ignores it.
+func (h *Hub) HandleEpoch(objectID, epoch string) {
+	h.mu.Lock()
+	r := h.rooms[objectID]
+	h.mu.Unlock()
+	if r == nil || epoch == "" {
+		return
+	}
+	<-r.ready
+	r.fanMu.Lock()
+	defer r.fanMu.Unlock()
+	r.mu.Lock()
+	if r.closed || r.histEpoch == epoch {
+		r.mu.Unlock()
+		return
+	}
+	h.log.Warn("live: the cluster's history of a room was reset", "objectId", objectID, "epoch", epoch, "was", r.histEpoch, "seq", r.seq)
+	r.histEpoch = epoch
+	r.seq, r.remoteSeq = 0, 0
+	r.ring = nil
+	clear(r.recentDeleted)
+	r.deleteOrder = nil
+	vs := r.snapshotLocked()
+	r.mu.Unlock()
+	for _, v := range vs {
+		v.close(CloseHistoryReset, "the room's history was reset; reconnect")
+	}
 }
 
 // HandleDelete withdraws a danmaku that the cluster retracted from this

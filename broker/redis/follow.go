@@ -52,7 +52,7 @@ func (n *Node) Follow(objectID string) (string, []danmaku.Batch, []danmaku.ID) {
 			epoch, recent, deleted, last = "", nil, nil, ""
 		}
 	}
-	n.wg.Go(func() { n.follow(ctx, objectID, last) })
+	n.wg.Go(func() { n.follow(ctx, objectID, last, epoch) })
 	return epoch, recent, deleted
 }
 
@@ -197,8 +197,10 @@ func (n *Node) recent(ctx context.Context, objectID string) ([]danmaku.Batch, st
 
 // follow reads the room's output stream after last and hands every entry
 // to the hub until ctx ends. An empty last means "from now on", once Redis
-// answers.
-func (n *Node) follow(ctx context.Context, objectID, last string) {
+// answers. A batch whose epoch is not epoch (the room's history was lost,
+// or the room was made while Redis was unreachable) goes to the hub's
+// HandleEpoch first.
+func (n *Node) follow(ctx context.Context, objectID, last, epoch string) {
 	out := n.key(objectID, "out")
 	for ctx.Err() == nil {
 		if !n.up.Load() {
@@ -228,6 +230,10 @@ func (n *Node) follow(ctx context.Context, objectID, last string) {
 		for _, s := range res {
 			for _, m := range s.Messages {
 				last = m.ID
+				if e, ok := m.Values["epoch"].(string); ok && e != epoch {
+					epoch = e
+					n.hub.HandleEpoch(objectID, e)
+				}
 				n.apply(objectID, m)
 			}
 		}

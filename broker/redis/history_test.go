@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -213,6 +214,49 @@ func TestTrimID(t *testing.T) {
 	}{{1, "1-0"}, {3, "3-0"}, {live.RingSize + 5, strconv.Itoa(live.RingSize-1) + "-0"}} {
 		if got := st.keepID(tc.added); got != tc.want {
 			t.Errorf("keepID(%d) = %q, want %q", tc.added, got, tc.want)
+		}
+	}
+}
+
+// TestHistoryLost checks what happens when Redis loses a room's history
+// (its keys are deleted, as a flush would): the next batch starts seq
+// again under a new epoch, every node's viewers of the room are
+// disconnected with live.CloseHistoryReset, and joiners get the new epoch.
+func TestHistoryLost(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.start("a", ""), c.start("b", "")
+	va, vb := a.view(t, "h4"), b.view(t, "h4")
+	var want []string
+	sendTicks(t, c, a, "h4", 3, &want)
+	ctx := context.Background()
+	old, err := a.node.epoch(ctx, "h4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"state", "out", "in", "lease", "deleted"} {
+		if err := c.rdb.Del(ctx, c.prefix+":{h4}:"+k).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendTicks(t, c, b, "h4", 1, &want)
+	for name, v := range map[string]*viewer{"a": va, "b": vb} {
+		_ = v.conn.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			_, _, err := v.conn.ReadMessage()
+			if err == nil {
+				continue
+			}
+			var ce *wsclient.CloseError
+			if !errors.As(err, &ce) || ce.Code != live.CloseHistoryReset {
+				t.Fatalf("viewer on node %s: %v, want the close %d", name, err, live.CloseHistoryReset)
+			}
+			break
+		}
+	}
+	for _, m := range []*member{a, b} {
+		w := rawWelcome(t, m, "h4")
+		if w.Room.Epoch == "" || w.Room.Epoch == old || w.Room.Seq != 1 || len(w.Batches) != 1 || w.Batches[0].Items[0].Content.Text != want[3] {
+			t.Fatalf("welcome after the loss: epoch %q (was %q), seq %d, %d batches; want a new epoch and batch 1 with %s", w.Room.Epoch, old, w.Room.Seq, len(w.Batches), want[3])
 		}
 	}
 }

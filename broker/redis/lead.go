@@ -41,20 +41,21 @@ return 0
 // to the history window and moves the consumed input position and last
 // seq, all at once.
 // KEYS: lease, state, out. ARGV: node, ttl ms, old pos, old seq, new pos,
-// new seq, out maxlen, trim minid (empty: no trim by id), then payload
-// and seq for each batch.
+// new seq, out maxlen, trim minid (empty: no trim by id), epoch, then
+// payload and seq for each batch. Each batch entry carries the room's
+// epoch, so that followers notice a history that Redis lost.
 // Returns {1, ids of the new entries…} on success, {0} if the lease is
-// lost, {-1} if the state moved.
+// lost, {-1} if the state moved (or was lost: its epoch differs).
 const commitScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
-local st = redis.call('HMGET', KEYS[2], 'pos', 'seq')
+local st = redis.call('HMGET', KEYS[2], 'pos', 'seq', 'epoch')
 local pos = st[1] or '0-0'
 local seq = st[2] or '0'
-if pos ~= ARGV[3] or seq ~= ARGV[4] then return {-1} end
+if pos ~= ARGV[3] or seq ~= ARGV[4] or st[3] ~= ARGV[9] then return {-1} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local res = {1}
-for i = 9, #ARGV, 2 do
-  res[#res+1] = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'seq', ARGV[i+1], 'batch', ARGV[i])
+for i = 10, #ARGV, 2 do
+  res[#res+1] = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'seq', ARGV[i+1], 'epoch', ARGV[9], 'batch', ARGV[i])
 end
 if #res > 1 and ARGV[8] ~= '' then
   redis.call('XTRIM', KEYS[3], 'MINID', ARGV[8])
@@ -102,6 +103,7 @@ type leaderState struct {
 	pos    string        // Last input entry consumed.
 	seq    uint64        // Last batch appended.
 	tick   time.Duration // The room's shared tick interval, once read.
+	epoch  string        // The room's history epoch.
 	// recent holds the output stream ids of the last live.RingSize
 	// batches this leader appended, oldest first: the history window
 	// never trims those.
@@ -229,9 +231,12 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 				return true, fmt.Errorf("state of %s: bad seq %q", objectID, s)
 			}
 		}
+		if st.epoch, err = n.epoch(ctx, objectID); err != nil {
+			return true, err
+		}
 		n.setLeader(st, true)
 		n.stats.takeovers.Add(1)
-		n.log.Info("leading room", "objectId", objectID, "seq", st.seq, "pos", st.pos)
+		n.log.Info("leading room", "objectId", objectID, "seq", st.seq, "pos", st.pos, "epoch", st.epoch)
 	}
 
 	pipe := n.rdb.Pipeline()
@@ -257,7 +262,7 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 		newPos = entries[used-1].ID
 	}
 	args := []any{n.cfg.NodeID, ttl, st.pos, strconv.FormatUint(st.seq, 10), newPos, strconv.FormatUint(t.seq, 10), n.cfg.OutputMaxLen,
-		trimID(now, n.cfg.History, st.keepID(len(t.batches)))}
+		trimID(now, n.cfg.History, st.keepID(len(t.batches))), st.epoch}
 	for _, b := range t.batches {
 		args = append(args, b.Payload, b.Seq)
 	}
