@@ -130,9 +130,19 @@ func (r *room) seedRemote(rem Remote) {
 }
 
 // readRemoteResume reads from the Remote the batches after rs.since, for
-// a join that resumes; nil when the Remote cannot serve it.
+// a join that resumes; nil when the Remote cannot serve it or when the
+// room's recent batches serve it alone (a short reconnect, the common
+// case, costs the cluster nothing).
 func (r *room) readRemoteResume(rs *resumeFrom) []*message {
 	if rs.epoch != r.histEpoch {
+		return nil
+	}
+	// Batches that arrive meanwhile push the oldest out of the ring: the
+	// ring serves a since in its newer half.
+	r.mu.Lock()
+	inRing := rs.since >= r.seq || (len(r.ring) > 0 && rs.since+1 >= r.ring[0].seq+RingSize/2)
+	r.mu.Unlock()
+	if inRing {
 		return nil
 	}
 	bs, deleted, err := r.remote.BatchesAfter(r.id, rs.since, maxResumeBatches+1)

@@ -23,6 +23,7 @@ type feed struct {
 	deleted []danmaku.ID
 	mu      sync.Mutex
 	follow  map[string]int
+	resumes int // Calls of BatchesAfter.
 }
 
 func (f *feed) Follow(objectID string) (string, []danmaku.Batch, []danmaku.ID) {
@@ -33,6 +34,9 @@ func (f *feed) Follow(objectID string) (string, []danmaku.Batch, []danmaku.ID) {
 }
 
 func (f *feed) BatchesAfter(objectID string, since uint64, limit int) ([]danmaku.Batch, []danmaku.ID, error) {
+	f.mu.Lock()
+	f.resumes++
+	f.mu.Unlock()
 	var out []danmaku.Batch
 	for _, b := range append(slices.Clone(f.older), f.recent...) {
 		if b.Seq > since && len(out) < limit {
@@ -146,6 +150,20 @@ func TestRemoteResume(t *testing.T) {
 	}
 	if len(w.Batches[2].Items) != 0 || texts(w.Batches[3].Items) != "t5" {
 		t.Fatalf("resume since 1: batch 4 has %q, batch 5 %q; want batch 4 without its deleted danmaku", texts(w.Batches[2].Items), texts(w.Batches[3].Items))
+	}
+	// A resume that the recent batches serve does not ask the Remote.
+	f.mu.Lock()
+	asked := f.resumes
+	f.mu.Unlock()
+	w = readType(t, e.dial("r?since=10&epoch=cluster-epoch", wsclient.Options{}), "welcome")
+	if !strings.Contains(string(w.raw), `"recovered":true`) || !slices.Equal(seqsOf(w.Batches), []uint64{11, 12}) {
+		t.Fatalf("resume since 10: %s, want recovered batches 11, 12", w.raw)
+	}
+	f.mu.Lock()
+	resumes := f.resumes
+	f.mu.Unlock()
+	if resumes != asked {
+		t.Fatalf("a resume from the recent batches asked the Remote")
 	}
 	w = readType(t, e.dial("r?since=1&epoch=another", wsclient.Options{}), "welcome")
 	if strings.Contains(string(w.raw), `"recovered":true`) || len(w.Batches) != RingSize {

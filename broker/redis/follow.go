@@ -100,8 +100,13 @@ func (n *Node) epoch(ctx context.Context, objectID string) (string, error) {
 	return e, nil
 }
 
-// resumePage is how many output entries BatchesAfter reads per call.
-const resumePage = 256
+// BatchesAfter reads the output stream in pages of firstResumePage
+// entries, then four times as many each time up to maxResumePage: most
+// resumes need a few batches, a few need thousands.
+const (
+	firstResumePage = 32
+	maxResumePage   = 1024
+)
 
 // BatchesAfter implements live.Remote: it reads the room's output stream
 // back from its newest entry to the batch with seq since, or to limit
@@ -118,9 +123,10 @@ func (n *Node) BatchesAfter(objectID string, since uint64, limit int) ([]danmaku
 	var bs []danmaku.Batch // Newest first.
 	var deleted []danmaku.ID
 	end := "+"
+	page := int64(firstResumePage)
 read:
 	for {
-		msgs, err := n.rdb.XRevRangeN(ctx, key, end, "-", resumePage).Result()
+		msgs, err := n.rdb.XRevRangeN(ctx, key, end, "-", page).Result()
 		if err != nil {
 			return nil, nil, fmt.Errorf("redis broker: read batches of %s: %w", objectID, err)
 		}
@@ -138,10 +144,11 @@ read:
 				}
 			}
 		}
-		if len(msgs) < resumePage {
+		if int64(len(msgs)) < page {
 			break
 		}
 		end = "(" + msgs[len(msgs)-1].ID
+		page = min(4*page, maxResumePage)
 	}
 	slices.Reverse(bs)
 	ids, err := n.recentlyDeleted(ctx, objectID)
