@@ -209,11 +209,11 @@ const CloseHistoryReset = 1012
 
 // HandleEpoch tells the hub that a room's history is now named epoch (see
 // Remote): the cluster lost the room's history, and its seq starts again.
-// A room here whose epoch differs forgets its seq and recent batches and
-// disconnects its viewers with CloseHistoryReset, so that they reconnect
-// and read what they missed by time; it takes the cluster's epoch even if
-// it had one of its own (made while the cluster was unreachable). A room
-// nobody watches here ignores it.
+// A room here whose epoch differs (it also differs when the room was made
+// while the cluster was unreachable) is dropped, as an idle room is, and
+// its viewers are disconnected with CloseHistoryReset: they reconnect to a
+// room made afresh from the cluster, with its epoch, and read what they
+// missed by time. A room nobody watches here ignores it.
 func (h *Hub) HandleEpoch(objectID, epoch string) {
 	h.mu.Lock()
 	r := h.rooms[objectID]
@@ -222,21 +222,24 @@ func (h *Hub) HandleEpoch(objectID, epoch string) {
 		return
 	}
 	<-r.ready
-	r.fanMu.Lock()
-	defer r.fanMu.Unlock()
+	h.mu.Lock()
+	if h.rooms[objectID] != r {
+		h.mu.Unlock()
+		return
+	}
 	r.mu.Lock()
 	if r.closed || r.histEpoch == epoch {
 		r.mu.Unlock()
+		h.mu.Unlock()
 		return
 	}
 	h.log.Warn("live: the cluster's history of a room was reset", "objectId", objectID, "epoch", epoch, "was", r.histEpoch, "seq", r.seq)
-	r.histEpoch = epoch
-	r.seq, r.remoteSeq = 0, 0
-	r.ring = nil
-	clear(r.recentDeleted)
-	r.deleteOrder = nil
+	r.closed = true
 	vs := r.snapshotLocked()
 	r.mu.Unlock()
+	h.dropLocked(r)
+	close(r.stop)
+	h.mu.Unlock()
 	for _, v := range vs {
 		v.close(CloseHistoryReset, "the room's history was reset; reconnect")
 	}
