@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -200,6 +201,19 @@ func TestClusterResume(t *testing.T) {
 	if got := seqsOf(w.Batches); len(got) <= 10 || got[0] != last+1 || got[len(got)-1] != w.Room.Seq {
 		t.Fatalf("resume on node c since %d: batches %v, want %d…%d, more than the 10 recent ones", last, got, last+1, w.Room.Seq)
 	}
+	// An SSE viewer resumes alike on another node with Last-Event-ID.
+	id, sw := sseWelcome(t, nodes[survivor].URL(), room, fmt.Sprintf("%s:%d", epoch, last))
+	if !sw.Recovered || sw.Room.Epoch != epoch || len(sw.Batches) < len(w.Batches) || sw.Batches[0].Seq != last+1 {
+		t.Fatalf("SSE resume on node %s since %d: recovered %v epoch %q batches %v, want recovered from %d", survivor, last, sw.Recovered, sw.Room.Epoch, seqsOf(sw.Batches), last+1)
+	}
+	if id != fmt.Sprintf("%s:%d", epoch, sw.Room.Seq) {
+		t.Fatalf("SSE welcome id %q, want %s:%d", id, epoch, sw.Room.Seq)
+	}
+	for i, b := range w.Batches {
+		if b.Seq != sw.Batches[i].Seq || !slices.Equal(textsOf(b, ""), textsOf(sw.Batches[i], "")) {
+			t.Fatalf("SSE resume on node %s: batch %d has %v, the WebSocket resume on node c %v", survivor, b.Seq, textsOf(sw.Batches[i], ""), textsOf(b, ""))
+		}
+	}
 	s.run("back", time.Second)
 	earlier := append(seen, w.Batches...)
 	want := s.acked("before", "away", "back")
@@ -274,6 +288,49 @@ func TestClusterResume(t *testing.T) {
 	if got := uint64(len(w.Batches)); since+got != w.Room.Seq {
 		t.Fatalf("resume on the restarted node since %d: %d batches up to seq %d", since, got, w.Room.Seq)
 	}
+}
+
+// sseWelcome opens base's event stream of room with Last-Event-ID lastID
+// and returns its welcome event's id and data.
+func sseWelcome(t *testing.T, base, room, lastID string) (string, welcome) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/danmu/stream/"+room, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Last-Event-ID", lastID)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /danmu/stream/%s: %s", room, res.Status)
+	}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	var id, event string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			event = line[7:]
+		case strings.HasPrefix(line, "data: ") && event == "welcome":
+			var w welcome
+			if err := json.Unmarshal([]byte(line[6:]), &w); err != nil {
+				t.Fatalf("SSE welcome %s: %v", line, err)
+			}
+			return id, w
+		case line == "":
+			id, event = "", ""
+		}
+	}
+	t.Fatalf("the event stream ended without a welcome: %v", sc.Err())
+	return "", welcome{}
 }
 
 // textsOf returns the texts of a batch's items but gone.
