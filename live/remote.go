@@ -129,6 +129,10 @@ func (r *room) seedRemote(rem Remote) {
 	r.mu.Unlock()
 }
 
+// remoteCatchUp is how long a resume whose since is ahead of the room's
+// seq waits for the cluster's batches to reach the room.
+const remoteCatchUp = 500 * time.Millisecond
+
 // readRemoteResume reads from the Remote the batches after rs.since, for
 // a join that resumes; nil when the Remote cannot serve it or when the
 // room's recent batches serve it alone (a short reconnect, the common
@@ -137,9 +141,17 @@ func (r *room) readRemoteResume(rs *resumeFrom) []*message {
 	if rs.epoch != r.histEpoch {
 		return nil
 	}
+	// A viewer may come from a node a little ahead of this one: the room
+	// waits a moment for the cluster's batches to reach it.
+	deadline := time.Now().Add(remoteCatchUp)
+	r.mu.Lock()
+	for rs.since > r.seq && !r.closed && time.Now().Before(deadline) {
+		r.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		r.mu.Lock()
+	}
 	// Batches that arrive meanwhile push the oldest out of the ring: the
 	// ring serves a since in its newer half.
-	r.mu.Lock()
 	inRing := rs.since >= r.seq || (len(r.ring) > 0 && rs.since+1 >= r.ring[0].seq+RingSize/2)
 	r.mu.Unlock()
 	if inRing {
