@@ -6,14 +6,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // TestViewerOfflineThirtySeconds sends about 100 danmaku a second while a
 // viewer watches for 2 s, goes away for 30 s and resumes: the welcome is
 // recovered, and the viewer has every acknowledged danmaku exactly once,
 // in batches whose seqs follow each other. Sends that failed (none are
-// expected) may arrive once or not at all. It runs in about 35 s.
+// expected) may arrive once or not at all. It runs in about 35 s, so
+// "go test -short" skips it.
 func TestViewerOfflineThirtySeconds(t *testing.T) {
+	testenv.SkipShort(t, "a viewer offline for 30 s")
 	srv := start(t, t.TempDir())
 	const obj = "offline-room"
 	const rate = 100 // Danmaku a second.
