@@ -243,11 +243,15 @@ func parseResume(r *http.Request) (*resumeFrom, error) {
 	return &resumeFrom{epoch: epoch, since: since}, nil
 }
 
-// readResume reads from the log the batches after rs.since, for a join
-// that resumes; nil when the log cannot serve it.
+// readResume reads from the log (in a cluster, from the Remote) the
+// batches after rs.since, for a join that resumes; nil when the log
+// cannot serve it.
 func (r *room) readResume(rs *resumeFrom) []*message {
+	if rs != nil && r.remote != nil {
+		return r.readRemoteResume(rs)
+	}
 	l := r.hub.hist.log
-	if rs == nil || l == nil || r.remote != nil || rs.epoch != r.histEpoch {
+	if rs == nil || l == nil || rs.epoch != r.histEpoch {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

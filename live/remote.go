@@ -11,8 +11,10 @@ import (
 
 // Remote is the cluster side of a hub: the Broker of a cluster (see
 // danmaku.Broker) follows rooms for the hub, feeding it the batches and
-// retractions of each room's leader through HandleBatch and HandleDelete,
-// and shares room settings and live sessions between nodes. Give it to
+// retractions of each room's leader through HandleBatch and HandleDelete
+// (and a new history epoch, should the cluster lose a room's history,
+// through HandleEpoch), serves resumes from the cluster's history, and
+// shares room settings and live sessions between nodes. Give it to
 // the hub with SetRemote before serving.
 //
 // With a Remote set, a room's own ticker still runs: it pings viewers, and
@@ -20,11 +22,19 @@ import (
 // while its broker is unreachable) with the room's local seq.
 type Remote interface {
 	// Follow is called once, from the room's goroutine, when the hub makes
-	// a room. It returns the room's recent batches, oldest first, for the
-	// welcome of joiners, and from then on hands the room's new batches to
-	// Hub.HandleBatch and its deletes to Hub.HandleDelete until Unfollow.
-	// It must not block for long: joiners wait for it.
-	Follow(objectID string) []danmaku.Batch
+	// a room. It returns the room's history epoch, the same on every node
+	// (empty when it cannot tell now: the room then keeps an epoch of its
+	// own), its recent batches, oldest first, for the welcome of joiners,
+	// and the danmaku deleted lately, which the hub leaves out of them.
+	// From then on it hands the room's new batches to Hub.HandleBatch and
+	// its deletes to Hub.HandleDelete until Unfollow. It must not block
+	// for long: joiners wait for it.
+	Follow(objectID string) (epoch string, recent []danmaku.Batch, deleted []danmaku.ID)
+	// BatchesAfter returns, for a viewer that resumes, the room's batches
+	// whose seq is above since, oldest first, at most limit of them, and
+	// the ids of danmaku deleted since then. An error means the Remote
+	// cannot answer: the viewer gets "recovered":false.
+	BatchesAfter(objectID string, since uint64, limit int) ([]danmaku.Batch, []danmaku.ID, error)
 	// Unfollow is called when the room goes (idle, or the hub closes).
 	Unfollow(objectID string)
 
@@ -96,18 +106,17 @@ func decodeRemote(epoch string, b danmaku.Batch) (*message, error) {
 	return m, nil
 }
 
-// seedRemote fills a new room's recent batches from its Remote.
+// seedRemote fills a new room's history epoch and recent batches from
+// its Remote.
 func (r *room) seedRemote(rem Remote) {
 	defer close(r.ready)
-	var ring []*message
-	for _, b := range rem.Follow(r.id) {
-		m, err := decodeRemote(r.histEpoch, b)
-		if err != nil {
-			r.hub.log.Error("live: seed room", "objectId", r.id, "err", err)
-			continue
-		}
-		ring = append(ring, m)
+	epoch, recent, deleted := rem.Follow(r.id)
+	r.mu.Lock()
+	if epoch != "" {
+		r.histEpoch = epoch
 	}
+	r.mu.Unlock()
+	ring := r.decodeLogged(recent, deleted)
 	if len(ring) > RingSize {
 		ring = ring[len(ring)-RingSize:]
 	}
@@ -118,6 +127,42 @@ func (r *room) seedRemote(rem Remote) {
 		r.remoteSeq = r.seq
 	}
 	r.mu.Unlock()
+}
+
+// remoteCatchUp is how long a resume whose since is ahead of the room's
+// seq waits for the cluster's batches to reach the room.
+const remoteCatchUp = 500 * time.Millisecond
+
+// readRemoteResume reads from the Remote the batches after rs.since, for
+// a join that resumes; nil when the Remote cannot serve it or when the
+// room's recent batches serve it alone (a short reconnect, the common
+// case, costs the cluster nothing).
+func (r *room) readRemoteResume(rs *resumeFrom) []*message {
+	if rs.epoch != r.histEpoch {
+		return nil
+	}
+	// A viewer may come from a node a little ahead of this one: the room
+	// waits a moment for the cluster's batches to reach it.
+	deadline := time.Now().Add(remoteCatchUp)
+	r.mu.Lock()
+	for rs.since > r.seq && !r.closed && time.Now().Before(deadline) {
+		r.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		r.mu.Lock()
+	}
+	// Batches that arrive meanwhile push the oldest out of the ring: the
+	// ring serves a since in its newer half.
+	inRing := rs.since >= r.seq || (len(r.ring) > 0 && rs.since+1 >= r.ring[0].seq+RingSize/2)
+	r.mu.Unlock()
+	if inRing {
+		return nil
+	}
+	bs, deleted, err := r.remote.BatchesAfter(r.id, rs.since, maxResumeBatches+1)
+	if err != nil {
+		r.hub.log.Warn("live: read the cluster's batches for a resume", "objectId", r.id, "err", err)
+		return nil
+	}
+	return r.decodeLogged(bs, deleted)
 }
 
 // HandleBatch fans a batch made elsewhere (see Remote) out to the local
@@ -167,6 +212,49 @@ func (h *Hub) HandleBatch(objectID string, b danmaku.Batch) error {
 	}
 	h.fanout(vs, func(v *viewer) { v.deliver([]*message{m}, &h.cfg, &h.stats) })
 	return nil
+}
+
+// CloseHistoryReset is the WebSocket close code (Service Restart) of the
+// viewers of a room whose history the cluster lost (see HandleEpoch):
+// they reconnect and get the room's new epoch.
+const CloseHistoryReset = 1012
+
+// HandleEpoch tells the hub that a room's history is now named epoch (see
+// Remote): the cluster lost the room's history, and its seq starts again.
+// A room here whose epoch differs (it also differs when the room was made
+// while the cluster was unreachable) is dropped, as an idle room is, and
+// its viewers are disconnected with CloseHistoryReset: they reconnect to a
+// room made afresh from the cluster, with its epoch, and read what they
+// missed by time. A room nobody watches here ignores it.
+func (h *Hub) HandleEpoch(objectID, epoch string) {
+	h.mu.Lock()
+	r := h.rooms[objectID]
+	h.mu.Unlock()
+	if r == nil || epoch == "" {
+		return
+	}
+	<-r.ready
+	h.mu.Lock()
+	if h.rooms[objectID] != r {
+		h.mu.Unlock()
+		return
+	}
+	r.mu.Lock()
+	if r.closed || r.histEpoch == epoch {
+		r.mu.Unlock()
+		h.mu.Unlock()
+		return
+	}
+	h.log.Warn("live: the cluster's history of a room was reset", "objectId", objectID, "epoch", epoch, "was", r.histEpoch, "seq", r.seq)
+	r.closed = true
+	vs := r.snapshotLocked()
+	r.mu.Unlock()
+	h.dropLocked(r)
+	close(r.stop)
+	h.mu.Unlock()
+	for _, v := range vs {
+		v.close(CloseHistoryReset, "the room's history was reset; reconnect")
+	}
 }
 
 // HandleDelete withdraws a danmaku that the cluster retracted from this

@@ -1,6 +1,10 @@
 package live
 
 import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,18 +14,36 @@ import (
 )
 
 // feed is a Remote whose batches the test hands over itself, as the
-// cluster broker does from its output stream.
+// cluster broker does from its output stream: recent are the last
+// batches, older the ones before them that only a resume reads.
 type feed struct {
-	recent []danmaku.Batch
-	mu     sync.Mutex
-	follow map[string]int
+	epoch   string
+	older   []danmaku.Batch
+	recent  []danmaku.Batch
+	deleted []danmaku.ID
+	mu      sync.Mutex
+	follow  map[string]int
+	resumes int // Calls of BatchesAfter.
 }
 
-func (f *feed) Follow(objectID string) []danmaku.Batch {
+func (f *feed) Follow(objectID string) (string, []danmaku.Batch, []danmaku.ID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.follow[objectID]++
-	return f.recent
+	return f.epoch, f.recent, f.deleted
+}
+
+func (f *feed) BatchesAfter(objectID string, since uint64, limit int) ([]danmaku.Batch, []danmaku.ID, error) {
+	f.mu.Lock()
+	f.resumes++
+	f.mu.Unlock()
+	var out []danmaku.Batch
+	for _, b := range append(slices.Clone(f.older), f.recent...) {
+		if b.Seq > since && len(out) < limit {
+			out = append(out, b)
+		}
+	}
+	return out, f.deleted, nil
 }
 
 func (f *feed) Unfollow(objectID string) {
@@ -97,6 +119,55 @@ func TestRemoteBatches(t *testing.T) {
 	}
 	if m := readType(t, c, "batch"); m.Seq != 44 || texts(m.Items) != "cluster" {
 		t.Fatalf("got %s, want the cluster's batch 44", m.raw)
+	}
+}
+
+// TestRemoteResume checks that a room fed by a Remote takes the Remote's
+// epoch and serves a resume from the Remote's batches, older than its
+// recent ones, without the danmaku deleted meanwhile.
+func TestRemoteResume(t *testing.T) {
+	e := newEnv(t, nil)
+	var older []danmaku.Batch
+	for seq := uint64(1); seq <= 12; seq++ {
+		older = append(older, remoteBatch(t, seq, fmt.Sprint("t", seq)))
+	}
+	gone := older[3].Payload // Batch 4, whose danmaku is deleted.
+	var d struct {
+		Items []*danmaku.Danmaku `json:"items"`
+	}
+	if err := json.Unmarshal(gone, &d); err != nil {
+		t.Fatal(err)
+	}
+	f := &feed{epoch: "cluster-epoch", older: older[:2], recent: older[2:], deleted: []danmaku.ID{d.Items[0].ID}, follow: map[string]int{}}
+	e.hub.SetRemote(f)
+	w := readType(t, e.dial("r", wsclient.Options{}), "welcome")
+	if epochOf(t, w) != "cluster-epoch" || w.Room.Seq != 12 {
+		t.Fatalf("welcome %s: want the Remote's epoch and seq 12", w.raw)
+	}
+	w = readType(t, e.dial("r?since=1&epoch=cluster-epoch", wsclient.Options{}), "welcome")
+	if !strings.Contains(string(w.raw), `"recovered":true`) || !slices.Equal(seqsOf(w.Batches), []uint64{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}) {
+		t.Fatalf("resume since 1: %s, want recovered batches 2…12", w.raw)
+	}
+	if len(w.Batches[2].Items) != 0 || texts(w.Batches[3].Items) != "t5" {
+		t.Fatalf("resume since 1: batch 4 has %q, batch 5 %q; want batch 4 without its deleted danmaku", texts(w.Batches[2].Items), texts(w.Batches[3].Items))
+	}
+	// A resume that the recent batches serve does not ask the Remote.
+	f.mu.Lock()
+	asked := f.resumes
+	f.mu.Unlock()
+	w = readType(t, e.dial("r?since=10&epoch=cluster-epoch", wsclient.Options{}), "welcome")
+	if !strings.Contains(string(w.raw), `"recovered":true`) || !slices.Equal(seqsOf(w.Batches), []uint64{11, 12}) {
+		t.Fatalf("resume since 10: %s, want recovered batches 11, 12", w.raw)
+	}
+	f.mu.Lock()
+	resumes := f.resumes
+	f.mu.Unlock()
+	if resumes != asked {
+		t.Fatalf("a resume from the recent batches asked the Remote")
+	}
+	w = readType(t, e.dial("r?since=1&epoch=another", wsclient.Options{}), "welcome")
+	if strings.Contains(string(w.raw), `"recovered":true`) || len(w.Batches) != RingSize {
+		t.Fatalf("resume from another epoch: %s, want not recovered and the last %d batches", w.raw, RingSize)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,25 +37,33 @@ return 0
 
 // commitScript is a leader's tick: it checks that the caller still holds
 // the lease and that the room's state is the one it read, extends the
-// lease, appends the new batches to the output stream and moves the
-// consumed input position and last seq, all at once.
+// lease, appends the new batches to the output stream, trims the stream
+// to the history window and moves the consumed input position and last
+// seq, all at once.
 // KEYS: lease, state, out. ARGV: node, ttl ms, old pos, old seq, new pos,
-// new seq, out maxlen, then payload and seq for each batch.
-// Returns 1 on success, 0 if the lease is lost, -1 if the state moved.
+// new seq, out maxlen, trim minid (empty: no trim by id), epoch, then
+// payload and seq for each batch. Each batch entry carries the room's
+// epoch, so that followers notice a history that Redis lost.
+// Returns {1, ids of the new entries…} on success, {0} if the lease is
+// lost, {-1} if the state moved (or was lost: its epoch differs).
 const commitScript = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local st = redis.call('HMGET', KEYS[2], 'pos', 'seq')
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+local st = redis.call('HMGET', KEYS[2], 'pos', 'seq', 'epoch')
 local pos = st[1] or '0-0'
 local seq = st[2] or '0'
-if pos ~= ARGV[3] or seq ~= ARGV[4] then return -1 end
+if pos ~= ARGV[3] or seq ~= ARGV[4] or st[3] ~= ARGV[9] then return {-1} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-for i = 8, #ARGV, 2 do
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'seq', ARGV[i+1], 'batch', ARGV[i])
+local res = {1}
+for i = 10, #ARGV, 2 do
+  res[#res+1] = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'seq', ARGV[i+1], 'epoch', ARGV[9], 'batch', ARGV[i])
+end
+if #res > 1 and ARGV[8] ~= '' then
+  redis.call('XTRIM', KEYS[3], 'MINID', ARGV[8])
 end
 if ARGV[5] ~= ARGV[3] then
   redis.call('HSET', KEYS[2], 'pos', ARGV[5], 'seq', ARGV[6])
 end
-return 1
+return res
 `
 
 // releaseScript deletes a lease if the caller holds it.
@@ -65,7 +74,7 @@ return 0
 
 // scripts holds the node's Lua scripts, loaded on first use.
 type scripts struct {
-	acquire, commit, release, endSession *goredis.Script
+	acquire, commit, release, endSession, epoch *goredis.Script
 }
 
 func newScripts() scripts {
@@ -74,6 +83,7 @@ func newScripts() scripts {
 		commit:     goredis.NewScript(commitScript),
 		release:    goredis.NewScript(releaseScript),
 		endSession: goredis.NewScript(endSessionScript),
+		epoch:      goredis.NewScript(epochScript),
 	}
 }
 
@@ -93,6 +103,11 @@ type leaderState struct {
 	pos    string        // Last input entry consumed.
 	seq    uint64        // Last batch appended.
 	tick   time.Duration // The room's shared tick interval, once read.
+	epoch  string        // The room's history epoch.
+	// recent holds the output stream ids of the last live.RingSize
+	// batches this leader appended, oldest first: the history window
+	// never trims those.
+	recent []string
 }
 
 // runLocked returns the room's run, making it and starting its lead loop
@@ -207,7 +222,7 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 		if err != nil {
 			return true, fmt.Errorf("read state of %s: %w", objectID, err)
 		}
-		st.pos, st.seq = "0-0", 0
+		st.pos, st.seq, st.recent = "0-0", 0, nil
 		if s, ok := vals[0].(string); ok {
 			st.pos = s
 		}
@@ -216,9 +231,12 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 				return true, fmt.Errorf("state of %s: bad seq %q", objectID, s)
 			}
 		}
+		if st.epoch, err = n.epoch(ctx, objectID); err != nil {
+			return true, err
+		}
 		n.setLeader(st, true)
 		n.stats.takeovers.Add(1)
-		n.log.Info("leading room", "objectId", objectID, "seq", st.seq, "pos", st.pos)
+		n.log.Info("leading room", "objectId", objectID, "seq", st.seq, "pos", st.pos, "epoch", st.epoch)
 	}
 
 	pipe := n.rdb.Pipeline()
@@ -243,17 +261,27 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 	if used > 0 {
 		newPos = entries[used-1].ID
 	}
-	args := []any{n.cfg.NodeID, ttl, st.pos, strconv.FormatUint(st.seq, 10), newPos, strconv.FormatUint(t.seq, 10), n.cfg.OutputMaxLen}
+	args := []any{n.cfg.NodeID, ttl, st.pos, strconv.FormatUint(st.seq, 10), newPos, strconv.FormatUint(t.seq, 10), n.cfg.OutputMaxLen,
+		trimID(now, n.cfg.History, st.keepID(len(t.batches))), st.epoch}
 	for _, b := range t.batches {
 		args = append(args, b.Payload, b.Seq)
 	}
-	res, err := sc.commit.Run(ctx, n.rdb, []string{lease, state, n.key(objectID, "out")}, args...).Int()
+	out, err := sc.commit.Run(ctx, n.rdb, []string{lease, state, n.key(objectID, "out")}, args...).Slice()
 	if err != nil {
 		return true, fmt.Errorf("commit tick of %s: %w", objectID, err)
 	}
+	res, _ := out[0].(int64)
 	switch res {
 	case 1:
 		st.pos, st.seq = newPos, t.seq
+		for _, id := range out[1:] {
+			if s, ok := id.(string); ok {
+				st.recent = append(st.recent, s)
+			}
+		}
+		if k := len(st.recent) - live.RingSize; k > 0 {
+			st.recent = slices.Delete(st.recent, 0, k)
+		}
 		t.count(&n.stats)
 		return used == len(entries) && len(entries) < maxRead, nil
 	case 0:
@@ -264,6 +292,32 @@ func (n *Node) step(objectID string, st *leaderState) (drained bool, err error) 
 		n.log.Warn("room state moved under its leader; reloading", "objectId", objectID)
 	}
 	return true, nil
+}
+
+// trimID returns the output stream id before which a commit trims the
+// stream: the start of the history window, or keep, the id of the oldest
+// batch that must stay, if that is older. It is empty, trimming nothing by
+// id, when keep is unknown (the output stream's length bound still
+// applies).
+func trimID(now time.Time, window time.Duration, keep string) string {
+	if keep == "" {
+		return ""
+	}
+	cutoff := now.Add(-window).UnixMilli()
+	if ms, err := entryMillis(keep); err == nil && ms < cutoff {
+		return keep
+	}
+	return strconv.FormatInt(cutoff, 10) + "-0"
+}
+
+// keepID returns the id of the oldest of the last live.RingSize batches
+// once a commit appended added more, or "" while the leader does not know
+// it. With added ≥ live.RingSize it keeps a few more.
+func (st *leaderState) keepID(added int) string {
+	if len(st.recent) < live.RingSize {
+		return ""
+	}
+	return st.recent[min(added, live.RingSize-1)]
 }
 
 // boundaryMargin is how long after an interval's end a leader merges it,

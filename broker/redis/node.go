@@ -51,7 +51,8 @@ type Config struct {
 	NodeID string
 	Log    *slog.Logger // Nil discards.
 	// Prefix starts every key (default "danmakud"); keys are
-	// PREFIX:{objectId}:in, :out, :lease, :state and :deleted.
+	// PREFIX:{objectId}:in, :out, :lease, :state (pos, seq and epoch),
+	// :deleted and :settings.
 	Prefix string
 	// LeaseTTL is how long a room's lease outlives its holder's last
 	// renewal (default 2 s): the takeover time after a leader dies.
@@ -61,9 +62,14 @@ type Config struct {
 	// shorter tick interval polls at that interval).
 	Poll time.Duration
 	// InputMaxLen and OutputMaxLen bound the streams, approximately
-	// (defaults 100,000 danmaku and 1,000 batches).
+	// (defaults 100,000 danmaku and 1,000 entries).
 	InputMaxLen  int64
 	OutputMaxLen int64
+	// History is how long a room's batches stay in its output stream for
+	// viewers that resume on any node (default live.DefaultHistory); the
+	// last live.RingSize batches stay however old, and OutputMaxLen
+	// bounds the stream either way.
+	History time.Duration
 }
 
 // Node is one danmakud node of a Redis cluster: the cluster's
@@ -121,6 +127,10 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.OutputMaxLen <= 0 {
 		cfg.OutputMaxLen = DefaultOutputMaxLen
+	}
+	cfg.OutputMaxLen = max(cfg.OutputMaxLen, 4*live.RingSize)
+	if cfg.History <= 0 {
+		cfg.History = live.DefaultHistory
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, rdb: cfg.Client, hub: cfg.Hub, log: cfg.Log, sc: newScripts(), ctx: ctx, cancel: cancel, rooms: make(map[string]*roomRun)}

@@ -48,8 +48,9 @@ type cluster struct {
 	addr   string
 	rdb    *goredis.Client
 	prefix string
-	// Settings of the members started next; zero means the fast test ones.
-	tick, poll, ttl time.Duration
+	// Settings of the members started next; zero means the fast test ones
+	// (and the default history window).
+	tick, poll, ttl, history time.Duration
 }
 
 func newCluster(t testing.TB) *cluster {
@@ -87,7 +88,7 @@ func (c *cluster) start(id, addr string) *member {
 		t.Fatal(err)
 	}
 	rdb := NewClient(addr)
-	node, err := New(Config{Client: rdb, Hub: hub, NodeID: id, Prefix: c.prefix, LeaseTTL: ttl, Poll: poll})
+	node, err := New(Config{Client: rdb, Hub: hub, NodeID: id, Prefix: c.prefix, LeaseTTL: ttl, Poll: poll, History: c.history})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,13 +299,13 @@ func TestLostLeaseCannotAppend(t *testing.T) {
 		t.Fatalf("a node without the lease appended %d batches", len(bs))
 	}
 	state, _ := c.rdb.HGetAll(context.Background(), c.prefix+":{r2}:state").Result()
-	if len(state) != 0 {
-		t.Fatalf("a node without the lease moved the state: %v", state)
+	if state["pos"] != "" || state["seq"] != "" || state["epoch"] == "" {
+		t.Fatalf("a node without the lease moved the state: %v (want only the epoch its takeover named)", state)
 	}
 	// A stale leader with an outdated state cannot append either.
 	c.rdb.Set(context.Background(), c.prefix+":{r2}:lease", "old", time.Minute)
 	c.rdb.HSet(context.Background(), c.prefix+":{r2}:state", "pos", "0-0", "seq", "7")
-	st = leaderState{pos: "0-0", seq: 3}
+	st = leaderState{pos: "0-0", seq: 3, epoch: state["epoch"]}
 	n.setLeader(&st, true)
 	if _, err := n.step("r2", &st); err != nil {
 		t.Fatal(err)

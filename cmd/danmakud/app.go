@@ -174,7 +174,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.DurationVar(&c.Tick, "tick", live.DefaultTickInterval, "default tick of live rooms (100ms to 5s)")
 	fs.IntVar(&c.MaxPerTick, "max-per-tick", live.DefaultMaxPerTick, "default cap of danmaku broadcast per tick")
 	fs.IntVar(&c.SendBuffer, "live-send-buffer", 0, "SO_SNDBUF in bytes of live WebSocket viewers' sockets (0 keeps the kernel's autotuned size); small values make slow viewers fall behind sooner")
-	fs.DurationVar(&c.History, "live-history", live.DefaultHistory, "how long live rooms' batches are kept in the embedded store for viewers that reconnect and resume (the last 10 of a room are always kept)")
+	fs.DurationVar(&c.History, "live-history", live.DefaultHistory, "how long live rooms' batches are kept for viewers that reconnect and resume, in the embedded store or, in a cluster, in Redis (the last 10 of a room are always kept)")
 	fs.IntVar(&c.IdleTicks, "live-idle-ticks", 60, "ticks an empty live room stays in memory before it is evicted (its seq goes on from the store when it comes back)")
 	fs.StringVar(&c.Redis, "redis", "", "Redis address (host:port) shared by the nodes of a cluster; empty runs one node alone")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster; empty means a random one")

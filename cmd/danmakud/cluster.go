@@ -26,7 +26,7 @@ func (m *Main) openCluster(hub *live.Hub) (danmaku.Broker, error) {
 	if m.Redis == nil {
 		return hub, nil
 	}
-	node, err := redisbroker.New(redisbroker.Config{Client: m.Redis, Hub: hub, NodeID: m.Config.NodeID, Log: m.Log})
+	node, err := redisbroker.New(redisbroker.Config{Client: m.Redis, Hub: hub, NodeID: m.Config.NodeID, Log: m.Log, History: m.Config.History})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
