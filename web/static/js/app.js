@@ -693,6 +693,8 @@ window.__danmaku = {
   counts: () => ({ ...renderer.counts }),
   mode: () => mode,
   socket: () => client.status,
+  // client is the page's SDK Client, for tests that drop its socket.
+  client: () => client,
   clock: () => ({ kind: clock.kind, now: clock.now(), paused: clock.paused, rate: clock.rate, duration: clock.duration }),
   loader: () => ({ from: loader.from, loadedUntil: loader.loadedUntil, done: loader.done, requests: loader.requests }),
   seek: (t) => clock.seek(t),
