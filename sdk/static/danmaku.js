@@ -448,23 +448,29 @@ export class Client {
 
   // queryByTime resolves with {data, cursor}: stored danmaku from playback
   // time seconds on, in playback order. cursor is '-1' on the last page.
-  queryByTime(seconds = 0, size = 20) {
+  // query holds further query parameters of the read, if any.
+  queryByTime(seconds = 0, size = 20, query = {}) {
     const t = Math.floor(Math.max(0, Number(seconds) || 0) * 1000) / 1000;
-    const q = new URLSearchParams({ playingTime: String(t), size: String(size) });
-    return this.request(`danmu/queryByTime/${encodeURIComponent(this.objectId)}?${q}`);
+    return this.read('queryByTime', { ...query, playingTime: t, size });
   }
 
   // pull resolves with the page after cursor, as queryByTime does.
-  pull(cursor, size = 20) {
-    const q = new URLSearchParams({ cursor: String(cursor), size: String(size) });
-    return this.request(`danmu/pull/${encodeURIComponent(this.objectId)}?${q}`);
+  pull(cursor, size = 20, query = {}) {
+    return this.read('pull', { ...query, cursor, size });
   }
 
   // heatmap resolves with {bucketMs, counts}: how many danmaku fall in each
   // of buckets equal parts of a video of duration seconds.
-  heatmap(buckets, duration) {
-    const q = new URLSearchParams({ buckets: String(buckets), duration: String(Math.ceil(Number(duration) || 0)) });
-    return this.request(`danmu/heatmap/${encodeURIComponent(this.objectId)}?${q}`);
+  heatmap(buckets, duration, query = {}) {
+    return this.read('heatmap', { ...query, buckets, duration: Math.ceil(Number(duration) || 0) });
+  }
+
+  // read calls GET /danmu/{route}/{objectId} with the query parameters of
+  // params that are not undefined, null or ''.
+  read(route, params) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    return this.request(`danmu/${route}/${encodeURIComponent(this.objectId)}?${q}`);
   }
 
   // roomState resolves with the room part of a welcome ({objectId, tickMs,
