@@ -34,6 +34,7 @@ func TestSDKInChromium(t *testing.T) {
 	}
 	t.Run("backoff", func(t *testing.T) { testBackoff(t, srv, tab(t)) })
 	t.Run("errors", func(t *testing.T) { testSendErrors(t, srv, tab(t)) })
+	t.Run("player calls", func(t *testing.T) { testPlayerCalls(t, srv, tab(t)) })
 	t.Run("example", func(t *testing.T) { testExample(t, srv, tab(t)) })
 }
 

@@ -1,7 +1,9 @@
 // Package sdk serves danmakud's JavaScript client, an ES module with no
 // dependencies, at "/sdk/danmaku.js", and a small page that uses it at
 // "/sdk/" (also "/sdk/example.html"). Both files are embedded in the
-// binary; docs/sdk.md documents the client.
+// binary; docs/sdk.md documents the client. danmakud's own pages (package
+// web) import the client from "/sdk/danmaku.js" as their only client of
+// the server, so a server that serves them mounts this Handler too.
 //
 // The script is answered with a strong ETag made from a hash of its
 // content, and may be loaded by pages of any origin (a module script is

@@ -3,7 +3,9 @@
 // "/embed/{objectId}" (embed.go), the admin page at "/admin", and their
 // assets under "/static/". Everything is
 // embedded in the binary; the pages are plain JavaScript modules with no
-// build step.
+// build step. The player's only client of the server is the JavaScript
+// client that package sdk serves at "/sdk/danmaku.js", which the server
+// mounts beside the Site; the admin page calls the admin API itself.
 //
 // Assets are answered with a strong ETag made from a hash of their content,
 // so a browser revalidates cheaply (If-None-Match → 304). The pages refer to

@@ -1,7 +1,9 @@
 // danmaku.js is the JavaScript client of danmakud: an ES module with no
 // dependencies. It keeps one live WebSocket to a room (reconnecting with
-// backoff), hands each batch to the page once, sends danmaku and reads the
-// stored history. mount puts danmakud's own player on a page; the
+// backoff), hands each batch to the page once, sends danmaku, and reads the
+// stored history, the heatmap and the room's state; it also reports danmaku
+// to the moderators and keeps the viewer's sign-in token. danmakud's own
+// player is built on it. mount puts that player on another page; the
 // dplayerDanmaku and artplayerDanmaku adapters give a DPlayer or ArtPlayer
 // page live danmakud danmaku. See docs/sdk.md.
 //
@@ -32,14 +34,16 @@ export class DanmakuError extends Error {
 
 // errorFrom builds a DanmakuError from either error shape the server
 // uses: {"error":{code,message,...}} over HTTP, {"type":"error",...} over
-// the WebSocket.
-function errorFrom(body, status) {
+// the WebSocket. A message about a field starts with the field's name.
+export function errorFrom(body, status = 0) {
   let e = {};
   if (body && typeof body === 'object') e = body.error && typeof body.error === 'object' ? body.error : body;
-  const message = typeof e.message === 'string' ? e.message : `request failed (status ${status})`;
+  const field = typeof e.field === 'string' ? e.field : '';
+  let message = typeof e.message === 'string' ? e.message : `request failed (status ${status})`;
+  if (field && !message.startsWith(field)) message = `${field}: ${message}`;
   return new DanmakuError(typeof e.code === 'string' ? e.code : 'internal', message, {
     status,
-    field: typeof e.field === 'string' ? e.field : '',
+    field,
     retryAfterMs: Number(e.retryAfterMs ?? e.retryAfter ?? 0) || 0,
   });
 }
@@ -52,27 +56,59 @@ export function backoffDelay(n, minMs = 500, maxMs = 30000, random = Math.random
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+// batchItems returns the danmaku of a batch message (a live batch, or one
+// of a welcome's batches) in the API's shape. It is the one place that
+// reads a batch's items.
+export function batchItems(msg) {
+  return msg && Array.isArray(msg.items) ? msg.items : [];
+}
+
+// parseEvent reads one Server-Sent Event block into {event, data}.
+export function parseEvent(block) {
+  let event = 'message';
+  const data = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    const i = line.indexOf(':');
+    const field = i < 0 ? line : line.slice(0, i);
+    let value = i < 0 ? '' : line.slice(i + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') event = value;
+    else if (field === 'data') data.push(value);
+  }
+  return { event, data: data.join('\n') };
+}
+
 // connect opens a live connection to objectId's room on the server at
 // baseUrl ('' for the page's own origin) and returns its Client.
 //
 // Options (all optional):
-//   onBatch(batch)       a batch {seq, at, items} not seen before; items
-//                        carry mine: true when this client sent them
+//   onBatch(batch, info) a batch {seq, at, items} not seen before; items
+//                        carry mine: true when this client or its user
+//                        sent them. info is {welcome, recovered, last}:
+//                        welcome is true for the batches a welcome carries,
+//                        recovered when those are the batches missed since
+//                        the last connection, last for the welcome's last
 //   onWelcome(welcome)   the first message of every connection {room,
 //                        recovered, batches}; it resumes after the last
 //                        batch received (see docs/protocol.md, "Resume")
 //   onDelete(ids)        danmaku to take off the screen
+//   onLive(session)      a live session started ({objectId, startedAt}) or
+//                        ended (null)
 //   onDropped(info)      {count, next}: batches this client missed
 //   onError(err)         a DanmakuError not tied to a send
 //   onStatus(status, detail)  'connecting' | 'open' | 'reconnecting' | 'closed'
+//   onUnauthorized(err)  the server refused the client's token (401)
 //   token                a user token (sent as ?token= on the socket and as
-//                        Authorization: Bearer over HTTP)
+//                        Authorization: Bearer over HTTP); see setToken
 //   userId               the sender named in HTTP sends, for servers that
 //                        trust the body (no anonymous ids, no tokens)
 //   credentials          fetch credentials mode (default 'include', so the
 //                        server's anonymous-id cookie is kept cross-origin)
 //   sendTimeoutMs        how long a send waits for its ack (default 10000)
 //   minBackoffMs, maxBackoffMs   reconnect delays (default 500 and 30000)
+//   start                false to connect only when start() is called; the
+//                        HTTP calls work before
 export function connect(baseUrl, objectId, options = {}) {
   return new Client(baseUrl, objectId, options);
 }
@@ -86,12 +122,16 @@ export class Client {
     this.objectId = objectId;
     this.options = options;
     this.base = resolveBase(baseUrl);
+    this.token = typeof options.token === 'string' ? options.token : '';
     this.userId = '';
+    this.identity = null; // {token, me}: the last /danmu/me answer and the token it was for.
     this.lastSeq = 0;
     this.epoch = ''; // The room's history epoch, from the last welcome.
     this.status = 'connecting';
     this.ws = null;
     this.closed = false;
+    this.started = false;
+    this.gen = 0; // Counts starts: a later one makes an earlier one's steps moot.
     this.attempt = 0;
     this.timer = null;
     this.nextRef = 1;
@@ -99,28 +139,72 @@ export class Client {
     this.seen = new Map(); // Recent item ids, oldest first.
     this.sent = new Set(); // Ids of danmaku this client sent.
     this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
-    this.start();
+    if (options.start !== false) this.start();
   }
 
-  // start asks the server who this browser is (which, in anonymous mode,
-  // sets the cookie the socket then carries), then opens the socket.
-  async start() {
-    try {
-      const me = await this.request('danmu/me', { cache: 'no-store' });
-      if (me && typeof me.userId === 'string') this.userId = me.userId;
-    } catch (err) {
-      this.report(err);
+  // start connects the client: connect calls it unless the start option is
+  // false. Later calls do nothing.
+  start() {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.restart();
+  }
+
+  // restart asks the server who this browser is, unless it already knows
+  // for the current token (in anonymous mode the question sets the cookie
+  // the socket then carries), then opens the socket.
+  async restart() {
+    const gen = ++this.gen;
+    if (!this.identity || this.identity.token !== this.token) {
+      try {
+        await this.me();
+      } catch (err) {
+        this.emitError(err);
+      }
     }
-    this.open();
+    if (gen === this.gen) this.open();
+  }
+
+  // me resolves with who the server says the viewer is ({userId, role,
+  // rooms, anonymous}), asking with token (the client's own by default).
+  // An answer for the client's own token sets userId; the client keeps the
+  // last answer, so that a page that asked (or checked a token before
+  // setToken) does not make start ask again.
+  async me(token = this.token) {
+    const answer = await this.request('danmu/me', { cache: 'no-store' }, token);
+    const who = answer && typeof answer === 'object' ? answer : {};
+    this.identity = { token, me: who };
+    if (token === this.token) this.userId = typeof who.userId === 'string' ? who.userId : '';
+    return who;
+  }
+
+  // setToken makes token ('' for none) the credential of later requests
+  // and, when the client has started, replaces the live connection at once
+  // (sends in flight are rejected).
+  setToken(token) {
+    const t = typeof token === 'string' ? token : '';
+    if (t === this.token) return;
+    this.token = t;
+    const known = this.identity && this.identity.token === t;
+    this.userId = known && typeof this.identity.me.userId === 'string' ? this.identity.me.userId : '';
+    if (!this.started || this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    this.failPending();
+    if (ws) ws.close(1000, 'the token changed');
+    this.attempt = 0;
+    this.restart();
   }
 
   // open starts one WebSocket connection.
   open() {
     if (this.closed) return;
+    const gen = this.gen;
     this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting', { attempt: this.attempt });
-    const url = new URL(`danmu/ws/${encodeURIComponent(this.objectId)}`, this.base);
+    const url = this.socketURL();
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    if (this.options.token) url.searchParams.set('token', this.options.token);
     if (this.epoch) {
       // Resume: the welcome carries exactly the batches missed since.
       url.searchParams.set('since', String(this.lastSeq));
@@ -130,13 +214,15 @@ export class Client {
     try {
       ws = new WebSocket(url);
     } catch (err) {
-      this.report(new DanmakuError('unavailable', `websocket: ${err.message}`));
+      this.emitError(new DanmakuError('unavailable', `websocket: ${err.message}`));
       this.retry(0, '');
       return;
     }
     this.ws = ws;
     this.welcomed = false;
-    ws.onmessage = (ev) => this.receive(ev.data);
+    ws.onmessage = (ev) => {
+      if (this.ws === ws) this.receive(ev.data);
+    };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
@@ -148,38 +234,52 @@ export class Client {
       // The socket never opened: a browser does not tell why, so ask the
       // server before trying again.
       this.diagnose().then((refusal) => {
+        if (gen !== this.gen) return; // Started again meanwhile.
         if (refusal) this.refuse(refusal);
         else this.retry(ev.code, ev.reason);
       });
     };
   }
 
+  // socketURL returns the room's WebSocket URL (with the http scheme) and
+  // the token.
+  socketURL() {
+    const url = new URL(`danmu/ws/${encodeURIComponent(this.objectId)}`, this.base);
+    if (this.token) url.searchParams.set('token', this.token);
+    return url;
+  }
+
   // diagnose resolves with a DanmakuError when the server refuses this
   // page for good (its origin is not allowed: 403, or CORS refused while
-  // the server answers), and with null when trying again may help.
+  // the server answers), and with null when trying again may help. A
+  // refused token (401) goes to onUnauthorized, whose handler may change
+  // it before the next try.
   async diagnose() {
-    const url = new URL(`danmu/ws/${encodeURIComponent(this.objectId)}`, this.base);
-    if (this.options.token) url.searchParams.set('token', this.options.token);
+    const token = this.token;
+    const url = this.socketURL();
     let res;
     try {
       res = await fetch(url, { credentials: this.options.credentials ?? 'include', cache: 'no-store' });
     } catch {
       return (await reachable(url)) ? corsRefusal() : null;
     }
-    if (res.status !== 403) return null;
+    if (res.status !== 403 && res.status !== 401) return null;
     let body = null;
     try {
       body = await res.json();
     } catch {
       body = null;
     }
-    return errorFrom(body, 403);
+    const err = errorFrom(body, res.status);
+    if (res.status === 403) return err;
+    if (token && token === this.token) this.call('onUnauthorized', err);
+    return null;
   }
 
   // refuse stops the client for good after a refusal, and reports it.
   refuse(err) {
     this.closed = true;
-    this.report(err);
+    this.emitError(err);
     this.setStatus('closed', { code: 403, reason: err.message, error: err });
   }
 
@@ -204,7 +304,7 @@ export class Client {
     try {
       msg = JSON.parse(data);
     } catch {
-      this.report(new DanmakuError('invalid', 'the server sent a message that is not JSON'));
+      this.emitError(new DanmakuError('invalid', 'the server sent a message that is not JSON'));
       return;
     }
     switch (msg && msg.type) {
@@ -213,10 +313,11 @@ export class Client {
       case 'delete':
         if (Array.isArray(msg.ids)) this.call('onDelete', msg.ids.map(String));
         break;
+      case 'live': this.call('onLive', msg.live && typeof msg.live === 'object' ? msg.live : null); break;
       case 'dropped': this.call('onDropped', { count: Number(msg.count) || 0, next: Number(msg.next) || 0 }); break;
       case 'ack': this.answer(msg, null); break;
       case 'error':
-        if (!this.answer(msg, errorFrom(msg, 0))) this.report(errorFrom(msg, 0));
+        if (!this.answer(msg, errorFrom(msg, 0))) this.emitError(errorFrom(msg, 0));
         break;
       default: break; // 'pong' and messages of later versions.
     }
@@ -241,24 +342,28 @@ export class Client {
     if (this.lastSeq > 0 && seq >= this.lastSeq && first && Number(first.seq) > this.lastSeq + 1) {
       this.call('onDropped', { count: Number(first.seq) - this.lastSeq - 1, next: Number(first.seq) });
     }
-    for (const b of batches) this.deliver(b);
+    const fresh = batches.map((b) => this.fresh(b)).filter((b) => b !== null);
+    const recovered = msg.recovered === true;
+    fresh.forEach((b, i) => this.call('onBatch', b, { welcome: true, recovered, last: i === fresh.length - 1 }));
     this.lastSeq = seq;
     this.resolveReady(this);
   }
 
   // batch handles a live batch: one at or below the last sequence number
   // seen on this connection is a repeat.
-  batch(b) {
-    const seq = Number(b.seq) || 0;
+  batch(msg) {
+    const seq = Number(msg.seq) || 0;
     if (seq <= this.lastSeq) return;
     this.lastSeq = seq;
-    this.deliver(b);
+    const b = this.fresh(msg);
+    if (b) this.call('onBatch', b, { welcome: false, recovered: false, last: false });
   }
 
-  // deliver hands the items of b not delivered before to onBatch.
-  deliver(b) {
+  // fresh returns batch msg with only the items not delivered before, each
+  // marked mine or not, or null when none is left.
+  fresh(msg) {
     const items = [];
-    for (const d of Array.isArray(b.items) ? b.items : []) {
+    for (const d of batchItems(msg)) {
       if (!d || typeof d !== 'object') continue;
       const id = String(d.id);
       if (this.seen.has(id)) continue;
@@ -266,7 +371,7 @@ export class Client {
       d.mine = this.sent.has(id) || (this.userId !== '' && d.userId === this.userId);
       items.push(d);
     }
-    if (items.length > 0) this.call('onBatch', { ...b, items });
+    return items.length > 0 ? { ...msg, items } : null;
   }
 
   remember(id) {
@@ -330,17 +435,79 @@ export class Client {
     }
   }
 
+  // report tells the moderators about the room's danmaku id, with a reason
+  // ('spam', 'abuse', ...); the server takes the reporter from the
+  // credential and limits how often a viewer reports.
+  report(id, reason) {
+    return this.request('danmu/report', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ objectId: this.objectId, id: String(id), reason }),
+    });
+  }
+
   // queryByTime resolves with {data, cursor}: stored danmaku from playback
   // time seconds on, in playback order. cursor is '-1' on the last page.
-  queryByTime(seconds = 0, size = 20) {
-    const q = new URLSearchParams({ playingTime: String(Math.max(0, Number(seconds) || 0)), size: String(size) });
-    return this.request(`danmu/queryByTime/${encodeURIComponent(this.objectId)}?${q}`);
+  // query holds further query parameters of the read, if any.
+  queryByTime(seconds = 0, size = 20, query = {}) {
+    const t = Math.floor(Math.max(0, Number(seconds) || 0) * 1000) / 1000;
+    return this.read('queryByTime', { ...query, playingTime: t, size });
   }
 
   // pull resolves with the page after cursor, as queryByTime does.
-  pull(cursor, size = 20) {
-    const q = new URLSearchParams({ cursor: String(cursor), size: String(size) });
-    return this.request(`danmu/pull/${encodeURIComponent(this.objectId)}?${q}`);
+  pull(cursor, size = 20, query = {}) {
+    return this.read('pull', { ...query, cursor, size });
+  }
+
+  // heatmap resolves with {bucketMs, counts}: how many danmaku fall in each
+  // of buckets equal parts of a video of duration seconds.
+  heatmap(buckets, duration, query = {}) {
+    return this.read('heatmap', { ...query, buckets, duration: Math.ceil(Number(duration) || 0) });
+  }
+
+  // read calls GET /danmu/{route}/{objectId} with the query parameters of
+  // params that are not undefined, null or ''.
+  read(route, params) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    return this.request(`danmu/${route}/${encodeURIComponent(this.objectId)}?${q}`);
+  }
+
+  // roomState resolves with the room part of a welcome ({objectId, tickMs,
+  // maxPerTick, viewers, seq, epoch, live}), read from the room's event
+  // stream, which it then closes. It is for a page that wants to look
+  // again without its own socket's welcome.
+  async roomState(timeoutMs = 10000) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeoutMs);
+    const url = new URL(`danmu/stream/${encodeURIComponent(this.objectId)}`, this.base);
+    const headers = { Accept: 'text/event-stream' };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    try {
+      let res;
+      try {
+        res = await fetch(url, { credentials: this.options.credentials ?? 'include', cache: 'no-store', signal: ctl.signal, headers });
+      } catch (err) {
+        throw new DanmakuError('unavailable', `network error: ${err.message}`);
+      }
+      if (!res.ok || !res.body) throw new DanmakuError('unavailable', `room state: status ${res.status}`, { status: res.status });
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) throw new DanmakuError('unavailable', 'room state: the stream ended before its welcome');
+        buf += value.replace(/\r\n/g, '\n');
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+          const ev = parseEvent(buf.slice(0, i));
+          buf = buf.slice(i + 2);
+          if (ev.event === 'welcome') return JSON.parse(ev.data).room || {};
+        }
+        if (buf.length > 4 << 20) throw new DanmakuError('invalid', 'room state: the welcome is too large');
+      }
+    } finally {
+      clearTimeout(timer);
+      ctl.abort();
+    }
   }
 
   // close ends the connection for good; pending sends are rejected.
@@ -356,16 +523,18 @@ export class Client {
     this.setStatus('closed', { code: 1000, reason: 'client closed' });
   }
 
-  // request calls the HTTP API at path (relative to the base URL) and
-  // resolves with the decoded JSON body.
-  async request(path, init = {}) {
+  // request calls the HTTP API at path (relative to the base URL) with
+  // token (the client's own by default) and resolves with the decoded JSON
+  // body. A 401 answer to a request with the client's own token calls
+  // onUnauthorized before the request rejects.
+  async request(path, init = {}, token = this.token) {
     const headers = { ...(init.headers || {}) };
-    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const url = new URL(path, this.base);
     let res;
     try {
-      res = await fetch(new URL(path, this.base), { credentials: this.options.credentials ?? 'include', ...init, headers });
+      res = await fetch(url, { credentials: this.options.credentials ?? 'include', ...init, headers });
     } catch (err) {
-      const url = new URL(path, this.base);
       if (url.origin !== globalThis.location?.origin && await reachable(url)) throw corsRefusal();
       throw new DanmakuError('unavailable', `network error: ${err.message}`);
     }
@@ -375,7 +544,11 @@ export class Client {
     } catch {
       body = null;
     }
-    if (!res.ok) throw errorFrom(body, res.status);
+    if (!res.ok) {
+      const err = errorFrom(body, res.status);
+      if (res.status === 401 && token && token === this.token) this.call('onUnauthorized', err);
+      throw err;
+    }
     return body;
   }
 
@@ -385,7 +558,8 @@ export class Client {
     this.call('onStatus', status, detail);
   }
 
-  report(err) {
+  // emitError hands err to onError.
+  emitError(err) {
     this.call('onError', err instanceof DanmakuError ? err : new DanmakuError('internal', String(err && err.message ? err.message : err)));
   }
 
@@ -396,7 +570,7 @@ export class Client {
     try {
       f(...args);
     } catch (err) {
-      if (name !== 'onError') this.report(err);
+      if (name !== 'onError') this.emitError(err);
       else setTimeout(() => { throw err; });
     }
   }
@@ -509,14 +683,14 @@ export function dplayerDanmaku(baseUrl, objectId, options = {}) {
       dp.on('danmaku_send', (d) => mine.add(d && d.text));
       room = connect(baseUrl, objectId, {
         ...options,
-        onBatch: (b) => {
+        onBatch: (b, info) => {
           for (const d of b.items) {
             const c = d.content || {};
             if (d.mine || mine.take(c.text)) continue;
             // DPlayer puts the text into innerHTML: it must be escaped.
             dp.danmaku.draw({ text: escapeHTML(c.text), color: parseInt(colorString(c.color).slice(1), 16), type: types[c.position] ?? 0 });
           }
-          if (options.onBatch) options.onBatch(b);
+          if (options.onBatch) options.onBatch(b, info);
         },
       });
       return room;
@@ -542,14 +716,14 @@ export function artplayerDanmaku(baseUrl, objectId, options = {}) {
   const maxHistory = options.maxHistory ?? 5000;
   const room = connect(baseUrl, objectId, {
     ...options,
-    onBatch: (b) => {
+    onBatch: (b, info) => {
       const plugin = art && art.plugins && art.plugins.artplayerPluginDanmuku;
       for (const d of b.items) {
         const c = d.content || {};
         if (d.mine || !plugin) continue;
         plugin.emit({ text: String(c.text), color: colorString(c.color), mode: modes[c.position] ?? 0 });
       }
-      if (options.onBatch) options.onBatch(b);
+      if (options.onBatch) options.onBatch(b, info);
     },
   });
   let art = null;
@@ -575,7 +749,7 @@ export function artplayerDanmaku(baseUrl, objectId, options = {}) {
         await room.send({ text: d.text, color: colorString(d.color), position: positions[d.mode] ?? 1, time: Number(d.time) || 0 });
         return true;
       } catch (err) {
-        room.report(err);
+        room.emitError(err);
         return false;
       }
     },

@@ -1,7 +1,9 @@
 // admin-api.js calls danmakud's admin API with the admin token, and keeps
-// the token for the browser tab (sessionStorage: it ends with the tab).
+// the token for the browser tab (sessionStorage: it ends with the tab). Its
+// errors are the SDK's DanmakuErrors; the admin page reads no public
+// endpoint, which the SDK (/sdk/danmaku.js) would call.
 
-import { ApiError, errorFrom } from './api.js';
+import { DanmakuError, errorFrom } from '/sdk/danmaku.js';
 
 const KEY = 'danmakud.adminToken';
 
@@ -84,7 +86,7 @@ export class AdminApi {
     try {
       res = await fetch(this.base + path, init);
     } catch (err) {
-      throw new ApiError(0, 'unavailable', `network error: ${err.message}`);
+      throw new DanmakuError('unavailable', `network error: ${err.message}`);
     }
     let data = null;
     try {
@@ -104,7 +106,7 @@ export class AdminApi {
   async login(password) {
     const res = await this.request('POST', '/admin/api/login', { password });
     if (!res || typeof res.token !== 'string' || res.token === '') {
-      throw new ApiError(500, 'internal', 'the server answered no token');
+      throw new DanmakuError('internal', 'the server answered no token', { status: 500 });
     }
     this.tokens.set(res.token);
     return res.token;

@@ -1,12 +1,14 @@
 // app.js wires the player page: the viewer's identity, the clock (demo,
 // video or live room), the renderer, the time-window loader, the live
-// socket, the shell's controls (shell.js), the sending bar with its
+// connection, the shell's controls (shell.js), the sending bar with its
 // colour, mode and size picker, the danmaku list (listpanel.js), the
-// settings popover with its sign-in form, and the heatmap. It also
-// exposes two hooks for tests: window.__danmaku (renderer state) and
-// window.__danmakuStats (frame times).
+// settings popover with its sign-in form, and the heatmap. Its one client
+// of the server is the SDK (/sdk/danmaku.js): every request and the live
+// WebSocket go through one Client. It also exposes two hooks for tests:
+// window.__danmaku (renderer state) and window.__danmakuStats (frame
+// times).
 
-import { Api, LiveSocket } from './api.js';
+import { connect } from '/sdk/danmaku.js';
 import { DemoClock, LiveClock, VideoClock } from './clock.js';
 import { drawDemo } from './demo.js';
 import { Heatmap } from './heatmap.js';
@@ -37,14 +39,30 @@ function objectIdFromPath(path) {
 }
 
 const objectId = objectIdFromPath(location.pathname);
-const api = new Api();
+// client is the page's connection to the server. Its live socket opens
+// once the viewer's identity is known (start).
+const client = connect('', objectId, {
+  start: false,
+  onWelcome,
+  onBatch,
+  onDelete,
+  onLive: (session) => {
+    livePushes = true;
+    applyLive(session);
+  },
+  onError: (err) => {
+    // A refused token signs the viewer out (onTokenRefused), which says so.
+    if (err.code !== 'unauthorized') status(`Live: ${err.message}`);
+  },
+  onUnauthorized: onTokenRefused,
+});
 const stats = new FrameStats();
 const renderer = new Renderer($('danmaku-layer'));
 const mineIds = new Set(); // Ids the server gave this viewer's sends.
 const video = $('video');
 const demoLayer = $('demo-layer');
 const demoCtx = demoLayer.getContext('2d');
-const heatmap = new Heatmap(api, objectId, $('heatmap'));
+const heatmap = new Heatmap(client, $('heatmap'));
 
 let settings = loadSettings();
 let clock = null;
@@ -53,10 +71,8 @@ let liveSession = null; // The running live session, as the server gave it.
 let tickMs = 1000;
 let identity = new Identity(); // Unknown until the server answers.
 let ready = false; // Identity known: loading may start.
-let socket = null;
 let livePushes = false; // The server announces live sessions as they start.
 let probeDelay = 15000;
-let socketState = 'connecting';
 let localSeq = 0;
 let dragging = false;
 let lastDemo = -1;
@@ -72,19 +88,20 @@ function isMine(it) {
   return mineIds.has(it.id) || identity.owns(it);
 }
 
-// toItems converts API danmaku into renderer items, marking the viewer's.
+// toItems converts API danmaku into renderer items, marking the viewer's
+// (the SDK marks those it knows as mine).
 function toItems(list) {
   const out = [];
   for (const d of list) {
     const it = fromAPI(d);
     if (!it) continue;
-    it.mine = isMine(it);
+    it.mine = d.mine === true || isMine(it);
     out.push(it);
   }
   return out;
 }
 
-const loader = new WindowLoader(api, objectId, {
+const loader = new WindowLoader(client, {
   sink: (data) => {
     const items = toItems(data);
     renderer.add(items);
@@ -120,44 +137,27 @@ function onSeek() {
   }
 }
 
-// Live messages.
+// Live messages, as the SDK hands them over.
 
-function onMessage(msg) {
-  if (!msg || typeof msg !== 'object') return;
-  switch (msg.type) {
-    case 'welcome':
-      onWelcome(msg);
-      break;
-    case 'batch':
-      onBatch(Array.isArray(msg.items) ? msg.items : []);
-      break;
-    case 'delete':
-      if (Array.isArray(msg.ids)) {
-        renderer.remove(msg.ids);
-        danmakuList.remove(msg.ids);
-      }
-      break;
-    case 'live':
-      livePushes = true;
-      applyLive(msg.live ?? null);
-      break;
-    case 'error':
-      status(`Live: ${msg.message || msg.error?.message || 'error'}`);
-      break;
-  }
-}
-
-// onWelcome applies the room state a (re)connection starts with; in a
-// live room a resumed connection shows the batches it missed
-// ("recovered"), another the most recent batch, at once. LiveSocket has
-// left out the batches shown before.
+// onWelcome applies the room state a (re)connection starts with. The
+// welcome's batches follow through onBatch.
 function onWelcome(msg) {
   applyRoom(msg.room || {});
-  if (mode !== 'live') return;
-  const batches = Array.isArray(msg.batches) ? msg.batches : [];
-  for (const b of msg.recovered ? batches : batches.slice(-1)) {
-    if (Array.isArray(b.items)) onBatch(b.items);
-  }
+}
+
+// onBatch shows a pushed batch. Of a welcome's batches (which the SDK has
+// cut to the danmaku not shown before), a live room shows those missed
+// while away ("recovered"), else only the most recent; a video shows none,
+// since the loader reads the stored ones.
+function onBatch(batch, info) {
+  if (info.welcome && (mode !== 'live' || (!info.recovered && !info.last))) return;
+  showPushed(batch.items);
+}
+
+// onDelete takes danmaku off the screen and the list.
+function onDelete(ids) {
+  renderer.remove(ids);
+  danmakuList.remove(ids);
 }
 
 // applyRoom takes the tick and the live session from a room state.
@@ -199,9 +199,9 @@ function goVOD() {
 // minutes, and stops once the server has pushed a "live" message.
 async function probeRoom() {
   if (livePushes) return;
-  if (!document.hidden && socketState === 'open') {
+  if (!document.hidden && client.status === 'open') {
     try {
-      applyRoom(await api.roomState(objectId));
+      applyRoom(await client.roomState());
     } catch {
       // The next probe or reconnection's welcome tells.
     }
@@ -210,10 +210,10 @@ async function probeRoom() {
   setTimeout(probeRoom, probeDelay * (0.8 + Math.random() * 0.4));
 }
 
-// onBatch shows pushed danmaku. A live room spreads each tick's batch over
-// the tick; a video puts danmaku ahead of the playhead on the timeline and
-// shows ones that just happened at once.
-function onBatch(list) {
+// showPushed shows pushed danmaku. A live room spreads each tick's batch
+// over the tick; a video puts danmaku ahead of the playhead on the timeline
+// and shows ones that just happened at once.
+function showPushed(list) {
   const items = toItems(list).filter((it) => !it.mine);
   const now = clock.now();
   if (mode === 'live') {
@@ -368,7 +368,7 @@ const danmakuList = new ListPanel($('list-panel'), $('list-items'), $('list-coun
   },
   report: async (item, reason) => {
     try {
-      await api.report(objectId, item.id, reason);
+      await client.report(item.id, reason);
       status('Reported: thank you, the moderators will look at it.');
     } catch (err) {
       status(err.status === 429 ? 'Too many reports: try again in a minute.' : `Not reported: ${err.message}`);
@@ -389,8 +389,9 @@ async function send(text, color, position, size) {
   // While paused, the danmaku shows inside the screen at once (enter).
   renderer.showAt({ ...item, enter: clock.paused }, now);
   const content = { text, color, size: `${size}px`, position, time: Math.round(now * 1000) / 1000 };
+  const withToken = client.token !== '';
   try {
-    const d = await api.send({ objectId, content });
+    const d = await client.send(content);
     const id = String(d.id);
     mineIds.add(id);
     if (mode === 'vod') heatmap.bump(Number(d.content?.time));
@@ -400,8 +401,8 @@ async function send(text, color, position, size) {
     return d;
   } catch (err) {
     renderer.remove([localId]);
-    if (err.status === 401) {
-      status(unauthorizedMessage(err));
+    if (err.code === 'unauthorized') {
+      status(unauthorizedMessage(err, withToken));
       showSettings(true);
     } else {
       status(`Not sent: ${err.message}`);
@@ -542,8 +543,8 @@ $('settings').addEventListener('input', (ev) => {
 function showIdentity() {
   $('user-id').textContent = identity.known ? identity.userId : 'unknown: sign in to send';
   let state;
-  if (api.token) {
-    const exp = tokenExpiry(api.token);
+  if (client.token) {
+    const exp = tokenExpiry(client.token);
     state = `Signed in as ${identity.userId}${exp ? ` until ${exp.toLocaleString()}` : ''}.`;
   } else if (identity.known) {
     state = 'Not signed in: you send under an anonymous id. Paste a token from your site to send as yourself.';
@@ -551,17 +552,17 @@ function showIdentity() {
     state = 'Not signed in. This server only takes danmaku from signed-in viewers: paste a token from your site.';
   }
   $('signin-state').textContent = state;
-  $('signout-button').hidden = !api.token;
+  $('signout-button').hidden = !client.token;
 }
 
-// useToken makes token ('' for none) the viewer's credential, as who.
+// useToken makes token ('' for none) the viewer's credential, as who; the
+// client reconnects its live socket with it.
 function useToken(token, who) {
-  api.setToken(token);
+  client.setToken(token);
   if (token) saveToken(token);
   else forgetToken();
   identity = who;
   showIdentity();
-  if (socket) socket.reconnect();
 }
 
 // signIn checks raw with the server and, if it names a user, signs in as
@@ -573,7 +574,7 @@ async function signIn(raw) {
     return 'Sign-in failed: that is not a token (a token is three parts of letters, digits, "-" and "_" separated by dots).';
   }
   try {
-    useToken(token, await checkToken(api, token));
+    useToken(token, await checkToken(client, token));
   } catch (err) {
     return `Sign-in failed: ${err.message}.`;
   }
@@ -585,26 +586,19 @@ async function signIn(raw) {
 async function signOut(message) {
   useToken('', new Identity());
   status(message);
-  const who = await loadIdentity(api);
-  if (!api.token) {
+  const who = await loadIdentity(client);
+  if (!client.token) {
     identity = who;
     showIdentity();
   }
 }
 
-// onTokenRefused handles a 401 answer to a request that carried the
-// viewer's token: it has expired or was never valid here.
+// onTokenRefused handles a 401 answer to a request or a live connection
+// that carried the viewer's token (the SDK tells): it has expired or was
+// never valid here.
 function onTokenRefused(err) {
-  if (!api.token) return;
+  if (!client.token) return;
   signOut(`Your sign-in was refused (${err.message}), so you are signed out. To send, paste a new token under "Sign in" in the settings.`);
-}
-api.onUnauthorized = onTokenRefused;
-
-// onSocketRefused checks the token when the live socket cannot connect:
-// an upgrade with a refused token is answered 401, which a WebSocket does
-// not show; /danmu/me tells (and onTokenRefused signs out).
-function onSocketRefused() {
-  if (api.token) api.me().catch(() => {});
 }
 
 $('signin-form').addEventListener('submit', async (ev) => {
@@ -637,14 +631,14 @@ async function startIdentity() {
   const stored = loadToken();
   if (stored) {
     try {
-      useToken(stored, await checkToken(api, stored));
+      useToken(stored, await checkToken(client, stored));
       return;
     } catch (err) {
       if (err.status === 401) forgetToken();
       status(`Your remembered sign-in was not used (${err.message}). To send, paste a new token under "Sign in" in the settings.`);
     }
   }
-  identity = await loadIdentity(api);
+  identity = await loadIdentity(client);
   showIdentity();
 }
 
@@ -691,14 +685,16 @@ function frame(ts) {
 window.__danmaku = {
   objectId,
   get userId() { return identity.userId; },
-  signedIn: () => api.token !== '',
+  signedIn: () => client.token !== '',
   identity: () => ({ ...identity }),
   live: () => (liveSession ? { ...liveSession } : null),
   onScreen: () => renderer.onScreen(),
   pending: () => renderer.pendingCount(),
   counts: () => ({ ...renderer.counts }),
   mode: () => mode,
-  socket: () => socketState,
+  socket: () => client.status,
+  // client is the page's SDK Client, for tests that drop its socket.
+  client: () => client,
   clock: () => ({ kind: clock.kind, now: clock.now(), paused: clock.paused, rate: clock.rate, duration: clock.duration }),
   loader: () => ({ from: loader.from, loadedUntil: loader.loadedUntil, done: loader.done, requests: loader.requests }),
   seek: (t) => clock.seek(t),
@@ -728,7 +724,7 @@ window.__danmakuStats = (opts = {}) => {
 // start learns who the viewer is before anything loads, so that the
 // viewer's own danmaku are recognised from the first page and the
 // WebSocket carries the token or the identity cookie; then it starts
-// playing.
+// playing and connects.
 async function start() {
   applySettings(settings, false);
   fillSettingsForm();
@@ -739,17 +735,12 @@ async function start() {
   await startIdentity();
   ready = true;
   onSeek();
-  socket = new LiveSocket(objectId, {
-    onMessage,
-    onState: (s) => { socketState = s; },
-    onRefused: onSocketRefused,
-    token: () => api.token,
-  });
+  client.start();
   const src = new URLSearchParams(location.search).get('src');
   if (src) openVideo(src, src);
   setInterval(() => heatmap.refresh(clock.duration), 30000);
   setTimeout(probeRoom, probeDelay);
-  window.addEventListener('pagehide', () => socket.close());
+  window.addEventListener('pagehide', () => client.close());
 }
 
 start();

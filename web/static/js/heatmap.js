@@ -50,11 +50,11 @@ export function drawHeatmap(canvas, counts) {
   ctx.stroke();
 }
 
-// Heatmap loads and draws the strip for one object.
+// Heatmap loads and draws the strip for the room of client (an SDK
+// Client).
 export class Heatmap {
-  constructor(api, objectId, canvas, buckets = 100) {
-    this.api = api;
-    this.objectId = objectId;
+  constructor(client, canvas, buckets = 100) {
+    this.client = client;
     this.canvas = canvas;
     this.buckets = buckets;
     this.counts = [];
@@ -67,7 +67,7 @@ export class Heatmap {
   async refresh(duration) {
     if (!this.available || !(duration > 0)) return false;
     try {
-      const res = await this.api.heatmap(this.objectId, this.buckets, duration);
+      const res = await this.client.heatmap(this.buckets, duration);
       this.counts = Array.isArray(res?.counts) ? res.counts.map((n) => Number(n) || 0) : [];
       this.bucketMs = Number(res?.bucketMs) || 0;
     } catch (err) {

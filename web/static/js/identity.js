@@ -23,13 +23,14 @@ export class Identity {
   }
 }
 
-// loadIdentity asks the server who the viewer is (and, in anonymous mode,
-// obtains the viewer's cookie). It retries a network failure a few times
-// and resolves with an unknown Identity if the server still cannot tell.
-export async function loadIdentity(api, { tries = 4, delayMs = 500 } = {}) {
+// loadIdentity asks the server, through client (an SDK Client), who the
+// viewer is (and, in anonymous mode, obtains the viewer's cookie). It
+// retries a network failure a few times and resolves with an unknown
+// Identity if the server still cannot tell.
+export async function loadIdentity(client, { tries = 4, delayMs = 500 } = {}) {
   for (let i = 0; ; i++) {
     try {
-      return new Identity(await api.me());
+      return new Identity(await client.me());
     } catch (err) {
       const retry = err && err.status === 0 && i + 1 < tries;
       if (!retry) return new Identity();

@@ -5,12 +5,12 @@
 const PAGE = 100; // The API's largest page.
 const MAX_PAGES = 20; // Pages per load; the rest follow on the next tick.
 
-// WindowLoader fills a timeline for one object. sink receives each page's
-// danmaku as API objects; onError receives load failures.
+// WindowLoader fills a timeline for the room of client (an SDK Client).
+// sink receives each page's danmaku as API objects; onError receives load
+// failures.
 export class WindowLoader {
-  constructor(api, objectId, { sink, onError, ahead = 60, low = 30 }) {
-    this.api = api;
-    this.objectId = objectId;
+  constructor(client, { sink, onError, ahead = 60, low = 30 }) {
+    this.client = client;
     this.sink = sink;
     this.onError = onError || (() => {});
     this.ahead = ahead;
@@ -47,8 +47,8 @@ export class WindowLoader {
       for (let page = 0; page < MAX_PAGES; page++) {
         this.requests++;
         const res = this.cursor === null
-          ? await this.api.queryByTime(this.objectId, this.from, PAGE)
-          : await this.api.pull(this.objectId, this.cursor, PAGE);
+          ? await this.client.queryByTime(this.from, PAGE)
+          : await this.client.pull(this.cursor, PAGE);
         if (gen !== this.gen) return;
         const data = Array.isArray(res?.data) ? res.data : [];
         this.sink(data);

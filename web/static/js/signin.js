@@ -92,13 +92,14 @@ export function tokenExpiry(token) {
   }
 }
 
-// checkToken asks the server who token names. It resolves with the signed-in
-// Identity, or rejects with the server's ApiError (status 401 for a token
-// it refuses). Network failures are retried a few times.
-export async function checkToken(api, token, { tries = 4, delayMs = 500 } = {}) {
+// checkToken asks the server, through client (an SDK Client), who token
+// names. It resolves with the signed-in Identity, or rejects with the
+// server's DanmakuError (status 401 for a token it refuses). Network
+// failures are retried a few times.
+export async function checkToken(client, token, { tries = 4, delayMs = 500 } = {}) {
   for (let i = 0; ; i++) {
     try {
-      const who = new Identity(await api.me(token));
+      const who = new Identity(await client.me(token));
       if (!who.known || who.anonymous) throw new Error('the server did not take the token as a user');
       return who;
     } catch (err) {
@@ -111,11 +112,12 @@ export async function checkToken(api, token, { tries = 4, delayMs = 500 } = {}) 
 // SIGN_IN_HINT tells the viewer where to sign in.
 const SIGN_IN_HINT = 'paste your token under "Sign in" in the settings';
 
-// unauthorizedMessage explains a send that the server answered with 401:
-// with no token, sign-in is required; with one, the token was refused
-// (expired, or not signed by the host site) and the viewer is signed out.
-export function unauthorizedMessage(err) {
-  if (err && err.withToken) {
+// unauthorizedMessage explains a send that the server refused as
+// unauthorized (err): without a token (withToken false), sign-in is
+// required; with one, the token was refused (expired, or not signed by the
+// host site) and the viewer is signed out.
+export function unauthorizedMessage(err, withToken) {
+  if (withToken) {
     return `Not sent: your sign-in was refused (${err.message}), so you are signed out. To send, ${SIGN_IN_HINT} again.`;
   }
   return `Not sent: sign-in required. This server only takes danmaku from signed-in viewers: ${SIGN_IN_HINT}.`;
