@@ -130,21 +130,32 @@ export class Api {
   }
 
   // queryByTime returns {data, cursor}: danmaku from playback time t on.
-  queryByTime(objectId, t, size) {
+  // With opts.session, only those of that live session (a replay).
+  queryByTime(objectId, t, size, opts = {}) {
     const q = new URLSearchParams({ playingTime: String(Math.max(0, Math.floor(t * 1000) / 1000)), size: String(size) });
+    if (opts.session) q.set('session', opts.session);
     return this.request(`/danmu/queryByTime/${encodeURIComponent(objectId)}?${q}`);
   }
 
-  // pull continues a listing from cursor.
-  pull(objectId, cursor, size) {
+  // pull continues a listing from cursor, in opts.session when set.
+  pull(objectId, cursor, size, opts = {}) {
     const q = new URLSearchParams({ cursor, size: String(size) });
+    if (opts.session) q.set('session', opts.session);
     return this.request(`/danmu/pull/${encodeURIComponent(objectId)}?${q}`);
   }
 
-  // heatmap returns {bucketMs, counts} for a video of duration seconds.
-  heatmap(objectId, buckets, duration) {
+  // heatmap returns {bucketMs, counts} for a video of duration seconds, of
+  // opts.session's danmaku when set.
+  heatmap(objectId, buckets, duration, opts = {}) {
     const q = new URLSearchParams({ buckets: String(buckets), duration: String(Math.ceil(duration)) });
+    if (opts.session) q.set('session', opts.session);
     return this.request(`/danmu/heatmap/${encodeURIComponent(objectId)}?${q}`);
+  }
+
+  // sessions returns {objectId, sessions}: the video's live sessions,
+  // newest first ({id, startedAt, endedAt, recordingUrl}).
+  sessions(objectId) {
+    return this.request(`/danmu/sessions/${encodeURIComponent(objectId)}`, { cache: 'no-store' });
   }
 }
 

@@ -2,7 +2,9 @@
 // video or live room), the renderer, the time-window loader, the live
 // socket, the shell's controls (shell.js), the sending bar with its
 // colour, mode and size picker, the danmaku list (listpanel.js), the
-// settings popover with its sign-in form, and the heatmap. It also
+// settings popover with its sign-in form, and the heatmap. With
+// ?session=<id> the page replays that live session of the video: its
+// danmaku only, over its recording when a moderator set one. It also
 // exposes two hooks for tests: window.__danmaku (renderer state) and
 // window.__danmakuStats (frame times).
 
@@ -37,6 +39,12 @@ function objectIdFromPath(path) {
 }
 
 const objectId = objectIdFromPath(location.pathname);
+const params = new URLSearchParams(location.search);
+// replayId is the live session that the page replays (?session=<id>), or
+// empty: every read (the loader, the heatmap) then asks for its danmaku
+// only, and the page stays on the recording's time.
+const replayId = params.get('session') || '';
+let replay = null; // The replayed session, as GET /danmu/sessions lists it.
 const api = new Api();
 const stats = new FrameStats();
 const renderer = new Renderer($('danmaku-layer'));
@@ -44,7 +52,7 @@ const mineIds = new Set(); // Ids the server gave this viewer's sends.
 const video = $('video');
 const demoLayer = $('demo-layer');
 const demoCtx = demoLayer.getContext('2d');
-const heatmap = new Heatmap(api, objectId, $('heatmap'));
+const heatmap = new Heatmap(api, objectId, $('heatmap'), 100, replayId);
 
 let settings = loadSettings();
 let clock = null;
@@ -85,6 +93,7 @@ function toItems(list) {
 }
 
 const loader = new WindowLoader(api, objectId, {
+  session: replayId,
   sink: (data) => {
     const items = toItems(data);
     renderer.add(items);
@@ -169,6 +178,7 @@ function applyRoom(room) {
 // applyLive switches to live mode while session (a live.Session: objectId,
 // startedAt, endedAt) runs, and back to the video when it ends.
 function applyLive(session) {
+  if (replayId) return; // A replay keeps to its recording's time.
   const running = session && typeof session === 'object' && !session.endedAt;
   if (running) goLive(session);
   else if (mode === 'live') goVOD();
@@ -214,6 +224,7 @@ async function probeRoom() {
 // the tick; a video puts danmaku ahead of the playhead on the timeline and
 // shows ones that just happened at once.
 function onBatch(list) {
+  if (replayId) return; // Pushed danmaku are not the replayed session's.
   const items = toItems(list).filter((it) => !it.mine);
   const now = clock.now();
   if (mode === 'live') {
@@ -694,6 +705,7 @@ window.__danmaku = {
   signedIn: () => api.token !== '',
   identity: () => ({ ...identity }),
   live: () => (liveSession ? { ...liveSession } : null),
+  replay: () => (replay ? { ...replay } : null),
   onScreen: () => renderer.onScreen(),
   pending: () => renderer.pendingCount(),
   counts: () => ({ ...renderer.counts }),
@@ -725,6 +737,26 @@ window.__danmakuStats = (opts = {}) => {
   return { ...stats.report(), onScreen: renderer.active.length, viewport: { width: renderer.width, height: renderer.height, dpr: renderer.dpr } };
 };
 
+// startReplay finds the replayed session and plays its recording, unless
+// the page names another source (?src=); without either, the session's
+// danmaku play over the demo timeline.
+async function startReplay(src) {
+  try {
+    const res = await api.sessions(objectId);
+    replay = (Array.isArray(res?.sessions) ? res.sessions : []).find((s) => s.id === replayId) || null;
+  } catch (err) {
+    status(`Loading the live sessions failed: ${err.message}`);
+    return;
+  }
+  if (!replay) {
+    status(`This video has no live session ${replayId}.`);
+    return;
+  }
+  const url = src || replay.recordingUrl;
+  if (url) openVideo(url, src || `the recording of live session ${replayId}`);
+  else status(`Replaying live session ${replayId} (no recording yet).`);
+}
+
 // start learns who the viewer is before anything loads, so that the
 // viewer's own danmaku are recognised from the first page and the
 // WebSocket carries the token or the identity cookie; then it starts
@@ -745,8 +777,9 @@ async function start() {
     onRefused: onSocketRefused,
     token: () => api.token,
   });
-  const src = new URLSearchParams(location.search).get('src');
-  if (src) openVideo(src, src);
+  const src = params.get('src');
+  if (replayId) await startReplay(src);
+  else if (src) openVideo(src, src);
   setInterval(() => heatmap.refresh(clock.duration), 30000);
   setTimeout(probeRoom, probeDelay);
   window.addEventListener('pagehide', () => socket.close());

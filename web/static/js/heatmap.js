@@ -50,11 +50,13 @@ export function drawHeatmap(canvas, counts) {
   ctx.stroke();
 }
 
-// Heatmap loads and draws the strip for one object.
+// Heatmap loads and draws the strip for one object, or for one of its
+// live sessions when session is set (a replay).
 export class Heatmap {
-  constructor(api, objectId, canvas, buckets = 100) {
+  constructor(api, objectId, canvas, buckets = 100, session = '') {
     this.api = api;
     this.objectId = objectId;
+    this.session = session;
     this.canvas = canvas;
     this.buckets = buckets;
     this.counts = [];
@@ -67,7 +69,7 @@ export class Heatmap {
   async refresh(duration) {
     if (!this.available || !(duration > 0)) return false;
     try {
-      const res = await this.api.heatmap(this.objectId, this.buckets, duration);
+      const res = await this.api.heatmap(this.objectId, this.buckets, duration, { session: this.session });
       this.counts = Array.isArray(res?.counts) ? res.counts.map((n) => Number(n) || 0) : [];
       this.bucketMs = Number(res?.bucketMs) || 0;
     } catch (err) {

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// liveSession starts or ends the live session of objectID through the
+// admin API of the real server and returns its id and end.
+func liveSession(t *testing.T, objectID, action string) (id string, ended time.Time) {
+	t.Helper()
+	status, b := call(t, "POST", "/admin/api/rooms/"+objectID+"/live/"+action, shared.adminToken, nil)
+	var out struct {
+		Session struct {
+			ID      string    `json:"id"`
+			EndedAt time.Time `json:"endedAt"`
+		} `json:"session"`
+	}
+	if status != http.StatusOK || json.Unmarshal(b, &out) != nil || out.Session.ID == "" {
+		t.Fatalf("live %s of %s: %d %s", action, objectID, status, b)
+	}
+	return out.Session.ID, out.Session.EndedAt
+}
+
+// sessionTexts reads a listing of the real server (queryByTime, or pull
+// page by page from cursor 0 with pageSize) and returns its texts.
+func sessionTexts(t *testing.T, objectID, session string, pull bool) []string {
+	t.Helper()
+	var texts []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		q := url.Values{"session": {session}}
+		path := "/danmu/queryByTime/" + objectID
+		if pull {
+			path = "/danmu/pull/" + objectID
+			q.Set("size", "1")
+			q.Set("cursor", "0")
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+		}
+		status, b := call(t, "GET", path+"?"+q.Encode(), "", nil)
+		var page struct {
+			Data []struct {
+				Session string `json:"session"`
+				Content struct {
+					Text string `json:"text"`
+				} `json:"content"`
+			} `json:"data"`
+			Cursor string `json:"cursor"`
+		}
+		if status != http.StatusOK || json.Unmarshal(b, &page) != nil {
+			t.Fatalf("GET %s: %d %s", path, status, b)
+		}
+		for _, d := range page.Data {
+			if d.Session != session {
+				t.Errorf("GET %s?%s returned a danmaku of session %q", path, q.Encode(), d.Session)
+			}
+			texts = append(texts, d.Content.Text)
+		}
+		if !pull || page.Cursor == "-1" {
+			return texts
+		}
+		if pages > 20 {
+			t.Fatalf("pull of session %s does not end: %q", session, texts)
+		}
+		cursor = page.Cursor
+	}
+}
+
+// TestSessionReplay runs, against the real server, two live sessions of
+// one room with danmaku sent before, between and after them; reads each
+// session back with session= (queryByTime, pull, the XML export) and gets
+// its own danmaku only; and replays the first one in the player
+// (?session=), which shows that session's danmaku and no other.
+func TestSessionReplay(t *testing.T) {
+	setup(t)
+	obj := uniqueObject("replay")
+	send := func(text string, at float64) { postDanmaku(t, obj, "replayer", text, 1, at) }
+
+	send("outside before", 0.001)
+	one, _ := liveSession(t, obj, "start")
+	wantOne := []string{"session one a", "session one b", "session one c"}
+	for _, x := range wantOne {
+		send(x, 4000)
+	}
+	_, ended := liveSession(t, obj, "end")
+	send("outside between", 0.002)
+	for time.Now().UnixMilli() <= ended.UnixMilli() {
+		time.Sleep(time.Millisecond) // The next session needs a millisecond of its own.
+	}
+	two, _ := liveSession(t, obj, "start")
+	wantTwo := []string{"session two a", "session two b"}
+	for _, x := range wantTwo {
+		send(x, 4000)
+	}
+	liveSession(t, obj, "end")
+	send("outside after", 0.003)
+	if one == two {
+		t.Fatalf("two sessions share the id %s", one)
+	}
+
+	for _, tc := range []struct {
+		session string
+		want    []string
+	}{{one, wantOne}, {two, wantTwo}} {
+		if got := sessionTexts(t, obj, tc.session, false); !slices.Equal(got, tc.want) {
+			t.Errorf("queryByTime of session %s = %q, want %q", tc.session, got, tc.want)
+		}
+		if got := sessionTexts(t, obj, tc.session, true); !slices.Equal(got, tc.want) {
+			t.Errorf("pull of session %s = %q, want %q", tc.session, got, tc.want)
+		}
+		status, b := call(t, "GET", "/danmu/export/"+obj+".xml?session="+tc.session, "", nil)
+		xml := string(b)
+		if status != http.StatusOK || strings.Count(xml, "<d p=") != len(tc.want) || strings.Contains(xml, "outside") {
+			t.Errorf("XML export of session %s: %d\n%s", tc.session, status, xml)
+		}
+		for _, x := range tc.want {
+			if !strings.Contains(xml, ">"+x+"</d>") {
+				t.Errorf("XML export of session %s lacks %q", tc.session, x)
+			}
+		}
+	}
+	// The video as a whole reads as before: every danmaku.
+	if status, b := call(t, "GET", "/danmu/queryByTime/"+obj+"?size=100", "", nil); status != http.StatusOK || strings.Count(string(b), `"text"`) != 8 {
+		t.Errorf("the whole video: %d %s", status, b)
+	}
+	if status, b := call(t, "GET", "/danmu/queryByTime/"+obj+"?session=zzzzzzzz", "", nil); status != http.StatusNotFound ||
+		!strings.Contains(string(b), `"not_found"`) {
+		t.Errorf("an unknown session: %d %s, want a 404 JSON error", status, b)
+	}
+	status, b := call(t, "GET", "/danmu/sessions/"+obj, "", nil)
+	if status != http.StatusOK || !strings.Contains(string(b), fmt.Sprintf(`"sessions":[{"id":%q`, two)) ||
+		!strings.Contains(string(b), fmt.Sprintf(`{"id":%q`, one)) {
+		t.Errorf("GET /danmu/sessions: %d %s", status, b)
+	}
+
+	// The player replays session one: its danmaku, at their offsets near
+	// the start, and none of the others, which lie at the same times.
+	p := openTab(t, "/watch/"+obj+"?session="+one)
+	p.waitFor(fmt.Sprintf(`window.__danmaku !== undefined && window.__danmaku.replay()?.id === %s`, jsString(one)),
+		15*time.Second, "the player did not find the session")
+	p.seek(0)
+	for _, x := range wantOne {
+		p.waitText(x, 10*time.Second)
+	}
+	for _, it := range p.onScreen() {
+		if !slices.Contains(wantOne, it.Text) {
+			t.Errorf("the replay of session one shows %q", it.Text)
+		}
+	}
+	if mode := eval[string](p, `window.__danmaku.mode()`); mode != "vod" {
+		t.Errorf("the replay is in %s mode, want vod", mode)
+	}
+	p.screenshot("player-session-replay.png")
+}
