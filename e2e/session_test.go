@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/danmakud/danmakud/internal/testenv"
 )
 
 // liveSession starts or ends the live session of objectID through the
@@ -159,4 +161,55 @@ func TestSessionReplay(t *testing.T) {
 		t.Errorf("the replay is in %s mode, want vod", mode)
 	}
 	p.screenshot("player-session-replay.png")
+}
+
+// TestSessionSurvivesACrash starts a live session on a server of its own,
+// sends, kills the server (SIGKILL: no shutdown), starts it again on the
+// same data, sends again and ends the session: the session is listed, and
+// its replay holds the danmaku from both sides of the crash, at their
+// offsets from the one start.
+func TestSessionSurvivesACrash(t *testing.T) {
+	testenv.SkipShort(t, "e2e: starts and kills the real server")
+	s := testenv.Danmakud(t, "-data", t.TempDir(), "-admin-password", adminPassword, "-rate-limits=false")
+	a := testenv.Call(t, "POST", s.URL()+"/admin/api/login", "", map[string]string{"password": adminPassword})
+	var signedIn struct{ Token string }
+	if a.Status != http.StatusOK || json.Unmarshal(a.Body, &signedIn) != nil || signedIn.Token == "" {
+		t.Fatalf("sign-in: %d %s", a.Status, a.Body)
+	}
+	admin := signedIn.Token
+	const obj = "crash-show"
+	a = testenv.Call(t, "POST", s.URL()+"/admin/api/rooms/"+obj+"/live/start", admin, nil)
+	var started struct{ Session struct{ ID string } }
+	if a.Status != http.StatusOK || json.Unmarshal(a.Body, &started) != nil || started.Session.ID == "" {
+		t.Fatalf("live start: %d %s", a.Status, a.Body)
+	}
+	id := started.Session.ID
+	first := s.Send(t, obj, "u1", map[string]any{"text": "before the crash", "time": 99})
+	s.Kill()
+	s.Restart(t)
+	second := s.Send(t, obj, "u1", map[string]any{"text": "after the crash", "time": 99})
+	if a := testenv.Call(t, "POST", s.URL()+"/admin/api/rooms/"+obj+"/live/end", admin, nil); a.Status != http.StatusOK {
+		t.Fatalf("live end after the restart: %d %s", a.Status, a.Body)
+	}
+	if !(first.Content.Time < 99 && first.Content.Time <= second.Content.Time) {
+		t.Errorf("times %v and %v are not offsets from the one start", first.Content.Time, second.Content.Time)
+	}
+
+	a = testenv.Call(t, "GET", s.URL()+"/danmu/queryByTime/"+obj+"?session="+id, "", nil)
+	var page struct{ Data []testenv.Danmaku }
+	if a.Status != http.StatusOK || json.Unmarshal(a.Body, &page) != nil || len(page.Data) != 2 ||
+		page.Data[0].ID != first.ID || page.Data[1].ID != second.ID {
+		t.Errorf("replay after the crash: %d %s", a.Status, a.Body)
+	}
+	a = testenv.Call(t, "GET", s.URL()+"/danmu/sessions/"+obj, "", nil)
+	var list struct {
+		Sessions []struct {
+			ID      string
+			EndedAt *time.Time
+		}
+	}
+	if a.Status != http.StatusOK || json.Unmarshal(a.Body, &list) != nil || len(list.Sessions) != 1 ||
+		list.Sessions[0].ID != id || list.Sessions[0].EndedAt == nil {
+		t.Errorf("sessions after the crash: %d %s", a.Status, a.Body)
+	}
 }
