@@ -88,3 +88,13 @@ func ValidateRecordingURL(s string) error {
 	}
 	return nil
 }
+
+// SessionLister is implemented by stores that index danmaku by live
+// session, so that a session's replay reads its danmaku without the
+// video's others. Without it the service filters the video's danmaku.
+type SessionLister interface {
+	// ListSession returns the danmaku of q.ObjectID sent during session,
+	// with IDs at or after q.Start, in ID order, at most q.Limit of them,
+	// as List does.
+	ListSession(ctx context.Context, q Query, session string) (Page, error)
+}

@@ -15,11 +15,13 @@ import (
 // that takes a Scope (QueryByTimeIn, PullIn, ReadAllIn, HeatmapIn) applies
 // it through covers and past, so that the rule lives here only.
 //
-// A session's danmaku are found by filtering the video's danmaku in
+// A store that indexes danmaku by session (danmaku.SessionLister, the
+// Pebble store) gives a session's danmaku alone. With any other store (the
+// DynamoDB store) they are found by filtering the video's danmaku in
 // playback order, which stops at the session's last possible playback
-// time: a session's danmaku lie between 0 and its length, and no index
-// per session exists. A replay of a session of a video with many danmaku
-// outside it therefore reads those too (at most maxSessionScan per page).
+// time: a session's danmaku lie between 0 and its length. A replay of a
+// session of a video with many danmaku outside it then reads those too (at
+// most maxSessionScan per page).
 type Scope struct {
 	// Session is the id of the session, empty for the whole video.
 	Session string
@@ -121,8 +123,12 @@ func (s *Service) SessionScope(ctx context.Context, objectID, id string) (Scope,
 // returning false.
 func (s *Service) scoped(ctx context.Context, a danmaku.Actor, objectID string, sc Scope, start danmaku.ID, limit int,
 	visit func(*danmaku.Danmaku) bool) iter.Seq2[*danmaku.Danmaku, error] {
+	var src danmaku.Store = s.store
+	if sl, ok := s.store.(danmaku.SessionLister); ok && sc.Session != "" {
+		src = sessionPages{s.store, sl, sc.Session}
+	}
 	return func(yield func(*danmaku.Danmaku, error) bool) {
-		for d, err := range danmaku.All(ctx, s.store, danmaku.Query{ObjectID: objectID, Start: start, Limit: limit}) {
+		for d, err := range danmaku.All(ctx, src, danmaku.Query{ObjectID: objectID, Start: start, Limit: limit}) {
 			if err != nil {
 				yield(nil, err)
 				return
@@ -138,6 +144,18 @@ func (s *Service) scoped(ctx context.Context, a danmaku.Actor, objectID string, 
 			}
 		}
 	}
+}
+
+// sessionPages is a Store whose List lists one session's danmaku through
+// the store's session index, so that danmaku.All pages through a session.
+type sessionPages struct {
+	danmaku.Store
+	index   danmaku.SessionLister
+	session string
+}
+
+func (p sessionPages) List(ctx context.Context, q danmaku.Query) (danmaku.Page, error) {
+	return p.index.ListSession(ctx, q, p.session)
 }
 
 // listSession is list for a session's scope: a page of at most size of

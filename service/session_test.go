@@ -13,15 +13,32 @@ import (
 
 // TestSessionScopeReadsPastManyOthers stores a session's danmaku behind
 // more than a page's reading budget of the video's other danmaku at the
-// same times, and checks that paging with session= still returns each of
-// them once, going on over short pages, and that the other reads (ReadAllIn,
+// same times, and checks that paging with session= returns each of them
+// once, through the store's session index and, without it, by filtering
+// (going on over short pages), and that the other reads (ReadAllIn,
 // HeatmapIn) see them alone.
 func TestSessionScopeReadsPastManyOthers(t *testing.T) {
+	t.Run("index", func(t *testing.T) { testSessionScope(t, false) })
+	t.Run("filter", func(t *testing.T) { testSessionScope(t, true) })
+}
+
+// filterOnly is a store without its session index (danmaku.SessionLister),
+// as the DynamoDB store is, so that the service filters the video.
+type filterOnly struct {
+	danmaku.Store
+	danmaku.SessionStore
+}
+
+func testSessionScope(t *testing.T, filter bool) {
 	ctx := context.Background()
 	st := mustStore(t)
 	start := time.UnixMilli(1_800_000_000_000)
 	now := start.Add(time.Hour)
-	svc := service.New(service.Config{}, st, service.Options{Now: func() time.Time { return now }})
+	var read danmaku.Store = st
+	if filter {
+		read = filterOnly{st, st}
+	}
+	svc := service.New(service.Config{}, read, service.Options{Now: func() time.Time { return now }})
 	id := danmaku.SessionID(start)
 	if err := st.PutSession(ctx, danmaku.Session{ObjectID: "v", ID: id, StartedAt: start, EndedAt: start.Add(10 * time.Minute)}); err != nil {
 		t.Fatal(err)
@@ -73,8 +90,11 @@ func TestSessionScopeReadsPastManyOthers(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("the session's pages = %q, want %q", got, want)
 	}
-	if !short {
+	if filter && !short {
 		t.Errorf("no page stopped at the reading budget; the test does not test it")
+	}
+	if !filter && short {
+		t.Errorf("a page came back short with the session index")
 	}
 
 	got = got[:0]

@@ -12,7 +12,10 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-var _ danmaku.SessionStore = (*Store)(nil)
+var (
+	_ danmaku.SessionStore  = (*Store)(nil)
+	_ danmaku.SessionLister = (*Store)(nil)
+)
 
 // Live sessions (danmaku.SessionStore) live under
 //
@@ -22,9 +25,64 @@ var _ danmaku.SessionStore = (*Store)(nil)
 // key range in start order, read backwards for newest first. A session's
 // id is its start in base 36 (danmaku.SessionID), so the key follows from
 // the id. Each change is one synced write of one key.
+//
+// The danmaku of a session are indexed (danmaku.SessionLister) under
+//
+//	'S' | uvarint(len(objectId)) | objectId | uvarint(len(session)) | session | id (danmaku.ID.AppendBytes)
+//
+// with an empty value, written and deleted in the same batch as the
+// danmaku's record, so that a replay reads its session's keys in playback
+// order and each record with one point read.
 
 func sessionKey(objectID string, startMs int64) []byte {
 	return binary.BigEndian.AppendUint64(prefix('L', objectID), uint64(startMs))
+}
+
+func sessionIndexPrefix(objectID, session string) []byte {
+	b := prefix('S', objectID)
+	b = binary.AppendUvarint(b, uint64(len(session)))
+	return append(b, session...)
+}
+
+func sessionIndexKey(objectID, session string, id danmaku.ID) []byte {
+	return id.AppendBytes(sessionIndexPrefix(objectID, session))
+}
+
+// ListSession implements danmaku.SessionLister.
+func (s *Store) ListSession(ctx context.Context, q danmaku.Query, session string) (danmaku.Page, error) {
+	p := sessionIndexPrefix(q.ObjectID, session)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	if err != nil {
+		return danmaku.Page{}, fmt.Errorf("list session %s of %s: %w", session, q.ObjectID, err)
+	}
+	defer it.Close()
+	limit := max(1, min(q.Limit, danmaku.MaxPageSize))
+	var page danmaku.Page
+	for ok := it.SeekGE(sessionIndexKey(q.ObjectID, session, q.Start)); ok; ok = it.Next() {
+		if len(page.Items) == limit {
+			page.More, page.Next = true, page.Items[limit-1].ID
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return danmaku.Page{}, err
+		}
+		id, err := danmaku.IDFromBytes(it.Key()[len(p):])
+		if err != nil {
+			return danmaku.Page{}, fmt.Errorf("session index key: %w", err)
+		}
+		d, err := s.Get(ctx, q.ObjectID, id)
+		if errors.Is(err, danmaku.ErrNotFound) {
+			continue // Deleted since the iterator began.
+		}
+		if err != nil {
+			return danmaku.Page{}, err
+		}
+		page.Items = append(page.Items, d)
+	}
+	if err := it.Error(); err != nil {
+		return danmaku.Page{}, fmt.Errorf("list session %s of %s: %w", session, q.ObjectID, err)
+	}
+	return page, nil
 }
 
 // PutSession implements danmaku.SessionStore.

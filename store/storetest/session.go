@@ -90,4 +90,60 @@ func testSessions(t *testing.T, s danmaku.Store) {
 	if err != nil || len(page.Items) != 2 || page.Items[0].Session != in.Session || page.Items[1].Session != "" {
 		t.Fatalf("List = %+v, %v; want the session kept on the first only", page.Items, err)
 	}
+	if sl, ok := s.(danmaku.SessionLister); ok {
+		testSessionIndex(t, s, sl, f)
+	}
+}
+
+// testSessionIndex checks danmaku.SessionLister: a session's danmaku in
+// order, paged, without those of other sessions, videos or none, and
+// without deleted ones.
+func testSessionIndex(t *testing.T, s danmaku.Store, sl danmaku.SessionLister, f *fixture) {
+	ctx := context.Background()
+	var want []*danmaku.Danmaku
+	for i := range 7 {
+		d := f.make("idx", "u1", danmaku.Time(i*100))
+		others := []*danmaku.Danmaku{f.make("idx", "u1", danmaku.Time(i*100)), f.make("idx", "u1", danmaku.Time(i*100)), f.make("idx2", "u1", danmaku.Time(i*100))}
+		d.Session, others[1].Session, others[2].Session = "aaa", "aab", "aaa"
+		if bp, ok := s.(danmaku.BatchPutter); ok && i%2 == 0 {
+			if n, err := bp.PutBatch(ctx, append([]*danmaku.Danmaku{d}, others...)); err != nil || n != 4 {
+				t.Fatalf("PutBatch = %d, %v", n, err)
+			}
+		} else {
+			for _, x := range append([]*danmaku.Danmaku{d}, others...) {
+				if err := s.Put(ctx, x); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		want = append(want, d)
+	}
+	if _, err := s.Delete(ctx, "idx", want[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want[:3], want[4:]...)
+	var got []*danmaku.Danmaku
+	q := danmaku.Query{ObjectID: "idx", Limit: 4}
+	for pages := 0; ; pages++ {
+		page, err := sl.ListSession(ctx, q, "aaa")
+		if err != nil || pages > 5 {
+			t.Fatalf("ListSession: %v (page %d)", err, pages)
+		}
+		got = append(got, page.Items...)
+		if !page.More {
+			break
+		}
+		q.Start = page.Next.Successor()
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ListSession returned %d danmaku, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].ID != want[i].ID || got[i].Session != "aaa" || got[i].Content.Text != want[i].Content.Text {
+			t.Errorf("ListSession item %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if page, err := sl.ListSession(ctx, danmaku.Query{ObjectID: "idx", Limit: 10}, "aa"); err != nil || len(page.Items) != 0 {
+		t.Errorf("ListSession of a session whose id prefixes another = %d items, %v", len(page.Items), err)
+	}
 }
