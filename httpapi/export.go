@@ -24,9 +24,10 @@ func (s *Server) MountFormats(store danmaku.Store) {
 	})
 }
 
-// export answers /danmu/export/{objectId}.xml and .ass, with session=
-// those of one live session only. An export is public: it reads the video through the service as the zero Actor, so that
-// shadowed danmaku are left out whoever asks.
+// export answers /danmu/export/{objectId}.xml and .ass, with session= of
+// one live session only. An export is public: it reads the video through
+// the service as the zero Actor, so that shadowed danmaku are left out
+// whoever asks.
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	objectID, format, ok := strings.Cut(file, ".")
@@ -43,8 +44,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, s.log, err)
 		return
 	}
-	if sc.Session != "" {
-		file = objectID + "-" + sc.Session + "." + format // The ids hold no quote.
+	if sc.Session() != "" {
+		file = objectID + "-" + sc.Session() + "." + format // The ids hold no quote.
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", `inline; filename="`+file+`"`)

@@ -67,10 +67,10 @@ func (s *Service) HeatmapIn(ctx context.Context, objectID string, sc Scope, dura
 	if buckets < 1 || buckets > MaxHeatmapBuckets {
 		return Heatmap{}, danmaku.FieldError("buckets", "must be between 1 and %d", MaxHeatmapBuckets)
 	}
-	if sc.Session != "" && duration == 0 {
+	if sc.session != "" && duration == 0 {
 		duration = sc.length + 1
 	}
-	key := heatmapKey{objectID, sc.Session, duration, buckets}
+	key := heatmapKey{objectID, sc.session, duration, buckets}
 	now := s.now()
 	s.heat.mu.Lock()
 	if e, ok := s.heat.entries[key]; ok && now.Before(e.expires) {
@@ -95,7 +95,7 @@ func (s *Service) HeatmapIn(ctx context.Context, objectID string, sc Scope, dura
 func (s *Service) countHeatmap(ctx context.Context, objectID string, sc Scope, duration danmaku.Time, buckets int) (Heatmap, error) {
 	h := Heatmap{ObjectID: objectID, Counts: make([]int, buckets)}
 	tc, fast := s.store.(danmaku.TimeCounter)
-	fast = fast && sc.Session == "" // The stores count whole videos only.
+	fast = fast && sc.session == "" // The stores count whole videos only.
 	if duration == 0 {
 		last, err := s.lastTime(ctx, objectID, tc, fast)
 		if errors.Is(err, danmaku.ErrNotFound) {

@@ -70,7 +70,7 @@ func (s *Service) list(ctx context.Context, a danmaku.Actor, objectID string, sc
 	if err != nil {
 		return Result{}, err
 	}
-	if sc.Session != "" {
+	if sc.session != "" {
 		return s.listSession(ctx, a, objectID, sc, start, size)
 	}
 	began := time.Now()

@@ -23,13 +23,17 @@ import (
 // session of a video with many danmaku outside it then reads those too (at
 // most maxSessionScan per page).
 type Scope struct {
-	// Session is the id of the session, empty for the whole video.
-	Session string
+	// session is the id of the session, empty for the whole video.
+	session string
 	// length is the session's length so far (to its end, or to now while
 	// it runs), and until the last playback time one of its danmaku can
 	// have: length plus sessionSlack.
 	length, until danmaku.Time
 }
+
+// Session returns the id of the scope's session, empty for the whole
+// video.
+func (sc Scope) Session() string { return sc.session }
 
 // sessionSlack is added to a session's length when bounding its playback
 // times: a danmaku's offset was computed by the node that accepted it,
@@ -45,13 +49,13 @@ const MaxSessions = 100
 
 // covers reports whether d belongs to the scope.
 func (sc Scope) covers(d *danmaku.Danmaku) bool {
-	return sc.Session == "" || d.Session == sc.Session
+	return sc.session == "" || d.Session == sc.session
 }
 
 // past reports whether d and every danmaku after it in playback order lie
 // beyond the scope.
 func (sc Scope) past(d *danmaku.Danmaku) bool {
-	return sc.Session != "" && d.ID.PlayMs > int64(sc.until)
+	return sc.session != "" && d.ID.PlayMs > int64(sc.until)
 }
 
 // Sessions returns the live sessions of objectID, newest first, at most
@@ -113,7 +117,7 @@ func (s *Service) SessionScope(ctx context.Context, objectID, id string) (Scope,
 		end = s.now()
 	}
 	length := danmaku.Time(min(max(end.Sub(ss.StartedAt).Milliseconds(), 0), danmaku.MaxPlayMs))
-	return Scope{Session: id, length: length, until: min(length+sessionSlack, danmaku.MaxPlayMs)}, nil
+	return Scope{session: id, length: length, until: min(length+sessionSlack, danmaku.MaxPlayMs)}, nil
 }
 
 // scoped returns an iterator over the danmaku of objectID in sc from start
@@ -124,8 +128,8 @@ func (s *Service) SessionScope(ctx context.Context, objectID, id string) (Scope,
 func (s *Service) scoped(ctx context.Context, a danmaku.Actor, objectID string, sc Scope, start danmaku.ID, limit int,
 	visit func(*danmaku.Danmaku) bool) iter.Seq2[*danmaku.Danmaku, error] {
 	var src danmaku.Store = s.store
-	if sl, ok := s.store.(danmaku.SessionLister); ok && sc.Session != "" {
-		src = sessionPages{s.store, sl, sc.Session}
+	if sl, ok := s.store.(danmaku.SessionLister); ok && sc.session != "" {
+		src = sessionPages{s.store, sl, sc.session}
 	}
 	return func(yield func(*danmaku.Danmaku, error) bool) {
 		for d, err := range danmaku.All(ctx, src, danmaku.Query{ObjectID: objectID, Start: start, Limit: limit}) {
