@@ -157,6 +157,11 @@ func TestSessionReplay(t *testing.T) {
 			t.Errorf("the replay of session one shows %q", it.Text)
 		}
 	}
+	// The header offers both sessions and the whole video, this one chosen.
+	pick := eval[[]string](p, `[...document.querySelectorAll('#session-pick option')].map((o) => o.value)`)
+	if chosen := eval[string](p, `document.getElementById('session-pick').value`); !slices.Equal(pick, []string{"", two, one}) || chosen != one {
+		t.Errorf("the session picker offers %q with %q chosen, want [\"\" %s %s] with %s", pick, chosen, two, one, one)
+	}
 	if mode := eval[string](p, `window.__danmaku.mode()`); mode != "vod" {
 		t.Errorf("the replay is in %s mode, want vod", mode)
 	}

@@ -737,13 +737,37 @@ window.__danmakuStats = (opts = {}) => {
   return { ...stats.report(), onScreen: renderer.active.length, viewport: { width: renderer.width, height: renderer.height, dpr: renderer.dpr } };
 };
 
+// loadSessions returns the video's live sessions, newest first, and offers
+// them in the header's picker (hidden when there are none); choosing one
+// reloads the page as its replay, "Whole video" as the video.
+async function loadSessions() {
+  const res = await api.sessions(objectId);
+  const list = Array.isArray(res?.sessions) ? res.sessions : [];
+  const pick = $('session-pick');
+  if (list.length === 0) return list;
+  pick.replaceChildren(new Option('Whole video', '', false, !replayId));
+  for (const s of list) {
+    const start = new Date(s.startedAt);
+    const when = Number.isNaN(start.getTime()) ? s.id : start.toLocaleString();
+    pick.add(new Option(`Live ${when}${s.endedAt ? '' : ' (running)'}`, s.id, false, s.id === replayId));
+  }
+  pick.hidden = false;
+  return list;
+}
+
+$('session-pick').addEventListener('change', (ev) => {
+  const u = new URL(location.href);
+  if (ev.target.value) u.searchParams.set('session', ev.target.value);
+  else u.searchParams.delete('session');
+  location.assign(u.href);
+});
+
 // startReplay finds the replayed session and plays its recording, unless
 // the page names another source (?src=); without either, the session's
 // danmaku play over the demo timeline.
 async function startReplay(src) {
   try {
-    const res = await api.sessions(objectId);
-    replay = (Array.isArray(res?.sessions) ? res.sessions : []).find((s) => s.id === replayId) || null;
+    replay = (await loadSessions()).find((s) => s.id === replayId) || null;
   } catch (err) {
     status(`Loading the live sessions failed: ${err.message}`);
     return;
@@ -779,7 +803,10 @@ async function start() {
   });
   const src = params.get('src');
   if (replayId) await startReplay(src);
-  else if (src) openVideo(src, src);
+  else {
+    if (src) openVideo(src, src);
+    loadSessions().catch(() => {}); // The picker is an extra: a failure hides it.
+  }
   setInterval(() => heatmap.refresh(clock.duration), 30000);
   setTimeout(probeRoom, probeDelay);
   window.addEventListener('pagehide', () => socket.close());
