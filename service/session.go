@@ -178,8 +178,13 @@ func (s *Service) listSession(ctx context.Context, a danmaku.Actor, objectID str
 		last = d.ID
 		return true
 	}
+	// Filtering reads pages of at least 100; the index reads what it needs.
+	limit := max(size, 100)
+	if _, indexed := s.store.(danmaku.SessionLister); indexed {
+		limit = size
+	}
 	began := time.Now()
-	for d, err := range s.scoped(ctx, a, objectID, sc, start, max(size, 100), visit) {
+	for d, err := range s.scoped(ctx, a, objectID, sc, start, limit, visit) {
 		if err != nil {
 			s.observe("list", began, err)
 			return Result{}, fmt.Errorf("list %s: %w", objectID, err)
