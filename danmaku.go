@@ -60,6 +60,9 @@ type Danmaku struct {
 	// Source keeps the fields of an imported danmaku (Bilibili XML) that
 	// danmakud does not use itself but gives back on export; nil otherwise.
 	Source *Source `json:"source,omitempty"`
+	// Session is the id of the live session the danmaku was sent in
+	// (SessionID), empty for a danmaku sent outside any session.
+	Session string `json:"session,omitempty"`
 	// Count is how many identical danmaku a live batch folded into this
 	// one; zero or one means a single danmaku. It is never stored.
 	Count int `json:"count,omitempty"`

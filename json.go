@@ -30,6 +30,10 @@ func (d *Danmaku) AppendJSON(b []byte) []byte {
 		b = append(b, `,"source":`...)
 		b = d.Source.appendJSON(b)
 	}
+	if d.Session != "" {
+		b = append(b, `,"session":`...)
+		b = appendJSONString(b, d.Session)
+	}
 	if d.Count != 0 {
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, int64(d.Count), 10)

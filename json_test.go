@@ -59,6 +59,9 @@ func randomDanmaku(rng *rand.Rand) *Danmaku {
 			d.Source.Weight = rng.IntN(12)
 		}
 	}
+	if rng.IntN(2) == 0 {
+		d.Session = randomJSONString(rng)
+	}
 	return d
 }
 

@@ -50,6 +50,7 @@ func (s *Server) MountAdmin(a Admin) {
 	s.handleFunc("POST /admin/api/rooms/{objectId}", h.setRoom)
 	s.handleFunc("POST /admin/api/rooms/{objectId}/live/start", h.startLive)
 	s.handleFunc("POST /admin/api/rooms/{objectId}/live/end", h.endLive)
+	s.handleFunc("POST /admin/api/rooms/{objectId}/sessions/{id}", h.setRecording)
 	s.handleFunc("GET /admin/api/stats", h.stats)
 }
 
@@ -505,6 +506,12 @@ func (h *adminHandlers) live(w http.ResponseWriter, r *http.Request, act func(st
 		return
 	}
 	s, err := act(objectID, h.a.Now())
+	if err == nil {
+		// The session's record: what GET /danmu/sessions lists and what
+		// replays (session=) read.
+		err = h.s.svc.RecordSession(r.Context(), danmaku.Session{ObjectID: objectID, ID: s.ID(),
+			StartedAt: s.StartedAt, EndedAt: s.EndedAt})
+	}
 	if err == nil && h.a.Settings != nil {
 		// The session runs (or has ended) on the hub; the room's stored
 		// settings now record it, so that it outlives a restart.

@@ -48,6 +48,7 @@ func newAdminEnv(t *testing.T) adminEnv {
 		Guard: guard, Hub: hub, Login: a.AdminLogin, Settings: st,
 		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{IPRate: 0.01, IPBurst: 3}),
 	})
+	api.MountFormats(st)
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		srv.Close()

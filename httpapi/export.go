@@ -24,9 +24,10 @@ func (s *Server) MountFormats(store danmaku.Store) {
 	})
 }
 
-// export answers /danmu/export/{objectId}.xml and .ass. An export is
-// public: it reads the video through the service as the zero Actor, so that
-// shadowed danmaku are left out whoever asks.
+// export answers /danmu/export/{objectId}.xml and .ass, with session= of
+// one live session only. An export is public: it reads the video through
+// the service as the zero Actor, so that shadowed danmaku are left out
+// whoever asks.
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	objectID, format, ok := strings.Cut(file, ".")
@@ -38,10 +39,17 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, s.log, err)
 		return
 	}
+	sc, err := s.scope(r, objectID)
+	if err != nil {
+		webapi.WriteError(w, r, s.log, err)
+		return
+	}
+	if sc.Session() != "" {
+		file = objectID + "-" + sc.Session() + "." + format // The ids hold no quote.
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", `inline; filename="`+file+`"`)
-	items := s.svc.ReadAll(r.Context(), danmaku.Actor{}, objectID)
-	var err error
+	items := s.svc.ReadAllIn(r.Context(), danmaku.Actor{}, objectID, sc)
 	switch format {
 	case "xml":
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")

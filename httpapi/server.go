@@ -71,6 +71,7 @@ func New(cfg Config, svc *service.Service, auth webapi.Authenticator) *Server {
 	s.handleFunc("GET /danmu/user/{userId}", s.handleByUser)
 	s.handleFunc("DELETE /danmu/item/{objectId}/{id}", s.handleDelete)
 	s.handleFunc("GET /danmu/heatmap/{objectId}", s.handleHeatmap)
+	s.handleFunc("GET /danmu/sessions/{objectId}", s.handleSessions)
 	s.handleFunc("GET /danmu/me", s.handleMe)
 	s.handleFunc("GET /healthz", s.handleHealth)
 	s.handleFunc("GET /readyz", s.handleReady)
@@ -254,7 +255,13 @@ func (s *Server) handleQueryByTime(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, s.log, err)
 		return
 	}
-	res, err := s.svc.QueryByTime(r.Context(), a, r.PathValue("objectId"), t, size)
+	objectID := r.PathValue("objectId")
+	sc, err := s.scope(r, objectID)
+	if err != nil {
+		webapi.WriteError(w, r, s.log, err)
+		return
+	}
+	res, err := s.svc.QueryByTimeIn(r.Context(), a, objectID, sc, t, size)
 	if err != nil {
 		webapi.WriteError(w, r, s.log, err)
 		return
@@ -278,7 +285,13 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, s.log, err)
 		return
 	}
-	res, err := s.svc.Pull(r.Context(), a, r.PathValue("objectId"), q.Get("cursor"), size)
+	objectID := r.PathValue("objectId")
+	sc, err := s.scope(r, objectID)
+	if err != nil {
+		webapi.WriteError(w, r, s.log, err)
+		return
+	}
+	res, err := s.svc.PullIn(r.Context(), a, objectID, sc, q.Get("cursor"), size)
 	if err != nil {
 		webapi.WriteError(w, r, s.log, err)
 		return
@@ -342,7 +355,13 @@ func (s *Server) handleHeatmap(w http.ResponseWriter, r *http.Request) {
 		webapi.WriteError(w, r, s.log, err)
 		return
 	}
-	h, err := s.svc.Heatmap(r.Context(), r.PathValue("objectId"), duration, buckets)
+	objectID := r.PathValue("objectId")
+	sc, err := s.scope(r, objectID)
+	if err != nil {
+		webapi.WriteError(w, r, s.log, err)
+		return
+	}
+	h, err := s.svc.HeatmapIn(r.Context(), objectID, sc, duration, buckets)
 	if err != nil {
 		webapi.WriteError(w, r, s.log, err)
 		return

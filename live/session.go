@@ -1,6 +1,7 @@
 package live
 
 import (
+	"encoding/json"
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
@@ -15,6 +16,19 @@ type Session struct {
 	EndedAt   time.Time `json:"endedAt,omitzero"` // Zero while the session runs.
 }
 
+// ID returns the session's id, danmaku.SessionID of its start: the id
+// that the danmaku sent during it carry and that replays select it by.
+func (s Session) ID() string { return danmaku.SessionID(s.StartedAt) }
+
+// MarshalJSON writes s with its id: {"id","objectId","startedAt","endedAt"}.
+func (s Session) MarshalJSON() ([]byte, error) {
+	type plain Session
+	return json.Marshal(struct {
+		ID string `json:"id"`
+		plain
+	}{s.ID(), plain(s)})
+}
+
 // Offset returns the playback time of an instant during s: the time since
 // the start in milliseconds, clamped to 0..danmaku.MaxPlayMs.
 func (s Session) Offset(now time.Time) danmaku.Time {
@@ -22,13 +36,15 @@ func (s Session) Offset(now time.Time) danmaku.Time {
 	return danmaku.Time(min(max(ms, 0), danmaku.MaxPlayMs))
 }
 
-// StartLive starts a live session for objectID. It returns an ECONFLICT
-// *danmaku.Error if one is already running and EINVALID for a bad id.
-// Authorisation is the caller's job.
+// StartLive starts a live session for objectID at now, to the millisecond
+// (as its id, Session.ID, says). It returns an ECONFLICT *danmaku.Error if
+// one is already running and EINVALID for a bad id. Authorisation is the
+// caller's job.
 func (h *Hub) StartLive(objectID string, now time.Time) (Session, error) {
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
 		return Session{}, err
 	}
+	now = time.UnixMilli(now.UnixMilli())
 	if ss := h.clusterRemote(); ss != nil {
 		s, err := ss.StartSession(objectID, now)
 		if err == nil {
@@ -103,6 +119,17 @@ func (h *Hub) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
 		return 0, false
 	}
 	return s.Offset(now), true
+}
+
+// LiveStamp returns the id of the running live session of objectID and the
+// playback time of a danmaku accepted at now (its offset from the start)
+// and true, or false when no session runs.
+func (h *Hub) LiveStamp(objectID string, now time.Time) (session string, off danmaku.Time, ok bool) {
+	s, ok := h.liveSession(objectID)
+	if !ok {
+		return "", 0, false
+	}
+	return s.ID(), s.Offset(now), true
 }
 
 // liveSession returns the running session of objectID, if any.

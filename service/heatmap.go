@@ -38,6 +38,7 @@ type heatmapCache struct {
 
 type heatmapKey struct {
 	objectID string
+	session  string
 	duration danmaku.Time
 	buckets  int
 }
@@ -50,6 +51,13 @@ type heatmapEntry struct {
 // Heatmap counts a video's danmaku in buckets equal parts of duration (the
 // video's length; 0 means up to its last danmaku).
 func (s *Service) Heatmap(ctx context.Context, objectID string, duration danmaku.Time, buckets int) (Heatmap, error) {
+	return s.HeatmapIn(ctx, objectID, Scope{}, duration, buckets)
+}
+
+// HeatmapIn is Heatmap within sc. For a session's scope it counts that
+// session's danmaku, by reading them (at most heatmapScanLimit of the
+// video), and a zero duration means the session's length.
+func (s *Service) HeatmapIn(ctx context.Context, objectID string, sc Scope, duration danmaku.Time, buckets int) (Heatmap, error) {
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
 		return Heatmap{}, err
 	}
@@ -59,7 +67,10 @@ func (s *Service) Heatmap(ctx context.Context, objectID string, duration danmaku
 	if buckets < 1 || buckets > MaxHeatmapBuckets {
 		return Heatmap{}, danmaku.FieldError("buckets", "must be between 1 and %d", MaxHeatmapBuckets)
 	}
-	key := heatmapKey{objectID, duration, buckets}
+	if sc.session != "" && duration == 0 {
+		duration = sc.length + 1
+	}
+	key := heatmapKey{objectID, sc.session, duration, buckets}
 	now := s.now()
 	s.heat.mu.Lock()
 	if e, ok := s.heat.entries[key]; ok && now.Before(e.expires) {
@@ -68,7 +79,7 @@ func (s *Service) Heatmap(ctx context.Context, objectID string, duration danmaku
 	}
 	s.heat.mu.Unlock()
 
-	h, err := s.countHeatmap(ctx, objectID, duration, buckets)
+	h, err := s.countHeatmap(ctx, objectID, sc, duration, buckets)
 	if err != nil {
 		return Heatmap{}, err
 	}
@@ -81,9 +92,10 @@ func (s *Service) Heatmap(ctx context.Context, objectID string, duration danmaku
 	return h, nil
 }
 
-func (s *Service) countHeatmap(ctx context.Context, objectID string, duration danmaku.Time, buckets int) (Heatmap, error) {
+func (s *Service) countHeatmap(ctx context.Context, objectID string, sc Scope, duration danmaku.Time, buckets int) (Heatmap, error) {
 	h := Heatmap{ObjectID: objectID, Counts: make([]int, buckets)}
 	tc, fast := s.store.(danmaku.TimeCounter)
+	fast = fast && sc.session == "" // The stores count whole videos only.
 	if duration == 0 {
 		last, err := s.lastTime(ctx, objectID, tc, fast)
 		if errors.Is(err, danmaku.ErrNotFound) {
@@ -101,7 +113,7 @@ func (s *Service) countHeatmap(ctx context.Context, objectID string, duration da
 		if err := tc.CountByTime(ctx, objectID, bucket, h.Counts); err != nil {
 			return Heatmap{}, fmt.Errorf("heatmap %s: %w", objectID, err)
 		}
-	} else if err := s.scanCount(ctx, objectID, bucket, h.Counts); err != nil {
+	} else if err := s.scanCount(ctx, objectID, sc, bucket, h.Counts); err != nil {
 		return Heatmap{}, err
 	}
 	for _, c := range h.Counts {
@@ -116,25 +128,25 @@ func (s *Service) lastTime(ctx context.Context, objectID string, tc danmaku.Time
 	}
 	var last danmaku.Time
 	found := false
-	err := s.scan(ctx, objectID, func(d *danmaku.Danmaku) { last, found = d.Content.Time, true })
+	err := s.scan(ctx, objectID, Scope{}, func(d *danmaku.Danmaku) { last, found = d.Content.Time, true })
 	if err == nil && !found {
 		return 0, danmaku.ErrNotFound
 	}
 	return last, err
 }
 
-func (s *Service) scanCount(ctx context.Context, objectID string, bucket danmaku.Time, counts []int) error {
-	return s.scan(ctx, objectID, func(d *danmaku.Danmaku) {
+func (s *Service) scanCount(ctx context.Context, objectID string, sc Scope, bucket danmaku.Time, counts []int) error {
+	return s.scan(ctx, objectID, sc, func(d *danmaku.Danmaku) {
 		counts[min(int(d.Content.Time/bucket), len(counts)-1)]++
 	})
 }
 
-// scan visits up to heatmapScanLimit danmaku of a video in order, those
-// that everyone may see: a shadowed danmaku is not counted, as the stores
-// that count by key (danmaku.TimeCounter) do not count it either.
-func (s *Service) scan(ctx context.Context, objectID string, fn func(*danmaku.Danmaku)) error {
+// scan visits up to heatmapScanLimit danmaku of a video in sc in order,
+// those that everyone may see: a shadowed danmaku is not counted, as the
+// stores that count by key (danmaku.TimeCounter) do not count it either.
+func (s *Service) scan(ctx context.Context, objectID string, sc Scope, fn func(*danmaku.Danmaku)) error {
 	seen := 0
-	for d, err := range s.ReadAll(ctx, danmaku.Actor{}, objectID) {
+	for d, err := range s.ReadAllIn(ctx, danmaku.Actor{}, objectID, sc) {
 		if err != nil {
 			return fmt.Errorf("heatmap %s: %w", objectID, err)
 		}

@@ -32,12 +32,26 @@ func (s *Service) PageSize(n int) (int, error) {
 // QueryByTime returns danmaku of a video whose playback time is at or after
 // t, in playback order.
 func (s *Service) QueryByTime(ctx context.Context, a danmaku.Actor, objectID string, t danmaku.Time, size int) (Result, error) {
-	return s.list(ctx, a, objectID, danmaku.FirstAt(t), size)
+	return s.QueryByTimeIn(ctx, a, objectID, Scope{}, t, size)
+}
+
+// QueryByTimeIn is QueryByTime within sc: with a session's scope, only
+// that session's danmaku.
+func (s *Service) QueryByTimeIn(ctx context.Context, a danmaku.Actor, objectID string, sc Scope, t danmaku.Time, size int) (Result, error) {
+	return s.list(ctx, a, objectID, sc, danmaku.FirstAt(t), size)
 }
 
 // Pull continues a listing after cursor, the id of the last danmaku of the
 // previous page. The end cursor "-1" yields an empty last page.
 func (s *Service) Pull(ctx context.Context, a danmaku.Actor, objectID, cursor string, size int) (Result, error) {
+	return s.PullIn(ctx, a, objectID, Scope{}, cursor, size)
+}
+
+// PullIn is Pull within sc: with a session's scope, only that session's
+// danmaku. A page may then hold fewer than size danmaku (even none) and
+// still have a next cursor, when it stopped after reading maxSessionScan
+// danmaku of the video.
+func (s *Service) PullIn(ctx context.Context, a danmaku.Actor, objectID string, sc Scope, cursor string, size int) (Result, error) {
 	if cursor == EndCursor {
 		return Result{Data: []*danmaku.Danmaku{}, Cursor: EndCursor}, nil
 	}
@@ -45,16 +59,19 @@ func (s *Service) Pull(ctx context.Context, a danmaku.Actor, objectID, cursor st
 	if err != nil {
 		return Result{}, danmaku.FieldError("cursor", "must be a cursor from a previous page or \"-1\"")
 	}
-	return s.list(ctx, a, objectID, id.Successor(), size)
+	return s.list(ctx, a, objectID, sc, id.Successor(), size)
 }
 
-func (s *Service) list(ctx context.Context, a danmaku.Actor, objectID string, start danmaku.ID, size int) (Result, error) {
+func (s *Service) list(ctx context.Context, a danmaku.Actor, objectID string, sc Scope, start danmaku.ID, size int) (Result, error) {
 	if err := danmaku.ValidateObjectID(objectID); err != nil {
 		return Result{}, err
 	}
 	size, err := s.PageSize(size)
 	if err != nil {
 		return Result{}, err
+	}
+	if sc.session != "" {
+		return s.listSession(ctx, a, objectID, sc, start, size)
 	}
 	began := time.Now()
 	page, err := s.store.List(ctx, danmaku.Query{ObjectID: objectID, Start: start, Limit: size})

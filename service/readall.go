@@ -14,17 +14,19 @@ import (
 // error when objectID is invalid or a read fails. Pass the zero Actor for a
 // public read, such as an export.
 func (s *Service) ReadAll(ctx context.Context, a danmaku.Actor, objectID string) iter.Seq2[*danmaku.Danmaku, error] {
+	return s.ReadAllIn(ctx, a, objectID, Scope{})
+}
+
+// ReadAllIn is ReadAll within sc: with a session's scope (SessionScope),
+// only that session's danmaku, as a replay of its recording shows them.
+func (s *Service) ReadAllIn(ctx context.Context, a danmaku.Actor, objectID string, sc Scope) iter.Seq2[*danmaku.Danmaku, error] {
 	return func(yield func(*danmaku.Danmaku, error) bool) {
 		if err := danmaku.ValidateObjectID(objectID); err != nil {
 			yield(nil, err)
 			return
 		}
-		for d, err := range danmaku.All(ctx, s.store, danmaku.Query{ObjectID: objectID}) {
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if v := view(a, d); v != nil && !yield(v, nil) {
+		for d, err := range s.scoped(ctx, a, objectID, sc, danmaku.ID{}, 0, nil) {
+			if !yield(d, err) || err != nil {
 				return
 			}
 		}

@@ -17,11 +17,11 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-// LiveClock tells whether a room has a live session running and, if so, the
-// playback time of a danmaku accepted now: its offset from the session's
-// start. The live package implements it.
+// LiveClock tells whether a room has a live session running and, if so, its
+// id and the playback time of a danmaku accepted now: its offset from the
+// session's start. The live package implements it.
 type LiveClock interface {
-	LiveOffset(objectID string, now time.Time) (danmaku.Time, bool)
+	LiveStamp(objectID string, now time.Time) (session string, off danmaku.Time, ok bool)
 }
 
 // Config holds the service's settings.
@@ -47,6 +47,9 @@ type Service struct {
 	heat  heatmapCache
 	feed  Feed
 	stats counters
+
+	// sessions keeps the live sessions; nil when the store keeps none.
+	sessions danmaku.SessionStore
 }
 
 // Options are the optional parts of a Service.
@@ -62,7 +65,9 @@ type Options struct {
 	ObserveStore func(op string, d time.Duration, err error)
 }
 
-// New returns a Service over store.
+// New returns a Service over store. When store is a danmaku.SessionStore,
+// the service lists the live sessions it keeps and reads them (Sessions,
+// SessionScope).
 func New(cfg Config, store danmaku.Store, opt Options) *Service {
 	if cfg.Limits.MaxTextRunes <= 0 {
 		cfg.Limits = danmaku.DefaultLimits()
@@ -82,8 +87,9 @@ func New(cfg Config, store danmaku.Store, opt Options) *Service {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
+	sessions, _ := store.(danmaku.SessionStore)
 	return &Service{
-		cfg: cfg, store: store, ids: opt.IDs, pub: opt.Broker, live: opt.Live,
+		cfg: cfg, store: store, sessions: sessions, ids: opt.IDs, pub: opt.Broker, live: opt.Live,
 		mod: opt.Moderator, now: opt.Now, log: opt.Log, obs: opt.ObserveStore,
 	}
 }
@@ -148,7 +154,7 @@ func (s *Service) sendOnce(ctx context.Context, a danmaku.Actor, req danmaku.Sen
 }
 
 // prepare makes the danmaku of a send: its sender, acceptance time and, in
-// a live session, its playback time.
+// a live session, the session's id and its playback time.
 func (s *Service) prepare(a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Danmaku, error) {
 	userID, err := s.sender(a, req)
 	if err != nil {
@@ -163,8 +169,8 @@ func (s *Service) prepare(a danmaku.Actor, req danmaku.SendRequest) (*danmaku.Da
 		CreatedAt: now.UnixMilli(),
 	}
 	if s.live != nil {
-		if off, ok := s.live.LiveOffset(req.ObjectID, now); ok {
-			d.Content.Time = off
+		if id, off, ok := s.live.LiveStamp(req.ObjectID, now); ok {
+			d.Session, d.Content.Time = id, off
 		}
 	}
 	return d, nil

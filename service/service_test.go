@@ -57,11 +57,11 @@ type liveAt struct {
 	start    time.Time
 }
 
-func (l liveAt) LiveOffset(objectID string, now time.Time) (danmaku.Time, bool) {
+func (l liveAt) LiveStamp(objectID string, now time.Time) (string, danmaku.Time, bool) {
 	if objectID != l.objectID {
-		return 0, false
+		return "", 0, false
 	}
-	return danmaku.Time(now.Sub(l.start).Milliseconds()), true
+	return danmaku.SessionID(l.start), danmaku.Time(now.Sub(l.start).Milliseconds()), true
 }
 
 func TestLiveSessionSetsPlaybackTime(t *testing.T) {
@@ -79,9 +79,15 @@ func TestLiveSessionSetsPlaybackTime(t *testing.T) {
 	if d.Content.Time != 90_250 {
 		t.Fatalf("live danmaku time = %v ms, want 90250 (the client's time is not trusted)", int64(d.Content.Time))
 	}
+	if want := danmaku.SessionID(start); d.Session != want {
+		t.Fatalf("live danmaku session = %q, want %q", d.Session, want)
+	}
+	if got, err := st.Get(context.Background(), "live1", d.ID); err != nil || got.Session != d.Session {
+		t.Fatalf("stored live danmaku = %+v, %v; want its session kept", got, err)
+	}
 	d, err = svc.Send(context.Background(), danmaku.Actor{}, sendReq("vod", "hi", 3_000_000))
-	if err != nil || d.Content.Time != 3_000_000 {
-		t.Fatalf("a video on demand keeps the client's time: %v, %v", d, err)
+	if err != nil || d.Content.Time != 3_000_000 || d.Session != "" {
+		t.Fatalf("a video on demand keeps the client's time and has no session: %v, %v", d, err)
 	}
 }
 

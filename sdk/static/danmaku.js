@@ -465,6 +465,13 @@ export class Client {
     return this.read('heatmap', { ...query, buckets, duration: Math.ceil(Number(duration) || 0) });
   }
 
+  // sessions resolves with {objectId, sessions}: the room's live sessions,
+  // newest first ({id, startedAt, endedAt, recordingUrl}); pass an id as
+  // query.session to queryByTime, pull or heatmap to read one of them.
+  sessions() {
+    return this.request(`danmu/sessions/${encodeURIComponent(this.objectId)}`, { cache: 'no-store' });
+  }
+
   // read calls GET /danmu/{route}/{objectId} with the query parameters of
   // params that are not undefined, null or ''.
   read(route, params) {

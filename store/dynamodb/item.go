@@ -12,8 +12,8 @@ import (
 	danmaku "github.com/danmakud/danmakud"
 )
 
-// Attribute names of an item; they are the seed's, plus arrival, shadow and
-// source.
+// Attribute names of an item; they are the seed's, plus arrival, shadow,
+// source and session (the id of the live session it was sent in).
 const (
 	attrObjectID  = "objectId"
 	attrID        = "id"
@@ -24,6 +24,7 @@ const (
 	attrArrival   = "arrival"
 	attrShadow    = "shadow"
 	attrSource    = "source"
+	attrSession   = "session"
 )
 
 // arrivalKey returns the decimal text of id's position in arrival order
@@ -77,6 +78,9 @@ func encodeItem(d *danmaku.Danmaku) (map[string]types.AttributeValue, error) {
 	}
 	if src := encodeSource(d.Source); src != nil {
 		item[attrSource] = src
+	}
+	if d.Session != "" {
+		item[attrSession] = &types.AttributeValueMemberS{Value: d.Session}
 	}
 	return item, nil
 }
@@ -149,6 +153,7 @@ func decodeItem(item map[string]types.AttributeValue) (*danmaku.Danmaku, error) 
 			return nil, fmt.Errorf("item %s source: %w", idText, err)
 		}
 	}
+	d.Session, _ = stringAttr(item[attrSession])
 	return d, nil
 }
 

@@ -68,6 +68,7 @@ func TestItemRoundTrip(t *testing.T) {
 			d.Source = &danmaku.Source{Pool: 2, Hash: "a16fe0dd", DMID: "29950852386521095", Weight: 11}
 		}},
 		{"empty source", func(d *danmaku.Danmaku) { d.Source = &danmaku.Source{} }},
+		{"session", func(d *danmaku.Danmaku) { d.Session = "mfx3k2ab" }},
 		{"zero id", func(d *danmaku.Danmaku) { d.ID = danmaku.ID{} }},
 	}
 	for _, tc := range tests {

@@ -16,9 +16,11 @@ import (
 //	userId, ownerId, text           uvarint length, then the bytes
 //	color, size, position, time ms  uvarint each
 //	createdAt                       varint (Unix ms)
-//	flags                           1 byte: 1 shadow, 2 source follows
+//	flags                           1 byte: 1 shadow, 2 source follows,
+//	                                4 session follows
 //	source                          pool uvarint, hash and dmid as strings,
 //	                                weight uvarint
+//	session                         the live session's id as a string
 //
 // It is about a quarter of the JSON form, which cuts the bytes that every
 // put sends through the write-ahead log, the memtable, flushes and
@@ -31,12 +33,13 @@ const formatBinary byte = 0x01
 const (
 	flagShadow byte = 1 << iota
 	flagSource
+	flagSession
 )
 
 // encode returns the stored form of d. The live-only Count is not stored.
 func encode(d *danmaku.Danmaku) []byte {
 	c := &d.Content
-	b := make([]byte, 0, 32+len(d.UserID)+len(d.OwnerID)+len(c.Text))
+	b := make([]byte, 0, 32+len(d.UserID)+len(d.OwnerID)+len(c.Text)+len(d.Session))
 	b = append(b, formatBinary)
 	b = appendString(b, d.UserID)
 	b = appendString(b, d.OwnerID)
@@ -53,12 +56,18 @@ func encode(d *danmaku.Danmaku) []byte {
 	if d.Source != nil {
 		flags |= flagSource
 	}
+	if d.Session != "" {
+		flags |= flagSession
+	}
 	b = append(b, flags)
 	if s := d.Source; s != nil {
 		b = binary.AppendUvarint(b, uint64(s.Pool))
 		b = appendString(b, s.Hash)
 		b = appendString(b, s.DMID)
 		b = binary.AppendUvarint(b, uint64(s.Weight))
+	}
+	if d.Session != "" {
+		b = appendString(b, d.Session)
 	}
 	return b
 }
@@ -98,6 +107,9 @@ func decode(objectID string, id danmaku.ID, val []byte) (*danmaku.Danmaku, error
 	d.Shadow = flags&flagShadow != 0
 	if flags&flagSource != 0 {
 		d.Source = &danmaku.Source{Pool: int(r.uvarint()), Hash: r.string(), DMID: r.string(), Weight: int(r.uvarint())}
+	}
+	if flags&flagSession != 0 {
+		d.Session = r.string()
 	}
 	if r.err != nil || len(r.b) != 0 {
 		return nil, fmt.Errorf("decode stored danmaku %s: %w", id, errCorrupt)

@@ -34,6 +34,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			d.Source = &danmaku.Source{Pool: rng.IntN(3), Hash: randomText(rng), DMID: randomText(rng), Weight: rng.IntN(12)}
 		}
+		if rng.IntN(2) == 0 {
+			d.Session = randomText(rng)
+		}
 		got, err := decode(d.ObjectID, d.ID, encode(d))
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)

@@ -265,7 +265,8 @@ func shadowKey(objectID string, id danmaku.ID) []byte {
 }
 
 // setRecord adds d's record, user index entry and, when d is shadowed, its
-// shadow index entry to b.
+// shadow index entry, and when it was sent in a live session, its session
+// index entry to b.
 func setRecord(b *pebble.Batch, vk []byte, d *danmaku.Danmaku) error {
 	if err := b.Set(vk, encode(d), nil); err != nil {
 		return fmt.Errorf("batch danmaku %s: %w", d.ID, err)
@@ -276,6 +277,11 @@ func setRecord(b *pebble.Batch, vk []byte, d *danmaku.Danmaku) error {
 	if d.Shadow {
 		if err := b.Set(shadowKey(d.ObjectID, d.ID), nil, nil); err != nil {
 			return fmt.Errorf("batch shadow index %s: %w", d.ID, err)
+		}
+	}
+	if d.Session != "" {
+		if err := b.Set(sessionIndexKey(d.ObjectID, d.Session, d.ID), nil, nil); err != nil {
+			return fmt.Errorf("batch session index %s: %w", d.ID, err)
 		}
 	}
 	return nil
@@ -435,6 +441,11 @@ func (s *Store) Delete(ctx context.Context, objectID string, id danmaku.ID) (*da
 	if d.Shadow {
 		if err := b.Delete(shadowKey(objectID, id), nil); err != nil {
 			return nil, fmt.Errorf("batch delete shadow index %s: %w", id, err)
+		}
+	}
+	if d.Session != "" {
+		if err := b.Delete(sessionIndexKey(objectID, d.Session, id), nil); err != nil {
+			return nil, fmt.Errorf("batch delete session index %s: %w", id, err)
 		}
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite that every danmaku.Store
 // implementation runs: ordering, paging, exactly-once across pages (also
 // through danmaku.All), concurrent writers, the per-user index, not-found,
-// limits, and the heatmap's count by playback time, which leaves shadowed
-// danmaku out (count.go).
+// limits, the heatmap's count by playback time, which leaves shadowed
+// danmaku out (count.go), the settings (settings.go) and the live sessions
+// (session.go).
 package storetest
 
 import (
@@ -43,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"CountLeavesShadowsOut", testCountLeavesShadowsOut},
 		{"Settings", testSettings},
+		{"Sessions", testSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,9 @@
 // colour, mode and size picker, the danmaku list (listpanel.js), the
 // settings popover with its sign-in form, and the heatmap. Its one client
 // of the server is the SDK (/sdk/danmaku.js): every request and the live
-// WebSocket go through one Client. It also exposes two hooks for tests:
+// WebSocket go through one Client. With ?session=<id> the page replays
+// that live session of the video: its danmaku only, over its recording
+// when a moderator set one. It also exposes two hooks for tests:
 // window.__danmaku (renderer state) and window.__danmakuStats (frame
 // times).
 
@@ -56,13 +58,19 @@ const client = connect('', objectId, {
   },
   onUnauthorized: onTokenRefused,
 });
+const params = new URLSearchParams(location.search);
+// replayId is the live session that the page replays (?session=<id>), or
+// empty: every read (the loader, the heatmap) then asks for its danmaku
+// only, and the page stays on the recording's time.
+const replayId = params.get('session') || '';
+let replay = null; // The replayed session, as GET /danmu/sessions lists it.
 const stats = new FrameStats();
 const renderer = new Renderer($('danmaku-layer'));
 const mineIds = new Set(); // Ids the server gave this viewer's sends.
 const video = $('video');
 const demoLayer = $('demo-layer');
 const demoCtx = demoLayer.getContext('2d');
-const heatmap = new Heatmap(client, $('heatmap'));
+const heatmap = new Heatmap(client, $('heatmap'), 100, replayId);
 
 let settings = loadSettings();
 let clock = null;
@@ -102,6 +110,7 @@ function toItems(list) {
 }
 
 const loader = new WindowLoader(client, {
+  session: replayId,
   sink: (data) => {
     const items = toItems(data);
     renderer.add(items);
@@ -169,6 +178,7 @@ function applyRoom(room) {
 // applyLive switches to live mode while session (a live.Session: objectId,
 // startedAt, endedAt) runs, and back to the video when it ends.
 function applyLive(session) {
+  if (replayId) return; // A replay keeps to its recording's time.
   const running = session && typeof session === 'object' && !session.endedAt;
   if (running) goLive(session);
   else if (mode === 'live') goVOD();
@@ -214,6 +224,7 @@ async function probeRoom() {
 // over the tick; a video puts danmaku ahead of the playhead on the timeline
 // and shows ones that just happened at once.
 function showPushed(list) {
+  if (replayId) return; // Pushed danmaku are not the replayed session's.
   const items = toItems(list).filter((it) => !it.mine);
   const now = clock.now();
   if (mode === 'live') {
@@ -688,6 +699,7 @@ window.__danmaku = {
   signedIn: () => client.token !== '',
   identity: () => ({ ...identity }),
   live: () => (liveSession ? { ...liveSession } : null),
+  replay: () => (replay ? { ...replay } : null),
   onScreen: () => renderer.onScreen(),
   pending: () => renderer.pendingCount(),
   counts: () => ({ ...renderer.counts }),
@@ -721,6 +733,50 @@ window.__danmakuStats = (opts = {}) => {
   return { ...stats.report(), onScreen: renderer.active.length, viewport: { width: renderer.width, height: renderer.height, dpr: renderer.dpr } };
 };
 
+// loadSessions returns the video's live sessions, newest first, and offers
+// them in the header's picker (hidden when there are none); choosing one
+// reloads the page as its replay, "Whole video" as the video.
+async function loadSessions() {
+  const res = await client.sessions();
+  const list = Array.isArray(res?.sessions) ? res.sessions : [];
+  const pick = $('session-pick');
+  if (list.length === 0) return list;
+  pick.replaceChildren(new Option('Whole video', '', false, !replayId));
+  for (const s of list) {
+    const start = new Date(s.startedAt);
+    const when = Number.isNaN(start.getTime()) ? s.id : start.toLocaleString();
+    pick.add(new Option(`Live ${when}${s.endedAt ? '' : ' (running)'}`, s.id, false, s.id === replayId));
+  }
+  pick.hidden = false;
+  return list;
+}
+
+$('session-pick').addEventListener('change', (ev) => {
+  const u = new URL(location.href);
+  if (ev.target.value) u.searchParams.set('session', ev.target.value);
+  else u.searchParams.delete('session');
+  location.assign(u.href);
+});
+
+// startReplay finds the replayed session and plays its recording, unless
+// the page names another source (?src=); without either, the session's
+// danmaku play over the demo timeline.
+async function startReplay(src) {
+  try {
+    replay = (await loadSessions()).find((s) => s.id === replayId) || null;
+  } catch (err) {
+    status(`Loading the live sessions failed: ${err.message}`);
+    return;
+  }
+  if (!replay) {
+    status(`This video has no live session ${replayId}.`);
+    return;
+  }
+  const url = src || replay.recordingUrl;
+  if (url) openVideo(url, src || `the recording of live session ${replayId}`);
+  else status(`Replaying live session ${replayId} (no recording yet).`);
+}
+
 // start learns who the viewer is before anything loads, so that the
 // viewer's own danmaku are recognised from the first page and the
 // WebSocket carries the token or the identity cookie; then it starts
@@ -736,8 +792,12 @@ async function start() {
   ready = true;
   onSeek();
   client.start();
-  const src = new URLSearchParams(location.search).get('src');
-  if (src) openVideo(src, src);
+  const src = params.get('src');
+  if (replayId) await startReplay(src);
+  else {
+    if (src) openVideo(src, src);
+    loadSessions().catch(() => {}); // The picker is an extra: a failure hides it.
+  }
   setInterval(() => heatmap.refresh(clock.duration), 30000);
   setTimeout(probeRoom, probeDelay);
   window.addEventListener('pagehide', () => client.close());

@@ -51,10 +51,11 @@ export function drawHeatmap(canvas, counts) {
 }
 
 // Heatmap loads and draws the strip for the room of client (an SDK
-// Client).
+// Client), or for one of its live sessions when session is set (a replay).
 export class Heatmap {
-  constructor(client, canvas, buckets = 100) {
+  constructor(client, canvas, buckets = 100, session = '') {
     this.client = client;
+    this.session = session;
     this.canvas = canvas;
     this.buckets = buckets;
     this.counts = [];
@@ -67,7 +68,7 @@ export class Heatmap {
   async refresh(duration) {
     if (!this.available || !(duration > 0)) return false;
     try {
-      const res = await this.client.heatmap(this.buckets, duration);
+      const res = await this.client.heatmap(this.buckets, duration, { session: this.session });
       this.counts = Array.isArray(res?.counts) ? res.counts.map((n) => Number(n) || 0) : [];
       this.bucketMs = Number(res?.bucketMs) || 0;
     } catch (err) {

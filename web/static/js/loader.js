@@ -7,10 +7,12 @@ const MAX_PAGES = 20; // Pages per load; the rest follow on the next tick.
 
 // WindowLoader fills a timeline for the room of client (an SDK Client).
 // sink receives each page's danmaku as API objects; onError receives load
-// failures.
+// failures. session, when set, is the live session whose danmaku alone it
+// loads (a replay).
 export class WindowLoader {
-  constructor(client, { sink, onError, ahead = 60, low = 30 }) {
+  constructor(client, { sink, onError, ahead = 60, low = 30, session = '' }) {
     this.client = client;
+    this.session = session;
     this.sink = sink;
     this.onError = onError || (() => {});
     this.ahead = ahead;
@@ -46,15 +48,19 @@ export class WindowLoader {
     try {
       for (let page = 0; page < MAX_PAGES; page++) {
         this.requests++;
+        const opts = { session: this.session };
         const res = this.cursor === null
-          ? await this.client.queryByTime(this.from, PAGE)
-          : await this.client.pull(this.cursor, PAGE);
+          ? await this.client.queryByTime(this.from, PAGE, opts)
+          : await this.client.pull(this.cursor, PAGE, opts);
         if (gen !== this.gen) return;
         const data = Array.isArray(res?.data) ? res.data : [];
         this.sink(data);
         const last = data.length ? Number(data[data.length - 1].content?.time) : NaN;
         if (Number.isFinite(last)) this.loadedUntil = Math.max(this.loadedUntil, last);
-        if (!res || typeof res.cursor !== 'string' || res.cursor === '-1' || data.length === 0) {
+        // A session's page may be empty and still go on (the server
+        // stopped reading the video's other danmaku): only "-1" ends it.
+        const empty = data.length === 0 && !this.session;
+        if (!res || typeof res.cursor !== 'string' || res.cursor === '-1' || empty) {
           this.done = true;
           this.loadedUntil = Infinity;
           return;
