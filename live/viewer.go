@@ -26,11 +26,14 @@ const maxBacklogBytes = 1 << 20
 
 // viewer is one connection watching one room.
 type viewer struct {
-	room  *room
-	sink  sink
-	sse   bool
-	zip   bool // permessage-deflate was negotiated.
-	actor danmaku.Actor
+	room *room
+	sink sink
+	sse  bool
+	zip  bool // permessage-deflate was negotiated.
+	// compact is set for a viewer that asked for batches in the compact
+	// shape (?v=2, see compact.go).
+	compact bool
+	actor   danmaku.Actor
 
 	mu      sync.Mutex
 	minSeq  uint64     // Batches below this were part of the welcome.
@@ -48,6 +51,9 @@ type viewer struct {
 
 // frame returns the bytes of m for v's transport.
 func (v *viewer) frame(m *message) []byte {
+	if v.compact {
+		m = m.compactOf()
+	}
 	if v.sse {
 		return m.sse
 	}

@@ -121,6 +121,7 @@ export class Client {
     const url = new URL(`danmu/ws/${encodeURIComponent(this.objectId)}`, this.base);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     if (this.options.token) url.searchParams.set('token', this.options.token);
+    url.searchParams.set('v', '2'); // Compact batches; see batchItems.
     if (this.epoch) {
       // Resume: the welcome carries exactly the batches missed since.
       url.searchParams.set('since', String(this.lastSeq));
@@ -258,8 +259,7 @@ export class Client {
   // deliver hands the items of b not delivered before to onBatch.
   deliver(b) {
     const items = [];
-    for (const d of Array.isArray(b.items) ? b.items : []) {
-      if (!d || typeof d !== 'object') continue;
+    for (const d of batchItems(b, this.objectId)) {
       const id = String(d.id);
       if (this.seen.has(id)) continue;
       this.remember(id);
@@ -415,6 +415,37 @@ async function reachable(url) {
 
 // corsRefusal is the error of a server that answers but does not let this
 // page's origin read its answers.
+// batchItems returns the items of a batch message in the seed's shape
+// ({id, objectId, userId, ownerId, content, createdAt, count?}), whether
+// the batch is compact (v 2: see docs/protocol.md, "Batch shapes") or
+// not. Items that are not objects are left out.
+export function batchItems(b, objectId) {
+  const items = Array.isArray(b && b.items) ? b.items.filter((d) => d && typeof d === 'object') : [];
+  if (Number(b.v) !== 2) return items;
+  const at = Number(b.at) || 0;
+  const pad = (n, w) => String(n).padStart(w, '0');
+  return items.map((d) => {
+    const createdAt = at + (Number(d.d) || 0);
+    const ms = Number(d.ms) || 0;
+    let id = d.id;
+    if (id === undefined) {
+      const tail = pad(createdAt + (Number(d.k) || 0), 13) + pad(Number(d.q) || 0, 4) + pad(d.n ?? b.node ?? 0, 5);
+      id = ms > 0 ? String(ms) + tail : (tail.replace(/^0+/, '') || '0');
+    }
+    const out = {
+      id: String(id),
+      objectId,
+      userId: '', // Not sent in compact batches.
+      ownerId: d.o ?? '',
+      content: { text: String(d.t ?? ''), color: d.c ?? '#ffffff', size: `${d.s ?? 25}px`, position: d.p ?? 1, time: ms / 1000 },
+      createdAt,
+    };
+    if (d.x !== undefined) out.count = d.x;
+    if (d.src !== undefined) out.source = d.src;
+    return out;
+  });
+}
+
 function corsRefusal() {
   const origin = globalThis.location?.origin ?? 'this page';
   return new DanmakuError('forbidden', `the danmakud server does not allow pages of ${origin}: ` +

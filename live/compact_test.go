@@ -1,0 +1,165 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	danmaku "github.com/danmakud/danmakud"
+	"github.com/danmakud/danmakud/internal/wsclient"
+)
+
+// compactBatch is a version-2 batch as docs/protocol.md describes it.
+type compactBatch struct {
+	Type  string `json:"type"`
+	V     int    `json:"v"`
+	Seq   uint64 `json:"seq"`
+	At    int64  `json:"at"`
+	Node  uint32 `json:"node"`
+	Items []struct {
+		T   string          `json:"t"`
+		D   int64           `json:"d"`
+		MS  int64           `json:"ms"`
+		K   int64           `json:"k"`
+		Q   uint16          `json:"q"`
+		N   *uint32         `json:"n"`
+		ID  string          `json:"id"`
+		O   string          `json:"o"`
+		C   string          `json:"c"`
+		S   int             `json:"s"`
+		P   int             `json:"p"`
+		X   int             `json:"x"`
+		Src *danmaku.Source `json:"src"`
+	} `json:"items"`
+}
+
+// full rebuilds the items of b in the seed's shape, by the rules the
+// SDK's batchItems follows, with the sender left empty.
+func (b compactBatch) full(t *testing.T, objectID string) []*danmaku.Danmaku {
+	t.Helper()
+	var out []*danmaku.Danmaku
+	for _, it := range b.Items {
+		created := b.At + it.D
+		id := it.ID
+		if id == "" {
+			node := b.Node
+			if it.N != nil {
+				node = *it.N
+			}
+			tail := fmt.Sprintf("%013d%04d%05d", created+it.K, it.Q, node)
+			if it.MS > 0 {
+				id = strconv.FormatInt(it.MS, 10) + tail
+			} else if id = strings.TrimLeft(tail, "0"); id == "" {
+				id = "0"
+			}
+		}
+		pid, err := danmaku.ParseID(id)
+		if err != nil {
+			t.Fatalf("id %q: %v", id, err)
+		}
+		c := danmaku.White
+		if it.C != "" {
+			if c, err = danmaku.ParseColor(it.C); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d := &danmaku.Danmaku{ID: pid, ObjectID: objectID, OwnerID: it.O, CreatedAt: created, Count: it.X, Source: it.Src,
+			Content: danmaku.Content{Text: it.T, Color: c, Size: danmaku.SizeMedium, Position: danmaku.ModeScroll, Time: danmaku.Time(it.MS)}}
+		if it.S != 0 {
+			d.Content.Size = danmaku.Size(it.S)
+		}
+		if it.P != 0 {
+			d.Content.Position = it.P
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func TestCompactBatchesCarryWhatFullOnesDo(t *testing.T) {
+	e := newEnv(t, nil)
+	full := e.dial("v1", wsclient.Options{})
+	tk := e.ticker()
+	compact := e.dial("v1?v=2", wsclient.Options{})
+	readType(t, full, "welcome")
+	readType(t, compact, "welcome")
+
+	now := e.clock.Now().UnixMilli()
+	mk := func(text string, playMs int64, f func(*danmaku.Danmaku)) {
+		d := &danmaku.Danmaku{ID: e.ids.Next(danmaku.Time(playMs)), ObjectID: "v1", UserID: "sender-" + text, CreatedAt: now - 400,
+			Content: danmaku.Content{Text: text, Color: danmaku.White, Size: danmaku.SizeMedium, Position: danmaku.ModeScroll, Time: danmaku.Time(playMs)}}
+		if f != nil {
+			f(d)
+		}
+		if err := e.hub.Publish(context.Background(), d, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("前方高能", 0, nil)
+	mk("白色滚动", 12_500, nil)
+	mk("红色顶部", 61_001, func(d *danmaku.Danmaku) {
+		d.Content.Color, d.Content.Size, d.Content.Position, d.OwnerID = 0xfe0302, danmaku.SizeSmall, danmaku.ModeTop, "owner"
+	})
+	mk("另一节点", 3_000, func(d *danmaku.Danmaku) { d.ID.Node = (d.ID.Node + 1) % 100000 })
+	mk("时间不符", 7_000, func(d *danmaku.Danmaku) { d.ID.PlayMs = 6_999 })
+	mk("时钟超前", 0, func(d *danmaku.Danmaku) { d.ID.UnixMs += 3 })
+	mk("666", 0, nil)
+	mk("666", 0, nil) // Folded with the one before.
+	e.tick(tk)
+
+	want := readType(t, full, "batch")
+	got := readCompact(t, compact)
+	if got.V != 2 || got.Seq != want.Seq || got.At != want.At {
+		t.Fatalf("compact batch v=%d seq=%d at=%d, full seq=%d at=%d", got.V, got.Seq, got.At, want.Seq, want.At)
+	}
+	for _, d := range want.Items {
+		d.UserID = "" // Compact items do not name the sender.
+	}
+	if items := got.full(t, "v1"); !reflect.DeepEqual(items, want.Items) {
+		a, _ := json.Marshal(items)
+		b, _ := json.Marshal(want.Items)
+		t.Fatalf("compact items rebuilt:\n%s\nfull items:\n%s", a, b)
+	}
+
+	// A joiner asking for version 2 gets the recent batches compact too.
+	late := e.dial("v1?v=2", wsclient.Options{})
+	w := readType(t, late, "welcome")
+	var wb struct {
+		Batches []compactBatch `json:"batches"`
+	}
+	if err := json.Unmarshal(w.raw, &wb); err != nil || len(wb.Batches) != 1 || wb.Batches[0].V != 2 || len(wb.Batches[0].Items) != len(got.Items) {
+		t.Fatalf("welcome of a version-2 joiner = %s (%v)", w.raw, err)
+	}
+}
+
+// readCompact reads one compact batch from c.
+func readCompact(t *testing.T, c *wsclient.Conn) compactBatch {
+	t.Helper()
+	m := readType(t, c, "batch")
+	var b compactBatch
+	if err := json.Unmarshal(m.raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestUnknownProtocolVersionRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, path := range []string{"/danmu/ws/v1?v=3", "/danmu/stream/v1?v=x"} {
+		resp, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"v"`) {
+			t.Errorf("GET %s: %d %s, want 400 naming the field v", path, resp.StatusCode, body)
+		}
+	}
+}
