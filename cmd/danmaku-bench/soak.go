@@ -294,7 +294,7 @@ func soakAccount(f *fleet, pub *publisher) soakLoss {
 			continue
 		}
 		for _, it := range b.Items {
-			seen[it.Content.Text] = true
+			seen[it.text()] = true
 		}
 	}
 	_, l.neverBroadcast = pub.count(seen, math.MinInt64, math.MaxInt64)
