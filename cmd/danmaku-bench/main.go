@@ -59,6 +59,8 @@ type options struct {
 	proto      int           // Protocol version the viewers ask for (?v=).
 	sendWindow time.Duration // Window of each per-send CPU phase; 0 skips them.
 	markdown   bool          // Print the results as a markdown table too.
+	extraArgs  string        // More danmakud flags, space-separated.
+	cluster    int           // Nodes of the measured cluster; 0 measures one server against the floor.
 	soak       time.Duration // The soak's measured window; 0 runs the fixed-window bench.
 	sample     time.Duration // How often the soak samples the server.
 	flat       float64       // Memory-flat threshold: RSS growth per 10 minutes as a fraction of the start.
@@ -96,6 +98,8 @@ func run(args []string) error {
 	fs.IntVar(&o.proto, "v", 2, "protocol version the viewers ask for: 2 (compact batches) or 1 (the seed's shape); the baseline writes the same shape")
 	fs.DurationVar(&o.sendWindow, "send-window", 10*time.Second, "window of each per-send CPU phase (idle, then sends to another room, before the viewers connect and again with them); 0 skips them")
 	fs.BoolVar(&o.markdown, "markdown", true, "also print the results as a markdown table")
+	fs.IntVar(&o.cluster, "cluster", 0, "measure this many danmakud nodes on a private Redis (redis-server on the PATH), -viewers on each, against one node serving -viewers alone; 0 measures one server against the baseline")
+	fs.StringVar(&o.extraArgs, "danmakud-flags", "", `more danmakud flags, space-separated, e.g. "-debug-addr 127.0.0.1:6060" to profile it`)
 	fs.IntVar(&o.workers, "fanout-workers", 0, "fan-out goroutines per room (hub target; 0 means GOMAXPROCS)")
 	fs.DurationVar(&o.soak, "soak", 0, "soak mode: keep the viewers and the rate for this measured window (after -warmup, 1m by default here), sampling the server's RSS, goroutines, fds and tick lag; 0 runs the fixed-window bench")
 	fs.DurationVar(&o.sample, "sample", 10*time.Second, "soak mode: sampling interval")
@@ -123,6 +127,9 @@ func run(args []string) error {
 		return runSoakCommand(o)
 	}
 
+	if o.cluster > 0 {
+		return runCluster(o)
+	}
 	fmt.Printf("viewers=%d rate=%d/s tick=%v window=%v warmup=%v target=%s deflate=%v\n", o.viewers, o.rate, o.tick, o.duration, o.warmup, o.target, o.deflate)
 	main, err := measure(o, o.target)
 	if err != nil {
@@ -214,9 +221,9 @@ func (s *server) startDanmakud(o options) error {
 	}
 	// The viewers come from a few loopback addresses, so the cap of
 	// connections per address is off along with the rate limits.
-	s.srv, err = testenv.StartServer(context.Background(), testenv.ServerConfig{Bin: bin, Log: os.Stderr, Args: []string{
+	s.srv, err = testenv.StartServer(context.Background(), testenv.ServerConfig{Bin: bin, Log: os.Stderr, Args: append([]string{
 		"-data", filepath.Join(s.tmp, "data"), "-rate-limits=false", "-max-conns-per-ip", "0",
-		"-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick)}})
+		"-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick)}, strings.Fields(o.extraArgs)...)})
 	if err != nil {
 		return err
 	}
@@ -558,7 +565,7 @@ func percentile(hist []int64, total int64, q float64) time.Duration {
 
 // publisher sends danmaku at a steady rate and remembers when.
 type publisher struct {
-	url   string
+	urls  []string // Sends go to these in turn.
 	room  string
 	start time.Time
 	cl    *http.Client
@@ -574,8 +581,18 @@ type publisher struct {
 }
 
 func newPublisher(addr, room string, start time.Time) *publisher {
+	return newPublisherTo([]string{addr}, room, start)
+}
+
+// newPublisherTo returns a publisher whose sends go to the servers at
+// addrs in turn.
+func newPublisherTo(addrs []string, room string, start time.Time) *publisher {
+	urls := make([]string, len(addrs))
+	for i, a := range addrs {
+		urls[i] = "http://" + a + "/danmu/send"
+	}
 	return &publisher{
-		url:   "http://" + addr + "/danmu/send",
+		urls:  urls,
 		room:  room,
 		start: start,
 		gen:   newItemGen(benchSeed, start),
@@ -629,7 +646,7 @@ func (p *publisher) send(n int) {
 	body, _ := json.Marshal(map[string]any{"objectId": p.room, "userId": it.UserID, "content": content})
 	text := it.Text
 	at := time.Since(p.start).Nanoseconds()
-	resp, err := p.cl.Post(p.url, "application/json", bytes.NewReader(body))
+	resp, err := p.cl.Post(p.urls[n%len(p.urls)], "application/json", bytes.NewReader(body))
 	rtt := time.Since(p.start).Nanoseconds() - at
 	if err != nil {
 		p.failed.Add(1)
