@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -34,7 +35,8 @@ var hanziRunes, hanziCum = func() ([]rune, []float64) {
 // item is one realistic danmaku as a viewer sends it: the seed's send
 // request fields.
 type item struct {
-	UserID   string
+	UserID   string // Sent as userId; a server in anonymous mode ignores it.
+	AnonID   string // The id such a server gives an anonymous sender: "anon-" and 22 random characters.
 	Text     string
 	Color    string
 	Size     int
@@ -75,6 +77,11 @@ func (g *itemGen) next() item {
 		}
 	}
 	it.UserID = fmt.Sprintf("%d", 10000+g.r.IntN(5000)*7919%900000)
+	var id [16]byte
+	for i := range id {
+		id[i] = byte(g.r.Uint32())
+	}
+	it.AnonID = "anon-" + base64.RawURLEncoding.EncodeToString(id[:])
 	it.Color, it.Size, it.Position = "#ffffff", 25, 1
 	if g.r.IntN(100) < 15 {
 		it.Color = colours[g.r.IntN(len(colours))]

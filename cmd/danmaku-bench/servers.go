@@ -140,7 +140,9 @@ func runBaselineServer(addr string, tick time.Duration, rate, proto int) error {
 			it := gen.next()
 			created := at.Add(-tick + time.Duration(i)*tick/time.Duration(perTick)).UnixMilli()
 			col, _ := danmaku.ParseColor(it.Color)
-			d := &danmaku.Danmaku{ObjectID: "bench", UserID: it.UserID, CreatedAt: created,
+			// The server runs in anonymous mode, so the floor carries the
+			// sender ids it gives.
+			d := &danmaku.Danmaku{ObjectID: "bench", UserID: it.AnonID, CreatedAt: created,
 				Content: danmaku.Content{Text: it.Text, Color: col, Size: danmaku.Size(it.Size), Position: it.Position, Time: danmaku.Time(it.TimeMs)}}
 			d.ID = ids.Next(d.Content.Time)
 			d.ID.UnixMs = created
