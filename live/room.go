@@ -267,7 +267,7 @@ func (r *room) join(v *viewer, live *Session, rs *resumeFrom) bool {
 		v.closeLocked(CloseGoingAway, "internal error")
 		return true
 	}
-	v.writeLocked([][]byte{v.frame(m)})
+	v.writeOneLocked(v.frame(m))
 	return true
 }
 
