@@ -1,13 +1,21 @@
 // Command danmaku-bench measures live fan-out: it starts a server (the
 // full danmakud, or the live hub alone), opens V WebSocket viewers of one
-// room on loopback, publishes R danmaku a second through POST /danmu/send,
-// and reports delivered danmaku a second, loss, end-to-end latency, server
-// CPU per million delivered danmaku, server RSS per viewer and wire bytes
-// per delivered danmaku. In the same run it measures a baseline server
-// that writes one pre-encoded frame per tick to as many raw connections,
-// and prints the ratios.
+// room on loopback (asking for protocol version -v, 2 by default: compact
+// batches), publishes R realistic danmaku a second through POST
+// /danmu/send (unique Chinese texts of about ten characters, the seed's
+// fields, mostly white scrolling ones; see realistic.go), and reports
+// delivered danmaku a second, loss, end-to-end latency, server CPU per
+// delivered danmaku, server RSS per viewer, wire bytes per delivered
+// danmaku and the server's CPU per send. In the same run it measures a
+// baseline server that writes one pre-encoded frame of the same items in
+// the same shape per tick to as many raw connections, and prints the
+// ratios and a markdown table.
 //
-//	go run ./cmd/danmaku-bench -viewers 15000 -rate 100 -duration 30s
+//	go run ./cmd/danmaku-bench -target danmakud -viewers 15000 -rate 100 -max-per-tick 200
+//
+// With -cluster N it measures N danmakud nodes on a private Redis, V
+// viewers on each, against one node serving V alone (cluster.go).
+// scripts/bench-fanout.sh runs every measurement of docs/benchmarks.md.
 //
 // With -soak it instead keeps the viewers and the rate going for a long
 // window and samples the server every -sample: RSS, goroutines, open
@@ -166,8 +174,13 @@ func printMarkdown(w io.Writer, o options, srv, base result) {
 	fmt.Fprintf(w, "| wire bytes per delivered danmaku | %.1f | %.1f | %.2f× |\n", base.wirePerDanmaku, srv.wirePerDanmaku, ratio(srv.wirePerDanmaku, base.wirePerDanmaku))
 	fmt.Fprintf(w, "| send→receive p50 / p99 | %v / %v | %v / %v | p99 %+d ms |\n", base.p50, base.p99, srv.p50, srv.p99, (srv.p99 - base.p99).Milliseconds())
 	fmt.Fprintf(w, "| loss: viewer-batches missed; sends never broadcast | %d of %d | %d of %d; %d | |\n", base.missing, base.expected, srv.missing, srv.expected, srv.undelivered)
-	fmt.Fprintf(w, "| server memory per viewer | %.2f KB | %.2f KB | %.2f× |\n", base.rssPerViewer/1024, srv.rssPerViewer/1024, ratio(srv.rssPerViewer, base.rssPerViewer))
+	fmt.Fprintf(w, "| server memory per viewer (RSS growth less the store's cache and memtables' growth of %.1f MiB) | %.2f KB | %.2f KB | %.2f× |\n",
+		srv.storeGrowth/(1<<20), base.rssPerViewer/1024, srv.rssPerViewer/1024, ratio(srv.rssPerViewer, base.rssPerViewer))
 	fmt.Fprintf(w, "| delivered danmaku/s | %.0f | %.0f | |\n", base.deliveredPerS, srv.deliveredPerS)
+	if f := srv.fanoutCPU(); f > 0 {
+		fmt.Fprintf(w, "| CPU per delivered danmaku without the send path (window CPU less its %d sends × the per-send CPU) | %.3f µs | %.3f µs | %.2f× |\n",
+			srv.accepted, base.cpuPerMillion, f, ratio(f, base.cpuPerMillion))
+	}
 	if srv.sendN0 > 0 || srv.sendN > 0 {
 		fmt.Fprintf(w, "| per-send CPU (POST /danmu/send to another room): 0 viewers / %d viewers | — | %.0f µs / %.0f µs | %.2f× |\n",
 			srv.viewers, srv.sendCPU0, srv.sendCPUN, ratio(srv.sendCPUN, srv.sendCPU0))
@@ -299,6 +312,40 @@ type result struct {
 	sendCPU0, sendCPUN float64 // Microseconds.
 	sendN0, sendN      int64
 	rtt50, rtt99       time.Duration // Send round trips in the window.
+	// storeGrowth is how much the store's bounded parts (block cache,
+	// memtables) grew while the viewers connected and the window ran: it
+	// is left out of rssPerViewer, since it comes from the sends.
+	storeGrowth float64
+	accepted    int64 // Sends accepted in the window.
+}
+
+// fanoutCPU returns the CPU per delivered danmaku (µs) without the send
+// path: the window's CPU less its accepted sends at the per-send cost
+// measured with the viewers connected; 0 when that was not measured.
+func (r result) fanoutCPU() float64 {
+	if r.sendCPUN <= 0 || r.cpuPerMillion <= 0 {
+		return 0
+	}
+	delivered := r.cpuSeconds / r.cpuPerMillion // Millions.
+	return max(r.cpuSeconds-float64(r.accepted)*r.sendCPUN/1e6, 0) / delivered
+}
+
+// storeMemory returns danmakud_store_memory_bytes summed over its parts
+// from the server at addr, 0 when it does not export them.
+func storeMemory(addr string) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := newProbe(addr, 0).scrape(ctx)
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for k, v := range m {
+		if strings.HasPrefix(k, "danmakud_store_memory_bytes{") {
+			sum += v
+		}
+	}
+	return sum
 }
 
 func (r result) print(name string) {
@@ -313,8 +360,8 @@ func (r result) print(name string) {
 	fmt.Printf("latency send→receive: p50 %v, p99 %v; batch time→receive: p50 %v, p99 %v\n",
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.d50.Round(time.Millisecond), r.d99.Round(time.Millisecond))
 	fmt.Printf("server CPU: %.2f s in window, %.3f s per million delivered danmaku\n", r.cpuSeconds, r.cpuPerMillion)
-	fmt.Printf("server RSS: %.1f MiB before viewers, %.1f MiB with them, %.0f bytes per viewer\n",
-		float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20), r.rssPerViewer)
+	fmt.Printf("server RSS: %.1f MiB before viewers, %.1f MiB with them, %.0f bytes per viewer (the store's cache and memtables grew %.1f MiB meanwhile, left out)\n",
+		float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20), r.rssPerViewer, r.storeGrowth/(1<<20))
 	fmt.Printf("wire: %.1f bytes per delivered danmaku\n", r.wirePerDanmaku)
 	if r.sendN0 > 0 || r.sendN > 0 {
 		fmt.Printf("per-send CPU (sends to another room, idle CPU subtracted): %.0f µs with no viewers (%d sends), %.0f µs with %d viewers (%d sends); send round trip p50 %v, p99 %v\n",
@@ -331,6 +378,7 @@ func measure(o options, kind string) (result, error) {
 	}
 	defer srv.stop()
 	time.Sleep(500 * time.Millisecond)
+	store0 := storeMemory(srv.addr)
 	res.rssBefore, err = procRSS(srv.pid())
 	if err != nil {
 		return res, err
@@ -364,6 +412,7 @@ func measure(o options, kind string) (result, error) {
 	}
 	time.Sleep(o.warmup)
 	winStart := time.Since(start).Nanoseconds()
+	acc0 := pub.accepted.Load()
 	cpu0, err := procCPU(srv.pid())
 	if err != nil {
 		cancel()
@@ -376,7 +425,9 @@ func measure(o options, kind string) (result, error) {
 		return res, err
 	}
 	winEnd := time.Since(start).Nanoseconds()
+	res.accepted = pub.accepted.Load() - acc0
 	res.rssAfter, _ = procRSS(srv.pid())
+	res.storeGrowth = storeMemory(srv.addr) - store0
 	cancel()
 	pubWG.Wait()
 	time.Sleep(2 * o.tick) // The last batches.
@@ -390,7 +441,7 @@ func measure(o options, kind string) (result, error) {
 	f.closeAll()
 
 	res.cpuSeconds = cpu1 - cpu0
-	res.rssPerViewer = float64(res.rssAfter-res.rssBefore) / float64(max(res.viewers, 1))
+	res.rssPerViewer = (float64(res.rssAfter-res.rssBefore) - res.storeGrowth) / float64(max(res.viewers, 1))
 	analyse(&res, f, pub, winStart, winEnd)
 	res.rtt50, res.rtt99 = pub.roundTrips()
 	return res, nil
