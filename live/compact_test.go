@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	danmaku "github.com/danmakud/danmakud"
 	"github.com/danmakud/danmakud/internal/wsclient"
@@ -161,5 +163,67 @@ func TestUnknownProtocolVersionRefused(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"v"`) {
 			t.Errorf("GET %s: %d %s, want 400 naming the field v", path, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestCompactOverSSE: an SSE client asking for version 2 gets the compact
+// batch as a "batch" event with the same resume id as version 1's.
+func TestCompactOverSSE(t *testing.T) {
+	e := newEnv(t, nil)
+	ws := e.dial("v1", wsclient.Options{})
+	tk := e.ticker()
+	readType(t, ws, "welcome")
+	resp, err := http.Get(e.srv.URL + "/danmu/stream/v1?v=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan [3]string, 16)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(resp.Body)
+		var ev [3]string // id, event, data
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev[1] != "" {
+					events <- ev
+				}
+				ev = [3]string{}
+			case strings.HasPrefix(line, "id: "):
+				ev[0] = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev[1] = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				ev[2] = line[6:]
+			}
+		}
+	}()
+	next := func() [3]string {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("SSE stream ended")
+			}
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatal("no SSE event")
+			return [3]string{}
+		}
+	}
+	if w := next(); w[1] != "welcome" {
+		t.Fatalf("first event %v", w)
+	}
+	e.publish("v1", "alice", "你好", false)
+	e.tick(tk)
+	full := readType(t, ws, "batch")
+	ev := next()
+	var b compactBatch
+	if err := json.Unmarshal([]byte(ev[2]), &b); err != nil || ev[1] != "batch" || b.V != 2 || b.Seq != full.Seq || len(b.Items) != 1 || b.Items[0].T != "你好" {
+		t.Fatalf("SSE event %v (%v), want the compact form of %s", ev, err, full.raw)
+	}
+	if want := ":" + strconv.FormatUint(full.Seq, 10); !strings.HasSuffix(ev[0], want) || len(ev[0]) <= len(want) {
+		t.Errorf("SSE id %q, want <epoch>%s", ev[0], want)
 	}
 }
