@@ -104,7 +104,7 @@ func run(args []string) error {
 	fs.BoolVar(&o.baseline, "baseline", true, "also measure the baseline server")
 	fs.BoolVar(&o.deflate, "deflate", false, "viewers offer permessage-deflate (the baseline then compresses its frame once per tick, as the server does)")
 	fs.IntVar(&o.proto, "v", 2, "protocol version the viewers ask for: 2 (compact batches) or 1 (the seed's shape); the baseline writes the same shape")
-	fs.DurationVar(&o.sendWindow, "send-window", 10*time.Second, "window of each per-send CPU phase (idle, then sends to another room, before the viewers connect and again with them); 0 skips them")
+	fs.DurationVar(&o.sendWindow, "send-window", 10*time.Second, "window of each per-send CPU phase (idle, sends to another room, idle again; before the viewers connect and again with them); 0 skips them")
 	fs.BoolVar(&o.markdown, "markdown", true, "also print the results as a markdown table")
 	fs.IntVar(&o.cluster, "cluster", 0, "measure this many danmakud nodes on a private Redis (redis-server on the PATH), -viewers on each, against one node serving -viewers alone; 0 measures one server against the baseline")
 	fs.StringVar(&o.extraArgs, "danmakud-flags", "", `more danmakud flags, space-separated, e.g. "-debug-addr 127.0.0.1:6060" to profile it`)
@@ -447,18 +447,23 @@ func measure(o options, kind string) (result, error) {
 	return res, nil
 }
 
-// sendPhase measures the server's CPU per send: o.sendWindow with no
-// sends, then o.sendWindow of sends at o.rate to a room nobody watches
-// (the items still go through the store, the room's tick and its batch
-// encoding), and returns the difference per accepted send in
+// sendPhase measures the server's CPU per send: o.sendWindow of sends at
+// o.rate to a room nobody watches (the items still go through the store,
+// the room's tick and its batch encoding) between two windows as long
+// with no sends, and returns the sends' CPU less the mean of the idle
+// windows' (pings to viewers fall in either), per accepted send in
 // microseconds.
 func sendPhase(o options, srv *server, start time.Time) (float64, int64, error) {
-	idle0, err := procCPU(srv.pid())
-	if err != nil {
-		return 0, 0, err
+	idle := func() (float64, error) {
+		a, err := procCPU(srv.pid())
+		if err != nil {
+			return 0, err
+		}
+		time.Sleep(o.sendWindow)
+		b, err := procCPU(srv.pid())
+		return b - a, err
 	}
-	time.Sleep(o.sendWindow)
-	idle1, err := procCPU(srv.pid())
+	idle0, err := idle()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -481,11 +486,16 @@ func sendPhase(o options, srv *server, start time.Time) (float64, int64, error) 
 	if err != nil {
 		return 0, 0, err
 	}
+	time.Sleep(o.tick) // The last sends' tick.
+	idle1, err := idle()
+	if err != nil {
+		return 0, 0, err
+	}
 	n := n1 - n0
 	if n <= 0 {
 		return 0, 0, errors.New("per-send phase: no send accepted")
 	}
-	return max((cpu1-cpu0)-(idle1-idle0), 0) / float64(n) * 1e6, n, nil
+	return max((cpu1-cpu0)-(idle0+idle1)/2, 0) / float64(n) * 1e6, n, nil
 }
 
 // batchRef is the decoded form of one batch, as the bench needs it,
