@@ -4,7 +4,7 @@
 # their markdown tables at the end, ready to paste. Each run measures the
 # baseline ("floor") and danmakud in the same invocation, with realistic
 # items sent through POST /danmu/send; the cluster run measures three
-# nodes on a private Redis against one node alone. About 13 minutes on
+# nodes on a private Redis against one node alone. About 14 minutes on
 # two cores; run it on a quiet machine, from anywhere in the repository.
 #
 #   ./scripts/bench-fanout.sh                 everything
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
 WINDOW=${WINDOW:-20s}          # Measured window of each run.
-SEND_WINDOW=${SEND_WINDOW:-8s} # Each per-send CPU phase.
+SEND_WINDOW=${SEND_WINDOW:-6s} # Each per-send CPU phase.
 VIEWERS=${VIEWERS:-15000}      # The large room.
 SMALL=${SMALL:-5000}           # The small room, and viewers per cluster node.
 RATE=${RATE:-100}
