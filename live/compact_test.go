@@ -227,3 +227,28 @@ func TestCompactOverSSE(t *testing.T) {
 		t.Errorf("SSE id %q, want <epoch>%s", ev[0], want)
 	}
 }
+
+// TestEncodeBatchIsEncodingJSON: the batch encoder writes what
+// encoding/json writes for the same batch.
+func TestEncodeBatchIsEncodingJSON(t *testing.T) {
+	ids := danmaku.NewIDGen(nil)
+	items := []*danmaku.Danmaku{
+		{ID: ids.Next(12_500), ObjectID: "v1", UserID: "u<1>", OwnerID: "o&", CreatedAt: 1767268799412,
+			Content: danmaku.Content{Text: "前方高能 \"<script>\u2028\\", Color: 0xfe0302, Size: danmaku.SizeSmall, Position: danmaku.ModeTop, Time: 12_500}, Count: 3},
+		{ID: ids.Next(0), ObjectID: "v1", Content: danmaku.Content{Text: "666", Color: danmaku.White, Size: danmaku.SizeMedium, Position: danmaku.ModeScroll},
+			Source: &danmaku.Source{Pool: 1, Hash: "abc", DMID: "42", Weight: 7}},
+	}
+	for _, its := range [][]*danmaku.Danmaku{items, items[:0], nil} {
+		m, err := encodeBatch("e", 7, 1767268800000, its)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(batchJSON{Type: "batch", Seq: 7, At: 1767268800000, Items: its})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.payload) != string(want) {
+			t.Errorf("encodeBatch:\n%s\nencoding/json:\n%s", m.payload, want)
+		}
+	}
+}

@@ -148,10 +148,27 @@ type batchJSON struct {
 
 // encodeBatch encodes one tick's items of a room whose history epoch is
 // epoch.
+//
+// The payload is what encoding/json writes for batchJSON, made with
+// Danmaku.AppendJSON directly: encoding/json would call it per item and
+// then copy and re-validate every item's bytes.
 func encodeBatch(epoch string, seq uint64, atMs int64, items []*danmaku.Danmaku) (*message, error) {
-	p, err := json.Marshal(batchJSON{Type: "batch", Seq: seq, At: atMs, Items: items})
-	if err != nil {
-		return nil, err
+	p := make([]byte, 0, 64+256*len(items))
+	p = append(p, `{"type":"batch","seq":`...)
+	p = strconv.AppendUint(p, seq, 10)
+	p = append(p, `,"at":`...)
+	p = strconv.AppendInt(p, atMs, 10)
+	if items == nil {
+		p = append(p, `,"items":null}`...)
+	} else {
+		p = append(p, `,"items":[`...)
+		for i, d := range items {
+			if i > 0 {
+				p = append(p, ',')
+			}
+			p = d.AppendJSON(p)
+		}
+		p = append(p, "]}"...)
 	}
 	m := newMessage("batch", epoch, seq, len(items), p)
 	m.at, m.items = atMs, items
