@@ -23,6 +23,7 @@ import (
 	"time"
 
 	danmaku "github.com/danmakud/danmakud"
+	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
@@ -45,7 +46,6 @@ type Hub struct {
 	stats    counters
 	hist     *history // Rooms' history epochs and their BatchLog writer.
 	scanners sync.Map // *nbio.Conn to its *frameScanner, while it is open.
-	sinks    sync.Map // *nbio.Conn to its viewer's *wsSink, while it is open (see onWritten).
 	evicted  atomic.Uint64
 
 	mu       sync.Mutex
@@ -86,15 +86,22 @@ func New(cfg Config) (*Hub, error) {
 	})
 	// Every read from a viewer passes the masking check first (onData).
 	h.engine.Engine.OnData(h.onData)
-	h.engine.OnClose(func(c net.Conn, _ error) {
-		h.scanners.Delete(c)
-		h.sinks.Delete(c)
-	})
+	h.engine.OnClose(func(c net.Conn, _ error) { h.scanners.Delete(c) })
 	// UTF-8 is checked in onMessage and onCloseFrame instead, so that a
 	// connection that breaks it is closed through endConn; nbio would
 	// close it directly.
 	h.engine.CheckUtf8 = func([]byte) bool { return true }
-	h.engine.OnWrittenSize(h.onWritten)
+	h.engine.OnWrittenSize(func(c *nbio.Conn, _ []byte, n int) {
+		if wsc, ok := c.Session().(*websocket.Conn); ok {
+			if s, ok := wsc.Session().(*wsSink); ok {
+				if s.written.Add(int64(n)) >= s.queued.Load() && s.v.waiting.Load() {
+					// The poller holds the connection's lock here, so the
+					// queued messages are written from another goroutine.
+					go s.v.drained()
+				}
+			}
+		}
+	})
 	if err := h.engine.Start(); err != nil {
 		h.hist.close()
 		return nil, fmt.Errorf("live: start poller: %w", err)

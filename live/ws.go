@@ -71,24 +71,6 @@ func (s *wsSink) write(bufs [][]byte) error {
 
 func (s *wsSink) backlog() int64 { return max(s.queued.Load()-s.written.Load(), 0) }
 
-// onWritten counts the bytes the kernel took from a viewer's connection;
-// the poller calls it after every write, with the connection's lock held.
-// The sink is found in h.sinks rather than through the connection's
-// WebSocket session, whose lookup takes a lock and a channel receive: on
-// every delivery it cost 3 % of the server's CPU at 8,000 viewers.
-func (h *Hub) onWritten(c *nbio.Conn, _ []byte, n int) {
-	x, ok := h.sinks.Load(c)
-	if !ok {
-		return
-	}
-	s := x.(*wsSink)
-	if s.written.Add(int64(n)) >= s.queued.Load() && s.v.waiting.Load() {
-		// The poller holds the connection's lock here, so the queued
-		// messages are written from another goroutine.
-		go s.v.drained()
-	}
-}
-
 func (s *wsSink) close(code int, reason string) {
 	s.once.Do(func() {
 		if code == CloseTooSlow {
@@ -236,13 +218,11 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	s := &wsSink{conn: nbc, v: v, release: release}
 	v.sink = s
 	wsc.SetSession(s)
-	h.sinks.Store(nbc, s)
 	h.joinRoom(objectID, v, rs)
 	if isClosed(nbc) {
 		// The connection may have ended before it had a session, or
 		// before the viewer was in its room, so OnClose may have found
 		// nothing to remove.
-		h.sinks.Delete(nbc)
 		s.ended()
 	}
 }
