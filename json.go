@@ -197,3 +197,7 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// AppendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it; the live package's compact batch encoder uses it.
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }

@@ -23,10 +23,19 @@ type message struct {
 	payload []byte             // JSON.
 	ws      []byte             // WebSocket frame: header + payload.
 	sse     []byte             // "id: …\nevent: …\ndata: …\n\n".
+	eventID string             // The SSE id; empty for messages without one.
+
+	shapes shapes // The batch in the compact shape (compact.go).
 
 	zOnce sync.Once
 	wsz   []byte // The frame compressed with permessage-deflate, made once.
 }
+
+// DeflateLevel is the compress/flate level of permessage-deflate frames.
+// A batch is compressed once per tick whatever the audience, so the
+// best compression costs nothing per viewer and saves bytes on every
+// delivery.
+const DeflateLevel = flate.BestCompression
 
 // minDeflate is the smallest payload worth compressing.
 const minDeflate = 512
@@ -40,7 +49,7 @@ func (m *message) deflated() []byte {
 	}
 	m.zOnce.Do(func() {
 		var b bytes.Buffer
-		w, err := flate.NewWriter(&b, flate.BestSpeed)
+		w, err := flate.NewWriter(&b, DeflateLevel)
 		if err != nil {
 			return
 		}
@@ -69,7 +78,7 @@ func newMessage(event, epoch string, seq uint64, n int, payload []byte) *message
 	if seq > 0 {
 		id = eventID(epoch, seq)
 	}
-	return &message{seq: seq, n: n, payload: payload, ws: wsFrame(opText, payload), sse: sseEvent(event, id, payload)}
+	return &message{seq: seq, n: n, payload: payload, ws: wsFrame(opText, payload), sse: sseEvent(event, id, payload), eventID: id}
 }
 
 // eventID is the SSE id of a batch: what a client needs to resume after
@@ -139,10 +148,27 @@ type batchJSON struct {
 
 // encodeBatch encodes one tick's items of a room whose history epoch is
 // epoch.
+//
+// The payload is what encoding/json writes for batchJSON, made with
+// Danmaku.AppendJSON directly: encoding/json would call it per item and
+// then copy and re-validate every item's bytes.
 func encodeBatch(epoch string, seq uint64, atMs int64, items []*danmaku.Danmaku) (*message, error) {
-	p, err := json.Marshal(batchJSON{Type: "batch", Seq: seq, At: atMs, Items: items})
-	if err != nil {
-		return nil, err
+	p := make([]byte, 0, 64+256*len(items))
+	p = append(p, `{"type":"batch","seq":`...)
+	p = strconv.AppendUint(p, seq, 10)
+	p = append(p, `,"at":`...)
+	p = strconv.AppendInt(p, atMs, 10)
+	if items == nil {
+		p = append(p, `,"items":null}`...)
+	} else {
+		p = append(p, `,"items":[`...)
+		for i, d := range items {
+			if i > 0 {
+				p = append(p, ',')
+			}
+			p = d.AppendJSON(p)
+		}
+		p = append(p, "]}"...)
 	}
 	m := newMessage("batch", epoch, seq, len(items), p)
 	m.at, m.items = atMs, items
@@ -166,7 +192,16 @@ type roomState struct {
 // batches are exactly those after the client's since (recovered), and the
 // batches, whose payloads are embedded as they are. Its SSE id is the
 // room's epoch and seq, so that a client that reconnects resumes after it.
-func encodeWelcome(st roomState, recovered bool, recent []*message) (*message, error) {
+//
+// A viewer of the compact shape gets the batches in that shape.
+func encodeWelcome(st roomState, recovered bool, recent []*message, compact bool) (*message, error) {
+	if compact {
+		shaped := make([]*message, len(recent))
+		for i, m := range recent {
+			shaped[i] = m.compactOf()
+		}
+		recent = shaped
+	}
 	head, err := json.Marshal(st)
 	if err != nil {
 		return nil, err

@@ -316,13 +316,13 @@ func (r *room) join(v *viewer, live *Session, rs *resumeFrom) bool {
 	v.minSeq = r.seq + 1
 	r.mu.Unlock()
 	defer v.mu.Unlock()
-	m, err := encodeWelcome(st, recovered, recent)
+	m, err := encodeWelcome(st, recovered, recent, v.compact)
 	if err != nil {
 		r.hub.log.Error("live: encode welcome", "objectId", r.id, "err", err)
 		v.closeLocked(CloseGoingAway, "internal error")
 		return true
 	}
-	v.writeLocked([][]byte{v.frame(m)})
+	v.writeOneLocked(v.frame(m))
 	return true
 }
 

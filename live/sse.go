@@ -69,6 +69,11 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	compact, err := parseVersion(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	rc := http.NewResponseController(w)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -83,7 +88,7 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s := newSSESink()
-	v := &viewer{sink: s, sse: true, actor: actor}
+	v := &viewer{sink: s, sse: true, actor: actor, compact: compact}
 	if !h.joinRoom(objectID, v, rs) {
 		return
 	}

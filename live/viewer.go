@@ -10,7 +10,7 @@ import (
 // sink is a viewer's connection as the fan-out sees it.
 type sink interface {
 	// write hands bufs to the connection, in order, without blocking on
-	// the peer.
+	// the peer. It may keep the frames, but not the bufs slice itself.
 	write(bufs [][]byte) error
 	// backlog returns how many bytes handed to write have not reached the
 	// kernel yet; a positive backlog means the peer is not keeping up.
@@ -26,11 +26,14 @@ const maxBacklogBytes = 1 << 20
 
 // viewer is one connection watching one room.
 type viewer struct {
-	room  *room
-	sink  sink
-	sse   bool
-	zip   bool // permessage-deflate was negotiated.
-	actor danmaku.Actor
+	room *room
+	sink sink
+	sse  bool
+	zip  bool // permessage-deflate was negotiated.
+	// compact is set for a viewer that asked for batches in the compact
+	// shape (?v=2, see compact.go).
+	compact bool
+	actor   danmaku.Actor
 
 	mu      sync.Mutex
 	minSeq  uint64     // Batches below this were part of the welcome.
@@ -44,10 +47,16 @@ type viewer struct {
 	// waiting is set while messages are queued behind a backlog; the
 	// transport then calls drained once the backlog clears.
 	waiting atomic.Bool
+	// one holds the single frame of writeOneLocked, so that the common
+	// write (one batch to a viewer that keeps up) allocates nothing.
+	one [1][]byte
 }
 
 // frame returns the bytes of m for v's transport.
 func (v *viewer) frame(m *message) []byte {
+	if v.compact {
+		m = m.compactOf()
+	}
 	if v.sse {
 		return m.sse
 	}
@@ -74,7 +83,7 @@ func (v *viewer) deliver(msgs []*message, cfg *Config, st *counters) {
 		// The common case: one batch to a viewer that keeps up.
 		if msgs[0].seq == 0 || msgs[0].seq >= v.minSeq {
 			v.stalled = 0
-			v.writeLocked([][]byte{v.frame(msgs[0])})
+			v.writeOneLocked(v.frame(msgs[0]))
 		}
 		return
 	}
@@ -172,7 +181,7 @@ func (v *viewer) send(m *message) {
 		v.closeLocked(CloseTooSlow, "too slow: backlog")
 		return
 	}
-	v.writeLocked([][]byte{v.frame(m)})
+	v.writeOneLocked(v.frame(m))
 }
 
 // answerPing answers a client's ping frame with m, its pong. While the
@@ -187,7 +196,7 @@ func (v *viewer) answerPing(m *message) {
 		return
 	}
 	if v.pong == nil && v.sink.backlog() == 0 {
-		v.writeLocked([][]byte{v.frame(m)})
+		v.writeOneLocked(v.frame(m))
 		return
 	}
 	v.pong = m
@@ -206,7 +215,16 @@ func (v *viewer) ping(m *message) {
 	if v.closed || v.sink.backlog() > 0 {
 		return
 	}
-	v.writeLocked([][]byte{v.frame(m)})
+	v.writeOneLocked(v.frame(m))
+}
+
+// writeOneLocked writes one frame as writeLocked does, without making a
+// slice for it: sinks do not keep the slice they are given, only its
+// elements.
+func (v *viewer) writeOneLocked(b []byte) {
+	v.one[0] = b
+	v.writeLocked(v.one[:])
+	v.one[0] = nil
 }
 
 // writeLocked writes bufs and closes the viewer on failure.

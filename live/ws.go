@@ -174,6 +174,11 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	compact, err := parseVersion(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	// The origin is checked before the upgrade headers, so that a client
 	// whose socket was refused can learn why with a plain GET.
 	if h.cfg.CheckOrigin != nil && !h.cfg.CheckOrigin(r) {
@@ -209,7 +214,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.SocketSendBuffer > 0 {
 		_ = nbc.SetWriteBuffer(h.cfg.SocketSendBuffer)
 	}
-	v := &viewer{actor: actor, zip: !h.cfg.DisableCompression && offersDeflate(r.Header)}
+	v := &viewer{actor: actor, zip: !h.cfg.DisableCompression && offersDeflate(r.Header), compact: compact}
 	s := &wsSink{conn: nbc, v: v, release: release}
 	v.sink = s
 	wsc.SetSession(s)

@@ -29,6 +29,10 @@ type Sources struct {
 	// handled locally while Redis is down, and the rest are exported as
 	// danmakud_cluster_* figures.
 	Cluster func() redisbroker.StatsSnapshot
+	// StoreMemory returns the store's memory outside ordinary Go objects
+	// (Pebble's block cache and memtables), each part with its bound; nil
+	// for stores without such memory.
+	StoreMemory func() StoreMemory
 	// Store is the histogram of store latencies that the service observes
 	// into as its calls happen; nil makes one, fed by Metrics.ObserveStore.
 	Store *StoreLatency
@@ -58,6 +62,16 @@ func (l *StoreLatency) Observe(op string, d time.Duration, err error) {
 		result = "error"
 	}
 	l.h.WithLabelValues(op, result).Observe(d.Seconds())
+}
+
+// StoreMemory is a store's memory that grows in steps to a bound rather
+// than with the load: Pebble's block cache and memtables. OnGoHeap is
+// set when it is allocated on the Go heap (then part of go_memstats_*),
+// clear when it is C memory (then only in the process's RSS).
+type StoreMemory struct {
+	BlockCache, BlockCacheLimit int64
+	MemTables, MemTablesLimit   int64
+	OnGoHeap                    bool
 }
 
 // Metrics is a Prometheus registry with danmakud's collectors.
@@ -108,6 +122,8 @@ var (
 	descLate      = prometheus.NewDesc("danmakud_late_ticks_total", "Ticks that ran more than half an interval late.", nil, nil)
 	descLag       = prometheus.NewDesc("danmakud_tick_lag_max_seconds", "The latest any tick ran since the start.", nil, nil)
 	descBytes     = prometheus.NewDesc("danmakud_delivery_bytes_total", "Bytes of live messages written to viewers.", nil, nil)
+	descStoreMem  = prometheus.NewDesc("danmakud_store_memory_bytes", "Store memory that grows in steps to a bound (Pebble's block cache and memtables), by part; on_go_heap is 1 when it is part of the Go heap, 0 when it is C memory.", []string{"part", "on_go_heap"}, nil)
+	descStoreLim  = prometheus.NewDesc("danmakud_store_memory_limit_bytes", "The bound of each part of danmakud_store_memory_bytes.", []string{"part"}, nil)
 	descUp        = prometheus.NewDesc("danmakud_dependency_up", "1 when a dependency is reachable, 0 when not.", []string{"dependency"}, nil)
 
 	descClusterFallback  = prometheus.NewDesc("danmakud_cluster_fallback_total", "Danmaku this cluster node handed to its own viewers only (local mode) because Redis was unreachable.", nil, nil)
@@ -163,6 +179,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descLate, s.LateTicks)
 		counter(descBytes, s.BytesWritten)
 		gauge(descLag, s.MaxTickLag.Seconds())
+	}
+	if c.src.StoreMemory != nil {
+		m := c.src.StoreMemory()
+		heap := "0"
+		if m.OnGoHeap {
+			heap = "1"
+		}
+		gauge(descStoreMem, float64(m.BlockCache), "block_cache", heap)
+		gauge(descStoreMem, float64(m.MemTables), "memtables", heap)
+		gauge(descStoreLim, float64(m.BlockCacheLimit), "block_cache")
+		gauge(descStoreLim, float64(m.MemTablesLimit), "memtables")
 	}
 	if c.src.SendCounts != nil {
 		for outcome, n := range c.src.SendCounts() {

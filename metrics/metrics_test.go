@@ -18,6 +18,7 @@ import (
 	"github.com/danmakud/danmakud/internal/wsclient"
 	"github.com/danmakud/danmakud/live"
 	"github.com/danmakud/danmakud/metrics"
+	"github.com/danmakud/danmakud/store/pebble"
 )
 
 // scrape is one read of /metrics: the value of each series, keyed by its
@@ -314,5 +315,36 @@ func TestClusterNodeFiguresWithoutRedis(t *testing.T) {
 	}
 	if got := s.get(t, `danmakud_cluster_redis_errors_total{op="ping"}`); got < 1 {
 		t.Errorf("ping errors = %v, want at least the failed ping at start", got)
+	}
+}
+
+// TestStoreMemoryFromARealStore exports a Pebble store's block cache and
+// memtables, with their bounds, as the soak reads them.
+func TestStoreMemoryFromARealStore(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := &danmaku.Danmaku{ID: danmaku.NewIDGen(nil).Next(0), ObjectID: "v1", UserID: "u1", Content: danmaku.Content{Text: "hello"}}
+	if err := st.Put(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(metrics.Sources{StoreMemory: func() metrics.StoreMemory {
+		s := st.Memory()
+		return metrics.StoreMemory{BlockCache: s.BlockCache, BlockCacheLimit: s.BlockCacheLimit, MemTables: s.MemTables, MemTablesLimit: s.MemTablesLimit, OnGoHeap: s.OnGoHeap}
+	}})
+	got := scrapeMetrics(t, m).values
+	onGo := "0"
+	if st.Memory().OnGoHeap {
+		onGo = "1"
+	}
+	mem := got[`danmakud_store_memory_bytes{on_go_heap="`+onGo+`",part="memtables"}`]
+	limit := got[`danmakud_store_memory_limit_bytes{part="memtables"}`]
+	if mem <= 0 || limit < mem {
+		t.Errorf("memtables %v bytes, bound %v: want some, within the bound", mem, limit)
+	}
+	if _, ok := got[`danmakud_store_memory_bytes{on_go_heap="`+onGo+`",part="block_cache"}`]; !ok || got[`danmakud_store_memory_limit_bytes{part="block_cache"}`] <= 0 {
+		t.Errorf("block cache figures missing: %v", got)
 	}
 }

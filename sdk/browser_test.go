@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -79,8 +80,19 @@ func testExample(t *testing.T, srv *testenv.Server, tab context.Context) {
 	// A danmaku sent by someone else through the HTTP API arrives too, and
 	// is not marked as the page's own.
 	other := "from another viewer <b>not bold</b>"
-	srv.Send(t, obj, "someone-else", map[string]any{"text": other, "time": 3})
+	// The SDK receives compact batches (?v=2) and hands the page items in
+	// the seed's shape: the same id and content as stored.
+	browsertest.Eval[bool](t, tab, `(() => { const prev = danmakuRoom.options.onBatch; window.batchItems = []; danmakuRoom.options.onBatch = (b) => { window.batchItems.push(...b.items); prev(b); }; return true; })()`)
+	sent := srv.Send(t, obj, "someone-else", map[string]any{"text": other, "time": 3, "color": "#fe0302", "position": 5})
 	browsertest.WaitFor(t, tab, listed(other)+` === 1`, 10*time.Second, "another viewer's danmaku did not arrive")
+	item := browsertest.Eval[string](t, tab, `JSON.stringify(window.batchItems.map((d) => [d.id, d.objectId, d.content.text, d.content.color, d.content.size, d.content.position, d.content.time]))`)
+	var want strings.Builder
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode([][]any{{sent.ID, obj, other, "#fe0302", "25px", 5, 3}})
+	if item != strings.TrimSpace(want.String()) {
+		t.Errorf("the batch's items reached the page as %s, want %s", item, want.String())
+	}
 	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('#list b').length`); n != 0 {
 		t.Errorf("danmaku text became HTML: %d <b> elements", n)
 	}

@@ -1,13 +1,21 @@
 // Command danmaku-bench measures live fan-out: it starts a server (the
 // full danmakud, or the live hub alone), opens V WebSocket viewers of one
-// room on loopback, publishes R danmaku a second through POST /danmu/send,
-// and reports delivered danmaku a second, loss, end-to-end latency, server
-// CPU per million delivered danmaku, server RSS per viewer and wire bytes
-// per delivered danmaku. In the same run it measures a baseline server
-// that writes one pre-encoded frame per tick to as many raw connections,
-// and prints the ratios.
+// room on loopback (asking for protocol version -v, 2 by default: compact
+// batches), publishes R realistic danmaku a second through POST
+// /danmu/send (unique Chinese texts of about ten characters, the seed's
+// fields, mostly white scrolling ones; see realistic.go), and reports
+// delivered danmaku a second, loss, end-to-end latency, server CPU per
+// delivered danmaku, server RSS per viewer, wire bytes per delivered
+// danmaku and the server's CPU per send. In the same run it measures a
+// baseline server that writes one pre-encoded frame of the same items in
+// the same shape per tick to as many raw connections, and prints the
+// ratios and a markdown table.
 //
-//	go run ./cmd/danmaku-bench -viewers 15000 -rate 100 -duration 30s
+//	go run ./cmd/danmaku-bench -target danmakud -viewers 15000 -rate 100 -max-per-tick 200
+//
+// With -cluster N it measures N danmakud nodes on a private Redis, V
+// viewers on each, against one node serving V alone (cluster.go).
+// scripts/bench-fanout.sh runs every measurement of docs/benchmarks.md.
 //
 // With -soak it instead keeps the viewers and the rate going for a long
 // window and samples the server every -sample: RSS, goroutines, open
@@ -56,10 +64,19 @@ type options struct {
 	baseline   bool
 	workers    int
 	deflate    bool
+	proto      int           // Protocol version the viewers ask for (?v=).
+	sendWindow time.Duration // Window of each per-send CPU phase; 0 skips them.
+	markdown   bool          // Print the results as a markdown table too.
+	extraArgs  string        // More danmakud flags, space-separated.
+	cluster    int           // Nodes of the measured cluster; 0 measures one server against the floor.
 	soak       time.Duration // The soak's measured window; 0 runs the fixed-window bench.
 	sample     time.Duration // How often the soak samples the server.
 	flat       float64       // Memory-flat threshold: RSS growth per 10 minutes as a fraction of the start.
 }
+
+// benchSeed seeds the realistic items, so that the baseline carries the
+// same texts as the server.
+const benchSeed = 16
 
 // soakWarmup is the soak's warm-up when -warmup is not given.
 const soakWarmup = time.Minute
@@ -85,7 +102,12 @@ func run(args []string) error {
 	fs.IntVar(&o.sources, "sources", 4, "source addresses 127.0.0.1..127.0.0.N for the viewers")
 	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "viewers connecting at once")
 	fs.BoolVar(&o.baseline, "baseline", true, "also measure the baseline server")
-	fs.BoolVar(&o.deflate, "deflate", false, "viewers offer permessage-deflate (the baseline always sends uncompressed frames)")
+	fs.BoolVar(&o.deflate, "deflate", false, "viewers offer permessage-deflate (the baseline then compresses its frame once per tick, as the server does)")
+	fs.IntVar(&o.proto, "v", 2, "protocol version the viewers ask for: 2 (compact batches) or 1 (the seed's shape); the baseline writes the same shape")
+	fs.DurationVar(&o.sendWindow, "send-window", 10*time.Second, "window of each per-send CPU phase (idle, sends to another room, idle again; before the viewers connect and again with them); 0 skips them")
+	fs.BoolVar(&o.markdown, "markdown", true, "also print the results as a markdown table")
+	fs.IntVar(&o.cluster, "cluster", 0, "measure this many danmakud nodes on a private Redis (redis-server on the PATH), -viewers on each, against one node serving -viewers alone; 0 measures one server against the baseline")
+	fs.StringVar(&o.extraArgs, "danmakud-flags", "", `more danmakud flags, space-separated, e.g. "-debug-addr 127.0.0.1:6060" to profile it`)
 	fs.IntVar(&o.workers, "fanout-workers", 0, "fan-out goroutines per room (hub target; 0 means GOMAXPROCS)")
 	fs.DurationVar(&o.soak, "soak", 0, "soak mode: keep the viewers and the rate for this measured window (after -warmup, 1m by default here), sampling the server's RSS, goroutines, fds and tick lag; 0 runs the fixed-window bench")
 	fs.DurationVar(&o.sample, "sample", 10*time.Second, "soak mode: sampling interval")
@@ -99,7 +121,7 @@ func run(args []string) error {
 	case "hub":
 		return runHubServer(*addr, o.room, o.tick, o.maxPerTick, o.workers)
 	case "baseline":
-		return runBaselineServer(*addr, o.tick, o.rate)
+		return runBaselineServer(*addr, o.tick, o.rate, o.proto)
 	case "":
 	default:
 		return fmt.Errorf("unknown -serve %q", *serve)
@@ -113,6 +135,9 @@ func run(args []string) error {
 		return runSoakCommand(o)
 	}
 
+	if o.cluster > 0 {
+		return runCluster(o)
+	}
 	fmt.Printf("viewers=%d rate=%d/s tick=%v window=%v warmup=%v target=%s deflate=%v\n", o.viewers, o.rate, o.tick, o.duration, o.warmup, o.target, o.deflate)
 	main, err := measure(o, o.target)
 	if err != nil {
@@ -131,7 +156,36 @@ func run(args []string) error {
 	fmt.Printf("\nratios %s/baseline: CPU per delivered danmaku %.2f×, RSS per viewer %.2f×, wire bytes per danmaku %.2f×, batch→receive p99 %.2f×\n",
 		o.target, ratio(main.cpuPerMillion, base.cpuPerMillion), ratio(main.rssPerViewer, base.rssPerViewer),
 		ratio(main.wirePerDanmaku, base.wirePerDanmaku), ratio(main.d99.Seconds(), base.d99.Seconds()))
+	if o.markdown {
+		printMarkdown(os.Stdout, o, main, base)
+	}
 	return nil
+}
+
+// printMarkdown writes the server's and the baseline's results side by
+// side as a markdown table, ready for docs/benchmarks.md.
+func printMarkdown(w io.Writer, o options, srv, base result) {
+	frames := "plain frames"
+	if o.deflate {
+		frames = "permessage-deflate"
+	}
+	fmt.Fprintf(w, "\n| %d viewers, %d/s, %s, v%d | floor | %s | ratio |\n|---|---|---|---|\n", o.viewers, o.rate, frames, o.proto, o.target)
+	fmt.Fprintf(w, "| CPU per delivered danmaku | %.3f µs | %.3f µs | %.2f× |\n", base.cpuPerMillion, srv.cpuPerMillion, ratio(srv.cpuPerMillion, base.cpuPerMillion))
+	fmt.Fprintf(w, "| wire bytes per delivered danmaku | %.1f | %.1f | %.2f× |\n", base.wirePerDanmaku, srv.wirePerDanmaku, ratio(srv.wirePerDanmaku, base.wirePerDanmaku))
+	fmt.Fprintf(w, "| send→receive p50 / p99 | %v / %v | %v / %v | p99 %+d ms |\n", base.p50, base.p99, srv.p50, srv.p99, (srv.p99 - base.p99).Milliseconds())
+	fmt.Fprintf(w, "| loss: viewer-batches missed; sends never broadcast | %d of %d | %d of %d; %d | |\n", base.missing, base.expected, srv.missing, srv.expected, srv.undelivered)
+	fmt.Fprintf(w, "| server memory per viewer (RSS growth less the store's cache and memtables' growth of %.1f MiB) | %.2f KB | %.2f KB | %.2f× |\n",
+		srv.storeGrowth/(1<<20), base.rssPerViewer/1024, srv.rssPerViewer/1024, ratio(srv.rssPerViewer, base.rssPerViewer))
+	fmt.Fprintf(w, "| delivered danmaku/s | %.0f | %.0f | |\n", base.deliveredPerS, srv.deliveredPerS)
+	if f := srv.fanoutCPU(); f > 0 {
+		fmt.Fprintf(w, "| CPU per delivered danmaku without the send path (window CPU less its %d sends × the per-send CPU) | %.3f µs | %.3f µs | %.2f× |\n",
+			srv.accepted, base.cpuPerMillion, f, ratio(f, base.cpuPerMillion))
+	}
+	if srv.sendN0 > 0 || srv.sendN > 0 {
+		fmt.Fprintf(w, "| per-send CPU (POST /danmu/send to another room): 0 viewers / %d viewers | — | %.0f µs / %.0f µs | %.2f× |\n",
+			srv.viewers, srv.sendCPU0, srv.sendCPUN, ratio(srv.sendCPUN, srv.sendCPU0))
+	}
+	fmt.Fprintf(w, "| POST /danmu/send round trip p50 / p99 | — | %v / %v | |\n", srv.rtt50, srv.rtt99)
 }
 
 func ratio(a, b float64) float64 {
@@ -180,9 +234,9 @@ func (s *server) startDanmakud(o options) error {
 	}
 	// The viewers come from a few loopback addresses, so the cap of
 	// connections per address is off along with the rate limits.
-	s.srv, err = testenv.StartServer(context.Background(), testenv.ServerConfig{Bin: bin, Log: os.Stderr, Args: []string{
+	s.srv, err = testenv.StartServer(context.Background(), testenv.ServerConfig{Bin: bin, Log: os.Stderr, Args: append([]string{
 		"-data", filepath.Join(s.tmp, "data"), "-rate-limits=false", "-max-conns-per-ip", "0",
-		"-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick)}})
+		"-tick", o.tick.String(), "-max-per-tick", fmt.Sprint(o.maxPerTick)}, strings.Fields(o.extraArgs)...)})
 	if err != nil {
 		return err
 	}
@@ -199,7 +253,7 @@ func (s *server) startSelf(o options, kind string) error {
 	}
 	pr, pw := io.Pipe()
 	s.proc, err = testenv.StartProcessOutputs(self, []string{"-serve", kind, "-tick", o.tick.String(), "-rate", fmt.Sprint(o.rate),
-		"-max-per-tick", fmt.Sprint(o.maxPerTick), "-room", o.room, "-fanout-workers", fmt.Sprint(o.workers)}, pw, os.Stderr)
+		"-max-per-tick", fmt.Sprint(o.maxPerTick), "-v", fmt.Sprint(o.proto), "-room", o.room, "-fanout-workers", fmt.Sprint(o.workers)}, pw, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -252,6 +306,46 @@ type result struct {
 	rssAfter       int64
 	rssPerViewer   float64
 	wirePerDanmaku float64
+	// The per-send phases: server CPU per accepted send to a room nobody
+	// watches, before the viewers connect and while they are connected
+	// (idle CPU subtracted), and how many sends each phase counted.
+	sendCPU0, sendCPUN float64 // Microseconds.
+	sendN0, sendN      int64
+	rtt50, rtt99       time.Duration // Send round trips in the window.
+	// storeGrowth is how much the store's bounded parts (block cache,
+	// memtables) grew while the viewers connected and the window ran: it
+	// is left out of rssPerViewer, since it comes from the sends.
+	storeGrowth float64
+	accepted    int64 // Sends accepted in the window.
+}
+
+// fanoutCPU returns the CPU per delivered danmaku (µs) without the send
+// path: the window's CPU less its accepted sends at the per-send cost
+// measured with the viewers connected; 0 when that was not measured.
+func (r result) fanoutCPU() float64 {
+	if r.sendCPUN <= 0 || r.cpuPerMillion <= 0 {
+		return 0
+	}
+	delivered := r.cpuSeconds / r.cpuPerMillion // Millions.
+	return max(r.cpuSeconds-float64(r.accepted)*r.sendCPUN/1e6, 0) / delivered
+}
+
+// storeMemory returns danmakud_store_memory_bytes summed over its parts
+// from the server at addr, 0 when it does not export them.
+func storeMemory(addr string) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := newProbe(addr, 0).scrape(ctx)
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for k, v := range m {
+		if strings.HasPrefix(k, "danmakud_store_memory_bytes{") {
+			sum += v
+		}
+	}
+	return sum
 }
 
 func (r result) print(name string) {
@@ -266,9 +360,13 @@ func (r result) print(name string) {
 	fmt.Printf("latency send→receive: p50 %v, p99 %v; batch time→receive: p50 %v, p99 %v\n",
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.d50.Round(time.Millisecond), r.d99.Round(time.Millisecond))
 	fmt.Printf("server CPU: %.2f s in window, %.3f s per million delivered danmaku\n", r.cpuSeconds, r.cpuPerMillion)
-	fmt.Printf("server RSS: %.1f MiB before viewers, %.1f MiB with them, %.0f bytes per viewer\n",
-		float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20), r.rssPerViewer)
+	fmt.Printf("server RSS: %.1f MiB before viewers, %.1f MiB with them, %.0f bytes per viewer (the store's cache and memtables grew %.1f MiB meanwhile, left out)\n",
+		float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20), r.rssPerViewer, r.storeGrowth/(1<<20))
 	fmt.Printf("wire: %.1f bytes per delivered danmaku\n", r.wirePerDanmaku)
+	if r.sendN0 > 0 || r.sendN > 0 {
+		fmt.Printf("per-send CPU (sends to another room, idle CPU subtracted): %.0f µs with no viewers (%d sends), %.0f µs with %d viewers (%d sends); send round trip p50 %v, p99 %v\n",
+			r.sendCPU0, r.sendN0, r.sendCPUN, r.viewers, r.sendN, r.rtt50, r.rtt99)
+	}
 }
 
 // measure runs one configuration end to end.
@@ -280,6 +378,7 @@ func measure(o options, kind string) (result, error) {
 	}
 	defer srv.stop()
 	time.Sleep(500 * time.Millisecond)
+	store0 := storeMemory(srv.addr)
 	res.rssBefore, err = procRSS(srv.pid())
 	if err != nil {
 		return res, err
@@ -290,9 +389,15 @@ func measure(o options, kind string) (result, error) {
 	for i := range sources {
 		sources[i] = net.IPv4(127, 0, 0, byte(i+1))
 	}
-	url := "ws://" + srv.addr + "/danmu/ws/" + o.room
+	if kind != "baseline" && o.sendWindow > 0 {
+		res.sendCPU0, res.sendN0, err = sendPhase(o, srv, start)
+		if err != nil {
+			return res, err
+		}
+	}
+	url := "ws://" + srv.addr + "/danmu/ws/" + o.room + fmt.Sprintf("?v=%d", o.proto)
 	fmt.Printf("%s: connecting %d viewers to %s\n", kind, o.viewers, srv.addr)
-	if err := f.connect(context.Background(), url, o.viewers, o.dialConc, sources, kind != "baseline", o.deflate && kind != "baseline"); err != nil {
+	if err := f.connect(context.Background(), url, o.viewers, o.dialConc, sources, kind != "baseline", o.deflate); err != nil {
 		f.closeAll()
 		return res, err
 	}
@@ -307,6 +412,7 @@ func measure(o options, kind string) (result, error) {
 	}
 	time.Sleep(o.warmup)
 	winStart := time.Since(start).Nanoseconds()
+	acc0 := pub.accepted.Load()
 	cpu0, err := procCPU(srv.pid())
 	if err != nil {
 		cancel()
@@ -319,31 +425,117 @@ func measure(o options, kind string) (result, error) {
 		return res, err
 	}
 	winEnd := time.Since(start).Nanoseconds()
+	res.accepted = pub.accepted.Load() - acc0
 	res.rssAfter, _ = procRSS(srv.pid())
+	res.storeGrowth = storeMemory(srv.addr) - store0
 	cancel()
 	pubWG.Wait()
 	time.Sleep(2 * o.tick) // The last batches.
+	if kind != "baseline" && o.sendWindow > 0 {
+		res.sendCPUN, res.sendN, err = sendPhase(o, srv, start)
+		if err != nil {
+			f.closeAll()
+			return res, err
+		}
+	}
 	f.closeAll()
 
 	res.cpuSeconds = cpu1 - cpu0
-	res.rssPerViewer = float64(res.rssAfter-res.rssBefore) / float64(max(res.viewers, 1))
+	res.rssPerViewer = (float64(res.rssAfter-res.rssBefore) - res.storeGrowth) / float64(max(res.viewers, 1))
 	analyse(&res, f, pub, winStart, winEnd)
+	res.rtt50, res.rtt99 = pub.roundTrips()
 	return res, nil
 }
 
-// batchRef is the decoded form of one batch, as the bench needs it.
+// sendPhase measures the server's CPU per send: o.sendWindow of sends at
+// o.rate to a room nobody watches (the items still go through the store,
+// the room's tick and its batch encoding) between two windows as long
+// with no sends, and returns the sends' CPU less the mean of the idle
+// windows' (pings to viewers fall in either), per accepted send in
+// microseconds.
+func sendPhase(o options, srv *server, start time.Time) (float64, int64, error) {
+	idle := func() (float64, error) {
+		a, err := procCPU(srv.pid())
+		if err != nil {
+			return 0, err
+		}
+		time.Sleep(o.sendWindow)
+		b, err := procCPU(srv.pid())
+		return b - a, err
+	}
+	idle0, err := idle()
+	if err != nil {
+		return 0, 0, err
+	}
+	pub := newPublisher(srv.addr, o.room+"-sends", start)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { pub.run(ctx, o.rate) })
+	time.Sleep(o.tick) // The first sends open the room.
+	cpu0, err := procCPU(srv.pid())
+	if err != nil {
+		cancel()
+		return 0, 0, err
+	}
+	n0 := pub.accepted.Load()
+	time.Sleep(o.sendWindow)
+	cpu1, err := procCPU(srv.pid())
+	n1 := pub.accepted.Load()
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(o.tick) // The last sends' tick.
+	idle1, err := idle()
+	if err != nil {
+		return 0, 0, err
+	}
+	n := n1 - n0
+	if n <= 0 {
+		return 0, 0, errors.New("per-send phase: no send accepted")
+	}
+	return max((cpu1-cpu0)-(idle0+idle1)/2, 0) / float64(n) * 1e6, n, nil
+}
+
+// batchRef is the decoded form of one batch, as the bench needs it,
+// in either shape (docs/protocol.md, "Batch shapes").
 type batchRef struct {
-	Seq   uint64 `json:"seq"`
-	At    int64  `json:"at"`
-	Items []struct {
-		Content struct {
-			Text string `json:"text"`
-		} `json:"content"`
-		CreatedAt int64 `json:"createdAt"`
-		Count     int   `json:"count"`
-	} `json:"items"`
-	sent []int64 // Per item: when it was sent, ns since start.
-	n    int     // Danmaku carried (folded counts included).
+	V     int         `json:"v"`
+	Seq   uint64      `json:"seq"`
+	At    int64       `json:"at"`
+	Items []batchItem `json:"items"`
+	sent  []int64     // Per item: when it was sent, ns since start.
+	n     int         // Danmaku carried (folded counts included).
+}
+
+// batchItem is one item of a batch in either shape.
+type batchItem struct {
+	Content struct {
+		Text string `json:"text"`
+	} `json:"content"`
+	CreatedAt int64  `json:"createdAt"`
+	Count     int    `json:"count"`
+	T         string `json:"t"` // The compact shape's text, createdAt-at and count.
+	D         int64  `json:"d"`
+	X         int    `json:"x"`
+}
+
+func (it batchItem) text() string {
+	if it.T != "" {
+		return it.T
+	}
+	return it.Content.Text
+}
+
+func (it batchItem) count() int { return max(it.Count, it.X, 1) }
+
+// createdAt returns the item's createdAt in b.
+func (b *batchRef) createdAt(it batchItem) int64 {
+	if b.V == 2 {
+		return b.At + it.D
+	}
+	return it.CreatedAt
 }
 
 // analyse turns the viewers' notes into the result.
@@ -356,9 +548,9 @@ func analyse(res *result, f *fleet, pub *publisher, winStart, winEnd int64) {
 			continue
 		}
 		for _, it := range b.Items {
-			seen[it.Content.Text] = true
-			b.sent = append(b.sent, pub.sentAt(it.Content.Text, it.CreatedAt, f.start))
-			b.n += max(it.Count, 1)
+			seen[it.text()] = true
+			b.sent = append(b.sent, pub.sentAt(it.text(), b.createdAt(it), f.start))
+			b.n += it.count()
 		}
 		refs[seq] = &b
 	}
@@ -434,13 +626,15 @@ func percentile(hist []int64, total int64, q float64) time.Duration {
 
 // publisher sends danmaku at a steady rate and remembers when.
 type publisher struct {
-	url   string
+	urls  []string // Sends go to these in turn.
 	room  string
 	start time.Time
 	cl    *http.Client
 	mu    sync.Mutex
+	gen   *itemGen
 	sent  map[string]int64 // Text -> ns since start.
 	ok    map[string]bool
+	rtts  []int64 // Each send's round trip, ns.
 	// Running totals, readable while it runs.
 	accepted atomic.Int64 // Sends answered 2xx.
 	failed   atomic.Int64 // Sends that failed or were refused.
@@ -448,10 +642,21 @@ type publisher struct {
 }
 
 func newPublisher(addr, room string, start time.Time) *publisher {
+	return newPublisherTo([]string{addr}, room, start)
+}
+
+// newPublisherTo returns a publisher whose sends go to the servers at
+// addrs in turn.
+func newPublisherTo(addrs []string, room string, start time.Time) *publisher {
+	urls := make([]string, len(addrs))
+	for i, a := range addrs {
+		urls[i] = "http://" + a + "/danmu/send"
+	}
 	return &publisher{
-		url:   "http://" + addr + "/danmu/send",
+		urls:  urls,
 		room:  room,
 		start: start,
+		gen:   newItemGen(benchSeed, start),
 		cl:    &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		sent:  make(map[string]int64),
 		ok:    make(map[string]bool),
@@ -497,14 +702,13 @@ func (p *publisher) run(ctx context.Context, rate int) {
 }
 
 func (p *publisher) send(n int) {
-	text := fmt.Sprintf("bench %d", n)
-	body, _ := json.Marshal(map[string]any{
-		"objectId": p.room,
-		"userId":   fmt.Sprintf("u%d", n%500),
-		"content":  map[string]any{"text": text, "color": "#ffffff", "size": 25, "position": 1, "time": 0},
-	})
+	it := p.gen.next()
+	content := map[string]any{"text": it.Text, "color": it.Color, "size": it.Size, "position": it.Position, "time": seconds(it.TimeMs)}
+	body, _ := json.Marshal(map[string]any{"objectId": p.room, "userId": it.UserID, "content": content})
+	text := it.Text
 	at := time.Since(p.start).Nanoseconds()
-	resp, err := p.cl.Post(p.url, "application/json", bytes.NewReader(body))
+	resp, err := p.cl.Post(p.urls[n%len(p.urls)], "application/json", bytes.NewReader(body))
+	rtt := time.Since(p.start).Nanoseconds() - at
 	if err != nil {
 		p.failed.Add(1)
 		return
@@ -519,7 +723,24 @@ func (p *publisher) send(n int) {
 	p.mu.Lock()
 	p.sent[text] = at
 	p.ok[text] = resp.StatusCode/100 == 2
+	p.rtts = append(p.rtts, rtt)
 	p.mu.Unlock()
+}
+
+// roundTrips returns the median and 99th percentile of the sends' round
+// trips so far.
+func (p *publisher) roundTrips() (p50, p99 time.Duration) {
+	p.mu.Lock()
+	rt := slices.Clone(p.rtts)
+	p.mu.Unlock()
+	if len(rt) == 0 {
+		return 0, 0
+	}
+	slices.Sort(rt)
+	at := func(q float64) time.Duration {
+		return time.Duration(rt[min(int(float64(len(rt))*q), len(rt)-1)]).Round(100 * time.Microsecond)
+	}
+	return at(0.50), at(0.99)
 }
 
 // sentAt returns when text was sent; for the baseline's synthetic items

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,16 +83,20 @@ func hubHandler(hub *live.Hub) http.Handler {
 
 // runBaselineServer is the baseline: it accepts raw WebSocket connections
 // (handshake only, nothing read afterwards) and, once per tick, encodes
-// one batch of rate*tick synthetic items and writes the same frame to
-// every connection in a bare loop. It prints "READY <addr>".
-func runBaselineServer(addr string, tick time.Duration, rate int) error {
+// one batch of rate*tick realistic items (the texts the bench's sends
+// carry, sent during the previous interval) in the shape of protocol
+// version proto and writes the same frame to every connection in a bare
+// loop: the frame compressed once with permessage-deflate to the
+// connections that offered it, as danmakud does. It prints
+// "READY <addr>".
+func runBaselineServer(addr string, tick time.Duration, rate, proto int) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("READY %s\n", ln.Addr())
 	var mu sync.Mutex
-	var conns []net.Conn
+	var conns, zconns []net.Conn
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -98,68 +104,115 @@ func runBaselineServer(addr string, tick time.Duration, rate int) error {
 				return
 			}
 			go func() {
-				if err := baselineHandshake(c); err != nil {
+				zip, err := baselineHandshake(c)
+				if err != nil {
 					c.Close()
 					return
 				}
 				mu.Lock()
-				conns = append(conns, c)
+				if zip {
+					zconns = append(zconns, c)
+				} else {
+					conns = append(conns, c)
+				}
 				mu.Unlock()
 			}()
 		}
 	}()
 	ids := danmaku.NewIDGen(nil)
+	gen := newItemGen(benchSeed, time.Now())
 	perTick := max(1, int(float64(rate)*tick.Seconds()))
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
-	var seq, n uint64
+	var seq uint64
 	for {
+		var at time.Time
 		select {
 		case <-stop:
 			return nil
-		case <-t.C:
+		case at = <-t.C:
 		}
 		seq++
 		items := make([]*danmaku.Danmaku, perTick)
 		for i := range items {
-			n++
-			items[i] = &danmaku.Danmaku{ID: ids.Next(0), ObjectID: "bench", UserID: fmt.Sprintf("u%d", n%50), CreatedAt: time.Now().UnixMilli(),
-				Content: danmaku.Content{Text: fmt.Sprintf("base %d", n), Color: danmaku.White, Size: danmaku.SizeMedium, Position: danmaku.ModeScroll}}
+			it := gen.next()
+			created := at.Add(-tick + time.Duration(i)*tick/time.Duration(perTick)).UnixMilli()
+			col, _ := danmaku.ParseColor(it.Color)
+			// The server runs in anonymous mode, so the floor carries the
+			// sender ids it gives.
+			d := &danmaku.Danmaku{ObjectID: "bench", UserID: it.AnonID, CreatedAt: created,
+				Content: danmaku.Content{Text: it.Text, Color: col, Size: danmaku.Size(it.Size), Position: it.Position, Time: danmaku.Time(it.TimeMs)}}
+			d.ID = ids.Next(d.Content.Time)
+			d.ID.UnixMs = created
+			items[i] = d
 		}
-		payload, _ := json.Marshal(struct {
-			Type  string             `json:"type"`
-			Seq   uint64             `json:"seq"`
-			At    int64              `json:"at"`
-			Items []*danmaku.Danmaku `json:"items"`
-		}{"batch", seq, time.Now().UnixMilli(), items})
+		var payload []byte
+		if proto == 2 {
+			payload = live.EncodeCompactBatch(seq, at.UnixMilli(), items)
+		} else if payload, err = live.EncodeBatch(seq, at.UnixMilli(), items); err != nil {
+			return err
+		}
 		frame := frameText(payload)
+		zframe, err := deflateFrame(payload)
+		if err != nil {
+			return err
+		}
 		mu.Lock()
-		cs := conns
+		cs, zs := conns, zconns
 		mu.Unlock()
 		for _, c := range cs {
 			_, _ = c.Write(frame)
 		}
+		for _, c := range zs {
+			_, _ = c.Write(zframe)
+		}
 	}
 }
 
-// baselineHandshake answers one upgrade request.
-func baselineHandshake(c net.Conn) error {
+// deflateFrame compresses payload as one permessage-deflate text frame
+// (RFC 7692, no context takeover) at live.DeflateLevel, as danmakud
+// compresses its batches.
+func deflateFrame(payload []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := flate.NewWriter(&b, live.DeflateLevel)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(payload); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	z := bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+	f := frameText(z)
+	f[0] |= 0x40 // RSV1: compressed.
+	return f, nil
+}
+
+// baselineHandshake answers one upgrade request, accepting
+// permessage-deflate without context takeover if the client offers it.
+func baselineHandshake(c net.Conn) (zip bool, err error) {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	req, err := http.ReadRequest(bufio.NewReader(c))
 	if err != nil {
-		return err
+		return false, err
 	}
 	key := req.Header.Get("Sec-WebSocket-Key")
 	if key == "" || !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
-		return fmt.Errorf("not an upgrade")
+		return false, fmt.Errorf("not an upgrade")
 	}
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n\r\n"
-	if _, err := io.WriteString(c, resp); err != nil {
-		return err
+	zip = strings.Contains(req.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(key) + "\r\n"
+	if zip {
+		resp += "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"
 	}
-	return c.SetDeadline(time.Time{})
+	if _, err := io.WriteString(c, resp+"\r\n"); err != nil {
+		return false, err
+	}
+	return zip, c.SetDeadline(time.Time{})
 }
 
 func waitSignal() {

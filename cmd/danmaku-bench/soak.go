@@ -19,6 +19,10 @@ type soakSample struct {
 	warm       bool          // Taken during the warm-up, outside the measured window.
 	rss        int64         // Server VmRSS, bytes.
 	heap       float64       // go_memstats_heap_inuse_bytes; NaN when the scrape failed.
+	goMem      float64       // Memory the Go runtime holds from the OS: go_memstats_sys_bytes minus heap_released; NaN if unknown.
+	storeMem   float64       // The store's bounded parts (block cache, memtables), bytes; NaN for other stores.
+	storeLimit float64       // Their bounds.
+	storeOnGo  bool          // The store's parts are on the Go heap (part of goMem).
 	goroutines float64       // go_goroutines; NaN when the scrape failed.
 	fds        int           // Server open file descriptors.
 	cpu        float64       // Server user+system CPU seconds since it started.
@@ -73,6 +77,7 @@ func (p *probe) read(ctx context.Context) (s soakSample, scrapeErr, err error) {
 		return s, nil, fmt.Errorf("read server CPU: %w", err)
 	}
 	s.goroutines, s.heap, s.lagMax, s.late, s.capDrops = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	s.goMem, s.storeMem, s.storeLimit = math.NaN(), math.NaN(), math.NaN()
 	m, scrapeErr := p.scrape(ctx)
 	if scrapeErr != nil {
 		return s, scrapeErr, nil
@@ -85,6 +90,17 @@ func (p *probe) read(ctx context.Context) (s soakSample, scrapeErr, err error) {
 	}
 	s.goroutines = lookup("go_goroutines")
 	s.heap = lookup("go_memstats_heap_inuse_bytes")
+	s.goMem = lookup("go_memstats_sys_bytes") - lookup("go_memstats_heap_released_bytes")
+	s.storeMem, s.storeLimit = math.NaN(), math.NaN()
+	for _, onGo := range []string{"0", "1"} {
+		// The exposition sorts labels by name.
+		c := lookup(`danmakud_store_memory_bytes{on_go_heap="` + onGo + `",part="block_cache"}`)
+		m := lookup(`danmakud_store_memory_bytes{on_go_heap="` + onGo + `",part="memtables"}`)
+		if !math.IsNaN(c + m) {
+			s.storeMem, s.storeOnGo = c+m, onGo == "1"
+		}
+	}
+	s.storeLimit = lookup(`danmakud_store_memory_limit_bytes{part="block_cache"}`) + lookup(`danmakud_store_memory_limit_bytes{part="memtables"}`)
 	s.lagMax = lookup("danmakud_tick_lag_max_seconds")
 	s.late = lookup("danmakud_late_ticks_total")
 	s.capDrops = lookup(`danmakud_dropped_total{reason="tick_cap"}`)
@@ -294,7 +310,7 @@ func soakAccount(f *fleet, pub *publisher) soakLoss {
 			continue
 		}
 		for _, it := range b.Items {
-			seen[it.Content.Text] = true
+			seen[it.text()] = true
 		}
 	}
 	_, l.neverBroadcast = pub.count(seen, math.MinInt64, math.MaxInt64)

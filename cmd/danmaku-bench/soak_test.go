@@ -461,3 +461,55 @@ func TestConnectRefusedThenClose(t *testing.T) {
 		t.Errorf("%d viewers still reading after closeAll", n)
 	}
 }
+
+// TestMemtablesFillingIsNotALeak: RSS grows by 1 MiB a minute because a
+// memtable in C memory fills, which the store reports; the verdict judges
+// the rest of the memory, which is flat, and the store against its bound.
+func TestMemtablesFillingIsNotALeak(t *testing.T) {
+	const mb = 1 << 20
+	okLoss := soakLoss{batches: 600, expected: 6000, accepted: 600}
+	samples := samplesWithRSS(100*mb, 101*mb, 102*mb, 103*mb)
+	for i := range samples {
+		samples[i].goMem = 60 * mb
+		samples[i].storeMem = 64 * mb // A 16 MiB memtable is counted whole as it fills.
+		samples[i].storeLimit = 176 * mb
+	}
+	run := &soakRun{viewers: 10, rssBefore: 50 * mb, samples: samples, loss: okLoss}
+	s := summarize(run, summaryOpts)
+	got := map[string]string{}
+	for _, v := range s.verdicts {
+		got[v.target] = v.status
+	}
+	if got["memory flat"] != pass || got["store memory bounded"] != pass {
+		t.Fatalf("verdicts = %v, want memory flat and store memory bounded to pass", s.verdicts)
+	}
+
+	// The same RSS growth with nothing in the store is a leak.
+	for i := range samples {
+		samples[i].storeMem = 0
+	}
+	s = summarize(&soakRun{viewers: 10, rssBefore: 50 * mb, samples: samples, loss: okLoss}, summaryOpts)
+	for _, v := range s.verdicts {
+		if v.target == "memory flat" && v.status != fail {
+			t.Fatalf("memory flat = %s (%s), want a failure when RSS grows outside the store", v.status, v.detail)
+		}
+	}
+}
+
+func TestJudgedMemory(t *testing.T) {
+	const mb = 1 << 20
+	c := soakSample{rss: 200 * mb, goMem: 80 * mb, storeMem: 100 * mb}
+	if got := judgedMemory(c); got != 100*mb {
+		t.Errorf("cgo build: judged = %v MiB, want 100 (80 of Go and 20 of other C memory)", got/mb)
+	}
+	g := soakSample{rss: 200 * mb, goMem: 190 * mb, storeMem: 100 * mb, storeOnGo: true}
+	if got := judgedMemory(g); got != 100*mb {
+		t.Errorf("build without cgo: judged = %v MiB, want 100 (90 of Go and 10 outside it)", got/mb)
+	}
+	if v := storeVerdict(200*mb, 176*mb); v.status != fail {
+		t.Errorf("store over its bound: %s", v.status)
+	}
+	if got := judgedMemory(soakSample{rss: mb, goMem: math.NaN(), storeMem: math.NaN()}); !math.IsNaN(got) {
+		t.Errorf("without the figures: judged = %v, want NaN", got)
+	}
+}

@@ -118,32 +118,38 @@ type verdict struct {
 // soakSummary is a soak's figures over the measured window (the samples
 // after the warm-up) and its verdicts.
 type soakSummary struct {
-	window            time.Duration // From the first window sample to the last.
-	samples           int           // In the window.
-	rssBefore         int64         // Before the viewers connected.
-	rssStart, rssEnd  int64
-	rssMax            int64
-	rssSlope          float64 // Bytes per minute.
-	rssSlopeErr       float64 // Its standard error; NaN with fewer than three samples.
-	heapStart         float64 // Go heap in use, bytes (NaN if not scraped).
-	heapEnd           float64
-	heapSlope         float64 // Bytes per minute.
-	flatLimit         float64 // Bytes per minute the memory target allows.
-	perViewer         float64 // (rssEnd - rssBefore) / viewers.
-	gStart, gMax      float64
-	gEnd, gSlope      float64 // gSlope: goroutines per minute.
-	fdStart, fdMax    int
-	fdEnd             int
-	lagStart, lagEnd  float64 // Max tick lag since the server started, seconds.
-	lateInWindow      float64
-	interval          time.Duration
-	perSecond         float64 // Danmaku delivered per second over the window.
-	cpuCores          float64 // Server CPU over the window.
-	viewers           int
-	scrapeErr         int
-	loss              soakLoss
-	verdicts          []verdict
-	flatFractionPer10 float64
+	window           time.Duration // From the first window sample to the last.
+	samples          int           // In the window.
+	rssBefore        int64         // Before the viewers connected.
+	rssStart, rssEnd int64
+	rssMax           int64
+	rssSlope         float64 // Bytes per minute.
+	rssSlopeErr      float64 // Its standard error; NaN with fewer than three samples.
+	heapStart        float64 // Go heap in use, bytes (NaN if not scraped).
+	heapEnd          float64
+	heapSlope        float64 // Bytes per minute.
+	flatLimit        float64 // Bytes per minute the memory target allows.
+	// The memory the verdict judges when the server reports it (see
+	// judgedMemory): NaN otherwise, and the verdict goes by RSS.
+	judgedStart, judgedEnd, judgedSlope, judgedErr float64
+	goMemStart, goMemEnd                           float64
+	storeStart, storeEnd, storeMax, storeLimit     float64
+	storeOnGo                                      bool
+	perViewer                                      float64 // (rssEnd - rssBefore) / viewers.
+	gStart, gMax                                   float64
+	gEnd, gSlope                                   float64 // gSlope: goroutines per minute.
+	fdStart, fdMax                                 int
+	fdEnd                                          int
+	lagStart, lagEnd                               float64 // Max tick lag since the server started, seconds.
+	lateInWindow                                   float64
+	interval                                       time.Duration
+	perSecond                                      float64 // Danmaku delivered per second over the window.
+	cpuCores                                       float64 // Server CPU over the window.
+	viewers                                        int
+	scrapeErr                                      int
+	loss                                           soakLoss
+	verdicts                                       []verdict
+	flatFractionPer10                              float64
 }
 
 // failed returns how many verdicts are not a pass.
@@ -217,7 +223,25 @@ func summarize(run *soakRun, o options) *soakSummary {
 	s.rssSlope, ok = slope(mins, rss)
 	s.rssSlopeErr = slopeErr(mins, rss)
 	s.flatLimit = flat * float64(s.rssStart) / 10
-	if ok {
+	s.judgedStart, s.judgedEnd, s.judgedSlope, s.judgedErr = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	s.goMemStart, s.goMemEnd, s.storeStart, s.storeEnd, s.storeMax, s.storeLimit = first.goMem, last.goMem, first.storeMem, last.storeMem, math.NaN(), last.storeLimit
+	s.storeOnGo = last.storeOnGo
+	var jmins, js []float64
+	for _, x := range win {
+		if j := judgedMemory(x); !math.IsNaN(j) {
+			jmins = append(jmins, x.at.Minutes())
+			js = append(js, j)
+			s.storeMax = max(x.storeMem, nanTo(s.storeMax, 0))
+		}
+	}
+	if len(js) == len(win) && len(js) >= 2 {
+		s.judgedStart, s.judgedEnd = js[0], js[len(js)-1]
+		s.judgedSlope, _ = slope(jmins, js)
+		s.judgedErr = slopeErr(jmins, js)
+		v := memoryVerdict(s.judgedSlope, s.judgedErr, s.flatLimit, flat)
+		v.detail = "Go memory and memory outside the store's bounded parts: " + v.detail
+		s.verdicts = append(s.verdicts, v, storeVerdict(s.storeMax, s.storeLimit))
+	} else if ok {
 		s.verdicts = append(s.verdicts, memoryVerdict(s.rssSlope, s.rssSlopeErr, s.flatLimit, flat))
 	} else {
 		s.verdicts = append(s.verdicts, verdict{"memory flat", unknown, "fewer than two samples in the window"})
@@ -229,6 +253,51 @@ func summarize(run *soakRun, o options) *soakSummary {
 	s.verdicts = append(s.verdicts, lossVerdict(s.loss))
 	s.verdicts = append(s.verdicts, loadVerdict(s.perSecond, run.viewers, o, s.loss.skipped))
 	return s
+}
+
+// judgedMemory is the memory of sample x that must stay flat: the
+// memory the Go runtime holds (less the store's bounded parts when
+// they are on the Go heap), plus what RSS holds beyond the Go runtime's
+// memory and the store's parts when those are C memory. The store's
+// parts (Pebble's block cache and memtables) are judged against their
+// bounds instead (storeVerdict): they grow in steps for the first half
+// hour at 100 danmaku/s, a memtable filling for minutes. A memtable is
+// counted whole from its allocation while its pages become resident as
+// it fills, so C memory outside the store counts only beyond the unfilled
+// part of the current memtable. NaN when the server does not report
+// these figures.
+func judgedMemory(x soakSample) float64 {
+	if math.IsNaN(x.goMem) || math.IsNaN(x.storeMem) {
+		return math.NaN()
+	}
+	goOwn, outside := x.goMem, float64(x.rss)-x.goMem
+	if x.storeOnGo {
+		goOwn -= x.storeMem
+	} else {
+		outside -= x.storeMem
+	}
+	return goOwn + max(outside, 0)
+}
+
+// storeVerdict judges "store memory bounded": the store's bounded parts
+// never above their bounds in the window.
+func storeVerdict(maxBytes, limit float64) verdict {
+	const name = "store memory bounded"
+	if math.IsNaN(maxBytes) || math.IsNaN(limit) {
+		return verdict{name, unknown, "the server does not report its store's memory"}
+	}
+	d := fmt.Sprintf("block cache and memtables at most %.1f MiB, bound %.1f MiB", maxBytes/(1<<20), limit/(1<<20))
+	if maxBytes > limit {
+		return verdict{name, fail, d}
+	}
+	return verdict{name, pass, d}
+}
+
+func nanTo(v, alt float64) float64 {
+	if math.IsNaN(v) {
+		return alt
+	}
+	return v
 }
 
 // memoryVerdict judges "memory flat after warm-up": the least-squares
@@ -388,6 +457,17 @@ func printSoak(w io.Writer, run *soakRun, s *soakSummary) {
 		mib(s.rssBefore), mib(s.rssStart), mib(s.rssEnd), mib(s.rssMax), signedBytes(s.rssSlope), unsignedBytes(s.rssSlopeErr), pct10(s.rssSlope, s.rssStart), s.perViewer)
 	fmt.Fprintf(w, "Go heap in use: %s MiB at the window's start, %s MiB at its end; slope %s/min\n",
 		orUnknown(s.heapStart/(1<<20), "%.1f"), orUnknown(s.heapEnd/(1<<20), "%.1f"), signedBytes(s.heapSlope))
+	if !math.IsNaN(s.judgedStart) {
+		where := "C memory (outside the Go heap)"
+		if s.storeOnGo {
+			where = "on the Go heap"
+		}
+		fmt.Fprintf(w, "Go runtime memory (sys - released): %.1f MiB at the window's start, %.1f MiB at its end\n", s.goMemStart/(1<<20), s.goMemEnd/(1<<20))
+		fmt.Fprintf(w, "store's bounded parts (Pebble block cache + memtables, %s): %.1f MiB at the start, %.1f MiB at the end, %.1f MiB max, bound %.1f MiB\n",
+			where, s.storeStart/(1<<20), s.storeEnd/(1<<20), s.storeMax/(1<<20), s.storeLimit/(1<<20))
+		fmt.Fprintf(w, "judged memory (Go runtime memory and RSS beyond it, the store's parts left out): %.1f MiB at the start, %.1f MiB at the end; slope %s/min ± %s/min\n",
+			s.judgedStart/(1<<20), s.judgedEnd/(1<<20), signedBytes(s.judgedSlope), unsignedBytes(s.judgedErr))
+	}
 	fmt.Fprintf(w, "goroutines: %s at the start, %s max, %s at the end (slope %+.2f/min)\n",
 		orUnknown(s.gStart, "%.0f"), orUnknown(s.gMax, "%.0f"), orUnknown(s.gEnd, "%.0f"), s.gSlope)
 	fmt.Fprintf(w, "open fds: %d at the start, %d max, %d at the end (%d viewers)\n", s.fdStart, s.fdMax, s.fdEnd, s.viewers)

@@ -95,9 +95,13 @@ func (f *fleet) note(v *viewerConn, ev frameEvent, n int) {
 	f.delivered.Add(int64(n))
 }
 
-// batchSeq returns the seq of a batch payload.
+// batchSeq returns the seq of a batch payload, in either shape.
 func batchSeq(p []byte) (uint64, error) {
-	rest := p[len(batchPrefix):]
+	i := bytes.Index(p, seqKey)
+	if i < 0 {
+		return 0, errors.New("batch without seq")
+	}
+	rest := p[i+len(seqKey):]
 	end := bytes.IndexByte(rest, ',')
 	return strconv.ParseUint(string(rest[:max(end, 0)]), 10, 64)
 }
@@ -106,16 +110,14 @@ func batchSeq(p []byte) (uint64, error) {
 // item counts its count); 0 if it does not decode.
 func batchCount(p []byte) int {
 	var b struct {
-		Items []struct {
-			Count int `json:"count"`
-		} `json:"items"`
+		Items []batchItem `json:"items"`
 	}
 	if err := json.Unmarshal(p, &b); err != nil {
 		return 0
 	}
 	n := 0
 	for _, it := range b.Items {
-		n += max(it.Count, 1)
+		n += it.count()
 	}
 	return n
 }
@@ -183,7 +185,8 @@ func (f *fleet) connect(ctx context.Context, url string, n, conc int, sources []
 }
 
 var (
-	batchPrefix   = []byte(`{"type":"batch","seq":`)
+	batchPrefix   = []byte(`{"type":"batch",`)
+	seqKey        = []byte(`"seq":`)
 	welcomePrefix = []byte(`{"type":"welcome"`)
 	droppedPrefix = []byte(`{"type":"dropped","count":`)
 )

@@ -24,6 +24,7 @@ import (
 	redismod "github.com/danmakud/danmakud/moderation/redis"
 	"github.com/danmakud/danmakud/sdk"
 	"github.com/danmakud/danmakud/service"
+	"github.com/danmakud/danmakud/store/pebble"
 	"github.com/danmakud/danmakud/web"
 	"github.com/danmakud/danmakud/webapi"
 )
@@ -85,6 +86,12 @@ func (m *Main) wire() error {
 	src := metrics.Sources{Hub: hub.Stats, SendCounts: m.Svc.PublicSendCounts, Health: m.health, Store: storeLatency}
 	if m.Node != nil {
 		src.Cluster = m.Node.Stats
+	}
+	if ps, ok := m.Store.(*pebble.Store); ok {
+		src.StoreMemory = func() metrics.StoreMemory {
+			s := ps.Memory()
+			return metrics.StoreMemory{BlockCache: s.BlockCache, BlockCacheLimit: s.BlockCacheLimit, MemTables: s.MemTables, MemTablesLimit: s.MemTablesLimit, OnGoHeap: s.OnGoHeap}
+		}
 	}
 	m.Metrics = metrics.New(src)
 

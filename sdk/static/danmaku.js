@@ -56,11 +56,37 @@ export function backoffDelay(n, minMs = 500, maxMs = 30000, random = Math.random
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-// batchItems returns the danmaku of a batch message (a live batch, or one
-// of a welcome's batches) in the API's shape. It is the one place that
-// reads a batch's items.
-export function batchItems(msg) {
-  return msg && Array.isArray(msg.items) ? msg.items : [];
+// batchItems returns the items of a batch message in the seed's shape
+// ({id, objectId, userId, ownerId, content, createdAt, count?}), whether
+// the batch is compact (v 2: see docs/protocol.md, "Batch shapes") or
+// not; a live batch and a welcome's batches alike. It is the one place
+// that reads a batch's items. Items that are not objects are left out.
+export function batchItems(b, objectId) {
+  const items = Array.isArray(b && b.items) ? b.items.filter((d) => d && typeof d === 'object') : [];
+  if (!b || Number(b.v) !== 2) return items;
+  const at = Number(b.at) || 0;
+  const pad = (n, w) => String(n).padStart(w, '0');
+  return items.map((d) => {
+    const createdAt = at + (Number(d.d) || 0);
+    const ms = Number(d.ms) || 0;
+    let id = d.id;
+    if (id === undefined) {
+      const tail = pad(createdAt + (Number(d.k) || 0), 13) + pad(Number(d.q) || 0, 4) + pad(d.n ?? b.node ?? 0, 5);
+      id = ms > 0 ? String(ms) + tail : (tail.replace(/^0+/, '') || '0');
+    }
+    const out = {
+      id: String(id),
+      objectId,
+      userId: d.u ?? '', // Compact batches name signed-in senders only.
+      ownerId: d.o ?? '',
+      content: { text: String(d.t ?? ''), color: d.c ?? '#ffffff', size: `${d.s ?? 25}px`, position: d.p ?? 1, time: ms / 1000 },
+      createdAt,
+    };
+    if (d.se !== undefined) out.session = d.se;
+    if (d.x !== undefined) out.count = d.x;
+    if (d.src !== undefined) out.source = d.src;
+    return out;
+  });
 }
 
 // parseEvent reads one Server-Sent Event block into {event, data}.
@@ -246,6 +272,7 @@ export class Client {
   socketURL() {
     const url = new URL(`danmu/ws/${encodeURIComponent(this.objectId)}`, this.base);
     if (this.token) url.searchParams.set('token', this.token);
+    url.searchParams.set('v', '2'); // Compact batches; see batchItems.
     return url;
   }
 
@@ -363,8 +390,7 @@ export class Client {
   // marked mine or not, or null when none is left.
   fresh(msg) {
     const items = [];
-    for (const d of batchItems(msg)) {
-      if (!d || typeof d !== 'object') continue;
+    for (const d of batchItems(msg, this.objectId)) {
       const id = String(d.id);
       if (this.seen.has(id)) continue;
       this.remember(id);
