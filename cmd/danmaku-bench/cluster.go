@@ -52,9 +52,9 @@ func runCluster(o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := testenv.Build(context.Background(), tmp)
+	bin, err := danmakudBinary(o, tmp)
 	if err != nil {
-		return fmt.Errorf("%w (run the bench from the repository root)", err)
+		return err
 	}
 	redisAddr, stopRedis, err := startRedis(filepath.Join(tmp, "redis"))
 	if err != nil {

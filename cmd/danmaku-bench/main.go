@@ -68,6 +68,7 @@ type options struct {
 	sendWindow time.Duration // Window of each per-send CPU phase; 0 skips them.
 	markdown   bool          // Print the results as a markdown table too.
 	extraArgs  string        // More danmakud flags, space-separated.
+	bin        string        // A prebuilt danmakud to measure; empty builds ./cmd/danmakud.
 	cluster    int           // Nodes of the measured cluster; 0 measures one server against the floor.
 	soak       time.Duration // The soak's measured window; 0 runs the fixed-window bench.
 	sample     time.Duration // How often the soak samples the server.
@@ -107,6 +108,7 @@ func run(args []string) error {
 	fs.DurationVar(&o.sendWindow, "send-window", 10*time.Second, "window of each per-send CPU phase (idle, sends to another room, idle again; before the viewers connect and again with them); 0 skips them")
 	fs.BoolVar(&o.markdown, "markdown", true, "also print the results as a markdown table")
 	fs.IntVar(&o.cluster, "cluster", 0, "measure this many danmakud nodes on a private Redis (redis-server on the PATH), -viewers on each, against one node serving -viewers alone; 0 measures one server against the baseline")
+	fs.StringVar(&o.bin, "danmakud-bin", "", "a prebuilt danmakud binary to measure instead of building ./cmd/danmakud (for example an older version, to compare two in one run)")
 	fs.StringVar(&o.extraArgs, "danmakud-flags", "", `more danmakud flags, space-separated, e.g. "-debug-addr 127.0.0.1:6060" to profile it`)
 	fs.IntVar(&o.workers, "fanout-workers", 0, "fan-out goroutines per room (hub target; 0 means GOMAXPROCS)")
 	fs.DurationVar(&o.soak, "soak", 0, "soak mode: keep the viewers and the rate for this measured window (after -warmup, 1m by default here), sampling the server's RSS, goroutines, fds and tick lag; 0 runs the fixed-window bench")
@@ -188,6 +190,19 @@ func printMarkdown(w io.Writer, o options, srv, base result) {
 	fmt.Fprintf(w, "| POST /danmu/send round trip p50 / p99 | — | %v / %v | |\n", srv.rtt50, srv.rtt99)
 }
 
+// danmakudBinary returns o.bin when it is set, else a danmakud built from
+// the repository into dir.
+func danmakudBinary(o options, dir string) (string, error) {
+	if o.bin != "" {
+		return o.bin, nil
+	}
+	bin, err := testenv.Build(context.Background(), dir)
+	if err != nil {
+		return "", fmt.Errorf("%w (run the bench from the repository root)", err)
+	}
+	return bin, nil
+}
+
 func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
@@ -226,11 +241,12 @@ func startServer(o options, kind string) (*server, error) {
 	return s, nil
 }
 
-// startDanmakud builds danmakud and starts it with its data in s.tmp.
+// startDanmakud builds danmakud (or takes o.bin) and starts it with its
+// data in s.tmp.
 func (s *server) startDanmakud(o options) error {
-	bin, err := testenv.Build(context.Background(), s.tmp)
+	bin, err := danmakudBinary(o, s.tmp)
 	if err != nil {
-		return fmt.Errorf("%w (run the bench from the repository root)", err)
+		return err
 	}
 	// The viewers come from a few loopback addresses, so the cap of
 	// connections per address is off along with the rate limits.
