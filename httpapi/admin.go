@@ -490,14 +490,16 @@ func (h *adminHandlers) live(w http.ResponseWriter, r *http.Request, act func(st
 	}
 	if err == nil && h.a.Settings != nil {
 		// The session runs (or has ended) on the hub; the room's stored
-		// settings now record it, so that it outlives a restart.
+		// settings now record it, so that it outlives a restart. They
+		// are written and applied like any room change (applying finds
+		// the session running, or leaves the ended one ended).
 		var st danmaku.RoomSettings
 		if st, err = h.settings(r, objectID); err == nil {
 			st.Live = nil
 			if s.EndedAt.IsZero() {
 				st.Live = &danmaku.LiveSession{StartedAt: s.StartedAt}
 			}
-			err = h.a.Settings.PutRoom(r.Context(), st)
+			err = h.a.Rooms.Set(r.Context(), st)
 		}
 	}
 	if err != nil {
