@@ -394,7 +394,9 @@ func (h *adminHandlers) state(objectID string) roomState {
 }
 
 // settings returns the stored settings of objectID or, when none are
-// stored (or no store keeps them), the ones in force.
+// stored (or no store keeps them), the ones in force: the room's own, so
+// that a tick interval or cap it takes from the server's defaults stays
+// zero (and follows the defaults).
 func (h *adminHandlers) settings(r *http.Request, objectID string) (danmaku.RoomSettings, error) {
 	if h.a.Settings != nil {
 		s, err := h.a.Settings.Room(r.Context(), objectID)
@@ -402,17 +404,9 @@ func (h *adminHandlers) settings(r *http.Request, objectID string) (danmaku.Room
 			return s, err
 		}
 	}
-	st := h.state(objectID)
-	s := danmaku.RoomSettings{
-		ObjectID:     objectID,
-		Paused:       st.Paused,
-		SlowMode:     time.Duration(st.SlowModeSeconds * float64(time.Second)),
-		TickInterval: time.Duration(st.TickMs) * time.Millisecond,
-		MaxPerTick:   st.MaxPerTick,
-	}
-	if st.Live != nil {
-		s.Live = &danmaku.LiveSession{StartedAt: st.Live.StartedAt}
-	}
+	s := h.a.Hub.RoomSettings(objectID)
+	s.Paused = h.a.Guard.Paused(objectID)
+	s.SlowMode = h.a.Guard.Limits.SlowMode(objectID)
 	return s, nil
 }
 

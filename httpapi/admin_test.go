@@ -333,3 +333,18 @@ func TestRoomChangeAppliesTheWholeSettings(t *testing.T) {
 		t.Fatalf("send in the paused room: %d %v", st, body)
 	}
 }
+
+// TestRoomChangeKeepsDefaultsZero checks that a change of one setting of
+// a room that has none stored records the tick interval and cap it takes
+// from the server's defaults as zero, so that they keep following them.
+func TestRoomChangeKeepsDefaultsZero(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	if st, body := e.do(t, "POST", "/admin/api/rooms/d", admin, `{"paused":true}`); st != 200 || body["tickMs"] != 1000.0 {
+		t.Fatalf("pause: %d %v", st, body)
+	}
+	want := danmaku.RoomSettings{ObjectID: "d", Paused: true}
+	if got, err := e.store.Room(t.Context(), "d"); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored = %+v, %v; want %+v", got, err, want)
+	}
+}

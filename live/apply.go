@@ -39,3 +39,17 @@ func (h *Hub) ApplyRoom(_ context.Context, s danmaku.RoomSettings) error {
 	}
 	return nil
 }
+
+// RoomSettings returns the hub's part of the settings in force in
+// objectID: the room's own tick interval and cap (zero where it takes the
+// hub's defaults, unlike RoomConfig) and its running live session.
+func (h *Hub) RoomSettings(objectID string) danmaku.RoomSettings {
+	h.mu.Lock()
+	c := h.configs[objectID]
+	h.mu.Unlock()
+	s := danmaku.RoomSettings{ObjectID: objectID, TickInterval: c.TickInterval, MaxPerTick: c.MaxPerTick}
+	if ls, ok := h.liveSession(objectID); ok {
+		s.Live = &danmaku.LiveSession{StartedAt: ls.StartedAt}
+	}
+	return s
+}

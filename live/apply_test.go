@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -19,6 +20,9 @@ func TestApplyRoom(t *testing.T) {
 	tk := e.ticker()
 	readType(t, c, "welcome")
 	e.publish("v1", "alice", "pending", false)
+	if got := e.hub.RoomSettings("v1"); !reflect.DeepEqual(got, danmaku.RoomSettings{ObjectID: "v1"}) {
+		t.Fatalf("settings of a room on the defaults = %+v", got)
+	}
 
 	start := e.clock.Now().Add(-time.Minute)
 	if err := e.hub.ApplyRoom(ctx, danmaku.RoomSettings{ObjectID: "v1", Live: &danmaku.LiveSession{StartedAt: start}}); err != nil {
@@ -47,6 +51,10 @@ func TestApplyRoom(t *testing.T) {
 	}
 	if _, ok := e.hub.Session("v1"); !ok {
 		t.Error("settings without a session ended the running one")
+	}
+	s.Live = &danmaku.LiveSession{StartedAt: start}
+	if got := e.hub.RoomSettings("v1"); !got.Live.StartedAt.Equal(start) || got.TickInterval != s.TickInterval || got.MaxPerTick != s.MaxPerTick {
+		t.Errorf("RoomSettings = %+v, want %+v", got, s)
 	}
 	s.TickInterval = time.Hour
 	if err := e.hub.ApplyRoom(ctx, s); danmaku.ErrorCode(err) != danmaku.EINVALID {
