@@ -27,6 +27,48 @@ type RoomSettings struct {
 	Live *LiveSession `json:"live,omitempty"`
 }
 
+// Bounds of a room's settings, which RoomSettings.Validate checks. Zero
+// tick interval and cap mean the server's defaults (see package live).
+const (
+	MinTickInterval = 100 * time.Millisecond
+	MaxTickInterval = 5 * time.Second
+	MaxMaxPerTick   = 1000
+	MaxSlowMode     = time.Hour
+)
+
+// Validate returns an EINVALID *Error naming the first field of s out of
+// range, or nil.
+func (s RoomSettings) Validate() error {
+	if err := ValidateObjectID(s.ObjectID); err != nil {
+		return err
+	}
+	if s.SlowMode < 0 || s.SlowMode > MaxSlowMode {
+		return FieldError("slowMode", "must be from 0 to %v", MaxSlowMode)
+	}
+	if s.TickInterval != 0 && (s.TickInterval < MinTickInterval || s.TickInterval > MaxTickInterval) {
+		return FieldError("tickInterval", "must be from %v to %v", MinTickInterval, MaxTickInterval)
+	}
+	if s.MaxPerTick < 0 || s.MaxPerTick > MaxMaxPerTick {
+		return FieldError("maxPerTick", "must be from 1 to %d", MaxMaxPerTick)
+	}
+	return nil
+}
+
+// RoomApplier is a part of the server that keeps its own copy of some of
+// a room's settings to act on them quickly: the live hub (tick interval,
+// per-tick cap, live session) and the moderation guard (pause, slow
+// mode). Room settings reach every applier only through one coordinator
+// (service.Rooms), after the one durable write of a change or when stored
+// settings are loaded, so that no setting is stored but not applied or
+// applied in part.
+type RoomApplier interface {
+	// ApplyRoom puts s, the whole settings of s.ObjectID, in force: every
+	// field the applier keeps, whether it changed or not. s is valid
+	// (RoomSettings.Validate). An applier with a shared copy (Redis in a
+	// cluster) returns an EUNAVAILABLE *Error when it cannot record it.
+	ApplyRoom(ctx context.Context, s RoomSettings) error
+}
+
 // LiveSession is a room's running live session: a danmaku's playback time
 // is its offset from StartedAt.
 type LiveSession struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/danmakud/danmakud/auth"
 	"github.com/danmakud/danmakud/live"
 	"github.com/danmakud/danmakud/moderation"
+	"github.com/danmakud/danmakud/service"
 	"github.com/danmakud/danmakud/webapi"
 )
 
@@ -24,6 +25,9 @@ type Admin struct {
 	// admin change is one write to it before it is applied to Guard and
 	// Hub. Nil keeps them in memory (and Redis) only.
 	Settings danmaku.SettingsStore
+	// Rooms stores and applies a room's settings (pause, slow mode, tick
+	// interval, cap); nil means service.NewRooms(Settings, Hub, Guard).
+	Rooms *service.Rooms
 	// Login exchanges the admin credential for an admin token.
 	Login func(password string) (string, error)
 	// LoginLimits throttles sign-in attempts per address; nil allows all.
@@ -35,6 +39,9 @@ type Admin struct {
 func (s *Server) MountAdmin(a Admin) {
 	if a.Now == nil {
 		a.Now = time.Now
+	}
+	if a.Rooms == nil {
+		a.Rooms = service.NewRooms(a.Settings, a.Hub, a.Guard)
 	}
 	h := &adminHandlers{s: s, a: a}
 	s.handleFunc("POST /admin/api/login", h.login)
@@ -387,7 +394,9 @@ func (h *adminHandlers) state(objectID string) roomState {
 }
 
 // settings returns the stored settings of objectID or, when none are
-// stored (or no store keeps them), the ones in force.
+// stored (or no store keeps them), the ones in force: the room's own, so
+// that a tick interval or cap it takes from the server's defaults stays
+// zero (and follows the defaults).
 func (h *adminHandlers) settings(r *http.Request, objectID string) (danmaku.RoomSettings, error) {
 	if h.a.Settings != nil {
 		s, err := h.a.Settings.Room(r.Context(), objectID)
@@ -395,17 +404,9 @@ func (h *adminHandlers) settings(r *http.Request, objectID string) (danmaku.Room
 			return s, err
 		}
 	}
-	st := h.state(objectID)
-	s := danmaku.RoomSettings{
-		ObjectID:     objectID,
-		Paused:       st.Paused,
-		SlowMode:     time.Duration(st.SlowModeSeconds * float64(time.Second)),
-		TickInterval: time.Duration(st.TickMs) * time.Millisecond,
-		MaxPerTick:   st.MaxPerTick,
-	}
-	if st.Live != nil {
-		s.Live = &danmaku.LiveSession{StartedAt: st.Live.StartedAt}
-	}
+	s := h.a.Hub.RoomSettings(objectID)
+	s.Paused = h.a.Guard.Paused(objectID)
+	s.SlowMode = h.a.Guard.Limits.SlowMode(objectID)
 	return s, nil
 }
 
@@ -431,8 +432,6 @@ func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &in) {
 		return
 	}
-	// Everything is checked first; then the room's settings are one
-	// durable write, and then they are applied.
 	next, err := h.settings(r, objectID)
 	if err != nil {
 		webapi.WriteError(w, r, h.s.log, err)
@@ -448,46 +447,17 @@ func (h *adminHandlers) setRoom(w http.ResponseWriter, r *http.Request) {
 		next.Paused = *in.Paused
 	}
 	if in.SlowModeSeconds != nil {
-		if *in.SlowModeSeconds < 0 || *in.SlowModeSeconds > 3600 {
-			webapi.WriteError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to 3600"))
+		if *in.SlowModeSeconds < 0 || *in.SlowModeSeconds > danmaku.MaxSlowMode.Seconds() {
+			webapi.WriteError(w, r, h.s.log, danmaku.FieldError("slowModeSeconds", "must be from 0 to %v", danmaku.MaxSlowMode.Seconds()))
 			return
 		}
 		next.SlowMode = time.Duration(*in.SlowModeSeconds * float64(time.Second))
 	}
-	if err := (live.RoomConfig{TickInterval: next.TickInterval, MaxPerTick: next.MaxPerTick}).Validate(); err != nil {
+	// The room's whole settings are checked, stored in one write and
+	// then applied to the hub and the guard together.
+	if err := h.a.Rooms.Set(r.Context(), next); err != nil {
 		webapi.WriteError(w, r, h.s.log, err)
 		return
-	}
-	if h.a.Settings != nil {
-		if err := h.a.Settings.PutRoom(r.Context(), next); err != nil {
-			webapi.WriteError(w, r, h.s.log, err)
-			return
-		}
-	}
-	if in.TickMs != nil || in.MaxPerTick != nil {
-		c := h.a.Hub.RoomConfig(objectID)
-		if in.TickMs != nil {
-			c.TickInterval = time.Duration(*in.TickMs) * time.Millisecond
-		}
-		if in.MaxPerTick != nil {
-			c.MaxPerTick = *in.MaxPerTick
-		}
-		if err := h.a.Hub.SetRoomConfig(objectID, c); err != nil {
-			webapi.WriteError(w, r, h.s.log, err)
-			return
-		}
-	}
-	if in.SlowModeSeconds != nil {
-		if err := h.a.Guard.SetRoomSlowMode(r.Context(), objectID, next.SlowMode); err != nil {
-			webapi.WriteError(w, r, h.s.log, err)
-			return
-		}
-	}
-	if in.Paused != nil {
-		if err := h.a.Guard.SetRoomPaused(r.Context(), objectID, *in.Paused); err != nil {
-			webapi.WriteError(w, r, h.s.log, err)
-			return
-		}
 	}
 	writeJSON(w, h.state(objectID))
 }
@@ -514,14 +484,16 @@ func (h *adminHandlers) live(w http.ResponseWriter, r *http.Request, act func(st
 	}
 	if err == nil && h.a.Settings != nil {
 		// The session runs (or has ended) on the hub; the room's stored
-		// settings now record it, so that it outlives a restart.
+		// settings now record it, so that it outlives a restart. They
+		// are written and applied like any room change (applying finds
+		// the session running, or leaves the ended one ended).
 		var st danmaku.RoomSettings
 		if st, err = h.settings(r, objectID); err == nil {
 			st.Live = nil
 			if s.EndedAt.IsZero() {
 				st.Live = &danmaku.LiveSession{StartedAt: s.StartedAt}
 			}
-			err = h.a.Settings.PutRoom(r.Context(), st)
+			err = h.a.Rooms.Set(r.Context(), st)
 		}
 	}
 	if err != nil {

@@ -304,3 +304,47 @@ func TestAdminChangesAreStored(t *testing.T) {
 		t.Fatalf("settings after removals = %+v, %v", all, err)
 	}
 }
+
+// TestRoomChangeAppliesTheWholeSettings checks that an admin change puts
+// the room's whole stored settings in force, not only the fields it
+// names: settings stored by another node (and not yet in force here) are
+// applied together with the change.
+func TestRoomChangeAppliesTheWholeSettings(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	stored := danmaku.RoomSettings{ObjectID: "w", Paused: true, SlowMode: 7 * time.Second, TickInterval: 400 * time.Millisecond, MaxPerTick: 3}
+	if err := e.store.PutRoom(t.Context(), stored); err != nil {
+		t.Fatal(err)
+	}
+	st, body := e.do(t, "POST", "/admin/api/rooms/w", admin, `{"maxPerTick":5}`)
+	if st != 200 {
+		t.Fatalf("change: %d %v", st, body)
+	}
+	want := map[string]any{"objectId": "w", "paused": true, "slowModeSeconds": 7.0, "tickMs": 400.0, "maxPerTick": 5.0}
+	if !reflect.DeepEqual(body, want) {
+		t.Fatalf("in force after the change: %v, want %v", body, want)
+	}
+	stored.MaxPerTick = 5
+	if got, err := e.store.Room(t.Context(), "w"); err != nil || !reflect.DeepEqual(got, stored) {
+		t.Fatalf("stored = %+v, %v; want %+v", got, err, stored)
+	}
+	user := e.token(t, "alice", danmaku.RoleViewer)
+	if st, body := e.do(t, "POST", "/danmu/send", user, `{"objectId":"w","content":{"text":"hi"}}`); st != 403 {
+		t.Fatalf("send in the paused room: %d %v", st, body)
+	}
+}
+
+// TestRoomChangeKeepsDefaultsZero checks that a change of one setting of
+// a room that has none stored records the tick interval and cap it takes
+// from the server's defaults as zero, so that they keep following them.
+func TestRoomChangeKeepsDefaultsZero(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.token(t, "boss", danmaku.RoleAdmin)
+	if st, body := e.do(t, "POST", "/admin/api/rooms/d", admin, `{"paused":true}`); st != 200 || body["tickMs"] != 1000.0 {
+		t.Fatalf("pause: %d %v", st, body)
+	}
+	want := danmaku.RoomSettings{ObjectID: "d", Paused: true}
+	if got, err := e.store.Room(t.Context(), "d"); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored = %+v, %v; want %+v", got, err, want)
+	}
+}

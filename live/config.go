@@ -14,10 +14,10 @@ import (
 // Defaults and bounds of a room's settings.
 const (
 	DefaultTickInterval = time.Second
-	MinTickInterval     = 100 * time.Millisecond
-	MaxTickInterval     = 5 * time.Second
+	MinTickInterval     = danmaku.MinTickInterval
+	MaxTickInterval     = danmaku.MaxTickInterval
 	DefaultMaxPerTick   = 100
-	MaxMaxPerTick       = 1000
+	MaxMaxPerTick       = danmaku.MaxMaxPerTick
 
 	// RingSize is how many recent batches a joiner receives in its welcome.
 	RingSize = 10

@@ -5,8 +5,9 @@
 // that a shared one (Redis) can replace it. LoginLimiter throttles admin
 // sign-in per address and in total. These are working copies: the durable
 // record of words, bans, pauses and slow modes is a danmaku.SettingsStore
-// (records.go converts to and from its records, and Guard.Restore puts a
-// stored state in force).
+// (records.go converts to and from its records, Guard.Restore puts stored
+// words and bans in force, and Guard.ApplyRoom a room's whole settings,
+// as a danmaku.RoomApplier that service.Rooms drives).
 //
 // Bans name a user or an address range (Ban.Addr, checked through
 // AddrChecker). Guard.BanUser follows a ban of an anonymous id to the

@@ -38,7 +38,8 @@ func NewGuard(words WordList, limits RateLimiter, bans Bans, mode BanMode, now f
 }
 
 // SetRoomPaused pauses or resumes sending in room and returns the error of
-// a shared RoomPauses that could not record it (EUNAVAILABLE).
+// a shared RoomPauses that could not record it (EUNAVAILABLE). Room
+// settings that are stored go through ApplyRoom instead.
 func (g *Guard) SetRoomPaused(ctx context.Context, room string, paused bool) error {
 	return g.Pauses.SetPaused(ctx, room, paused)
 }
@@ -58,6 +59,19 @@ func (g *Guard) SetRoomSlowMode(ctx context.Context, room string, every time.Dur
 	}
 	g.Limits.SetSlowMode(room, every)
 	return nil
+}
+
+var _ danmaku.RoomApplier = (*Guard)(nil)
+
+// ApplyRoom implements danmaku.RoomApplier: it puts both the pause and the
+// slow mode of s in force, trying each, and returns the first error of a
+// shared part (EUNAVAILABLE).
+func (g *Guard) ApplyRoom(ctx context.Context, s danmaku.RoomSettings) error {
+	err := g.SetRoomPaused(ctx, s.ObjectID, s.Paused)
+	if err2 := g.SetRoomSlowMode(ctx, s.ObjectID, s.SlowMode); err == nil {
+		err = err2
+	}
+	return err
 }
 
 // Paused reports whether sending in room is paused.

@@ -45,10 +45,11 @@ func BanOf(r danmaku.BanRecord) (Ban, bool) {
 	return Ban{UserID: r.UserID, Addr: r.Address, For: r.For, Room: r.Room, Reason: r.Reason, By: r.By, Since: r.Since, Until: r.Until}, true
 }
 
-// Restore puts the word lists, bans, pauses and slow modes of all into g
-// (and, in a cluster, into Redis through g's shared parts), skipping bans
-// that ended before now. It returns the first error after trying every
-// record.
+// Restore puts the word lists and bans of all into g (and, in a cluster,
+// into Redis through g's shared parts), skipping bans that ended before
+// now. It returns the first error after trying every record. The rooms of
+// all (pause, slow mode) are applied through ApplyRoom, with the other
+// parts that keep room settings (service.Rooms).
 func (g *Guard) Restore(ctx context.Context, all danmaku.Settings, now time.Time) error {
 	var first error
 	keep := func(err error) {
@@ -70,14 +71,6 @@ func (g *Guard) Restore(ctx context.Context, all danmaku.Settings, now time.Time
 	for _, r := range all.Bans {
 		if b, ok := BanOf(r); ok && r.Active(now) {
 			keep(g.Bans.Ban(ctx, b))
-		}
-	}
-	for _, r := range all.Rooms {
-		if r.Paused {
-			keep(g.SetRoomPaused(ctx, r.ObjectID, true))
-		}
-		if r.SlowMode > 0 {
-			keep(g.SetRoomSlowMode(ctx, r.ObjectID, r.SlowMode))
 		}
 	}
 	return first

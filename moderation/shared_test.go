@@ -108,3 +108,26 @@ func TestFilterReplace(t *testing.T) {
 		t.Fatalf("CanonicalRule = %q, %v", w, err)
 	}
 }
+
+// TestGuardApplyRoom checks that the guard takes both the pause and the
+// slow mode of a room's settings, turning each off as well as on.
+func TestGuardApplyRoom(t *testing.T) {
+	ctx := context.Background()
+	lim := NewLimiter(LimitConfig{UserBurst: 10, DuplicateWindow: -1})
+	g := NewGuard(NewFilter(), lim, NewBanList(), BanReject, nil)
+	if err := g.ApplyRoom(ctx, danmaku.RoomSettings{ObjectID: "r1", Paused: true, SlowMode: 4 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if !g.Paused("r1") || lim.SlowMode("r1") != 4*time.Second {
+		t.Fatalf("after applying: paused %v, slow mode %v", g.Paused("r1"), lim.SlowMode("r1"))
+	}
+	if g.Paused("r2") || lim.SlowMode("r2") != 0 {
+		t.Fatal("another room took the settings")
+	}
+	if err := g.ApplyRoom(ctx, danmaku.RoomSettings{ObjectID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	if g.Paused("r1") || lim.SlowMode("r1") != 0 {
+		t.Fatalf("after clearing: paused %v, slow mode %v", g.Paused("r1"), lim.SlowMode("r1"))
+	}
+}

@@ -108,6 +108,10 @@ type Main struct {
 	Auth    *auth.Authenticator
 	Guard   *moderation.Guard
 	Metrics *metrics.Metrics
+	// Rooms stores room settings and applies them to Hub and Guard: the
+	// admin API's changes and the stored settings at start both go
+	// through it.
+	Rooms *service.Rooms
 	// Redis is the process's one Redis client and Node its cluster
 	// broker, in cluster mode; both are nil on a single node.
 	Redis *goredis.Client

@@ -107,10 +107,12 @@ func (m *Main) wire() error {
 	m.API.Handle("GET /socket.io/", sio)
 	m.API.Handle("POST /socket.io/", sio)
 	settings, _ := m.Store.(danmaku.SettingsStore) // Both stores keep them.
+	m.Rooms = service.NewRooms(settings, hub, m.Guard)
 	m.API.MountAdmin(httpapi.Admin{
 		Guard:       m.Guard,
 		Hub:         hub,
 		Settings:    settings,
+		Rooms:       m.Rooms,
 		Login:       m.Auth.AdminLogin,
 		LoginLimits: moderation.NewLoginLimiter(moderation.LoginLimitConfig{}),
 	})
