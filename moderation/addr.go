@@ -157,13 +157,17 @@ func (l *BanList) countAddr(b Ban, delta int) {
 
 // lastSeen remembers the address group of recent anonymous senders, so
 // that a ban of an anonymous id can follow it to its address. It holds at
-// most maxSeen ids; when full, an arbitrary old half is forgotten.
+// most maxSeen ids (about 3 MB); when full, an arbitrary half is
+// forgotten. Senders without a cookie get a new id with every send, so the
+// bound is reached quickly under such a load and must stay small: 20,000
+// ids cover the last few minutes of senders that an admin bans from the
+// feed or the room browser.
 type lastSeen struct {
 	mu  sync.Mutex
 	ids map[string]string // Anonymous user id → address group.
 }
 
-const maxSeen = 100_000
+const maxSeen = 20_000
 
 func (s *lastSeen) note(user, group string) {
 	s.mu.Lock()
