@@ -117,21 +117,9 @@ func (s *Store) LastBatches(ctx context.Context, objectID string, n int) ([]danm
 		return nil, err
 	}
 	p := prefix('b', objectID)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	out, err := s.scanBatches(p, upperBound(p), n, true)
 	if err != nil {
-		return nil, fmt.Errorf("read logged batches: %w", err)
-	}
-	defer it.Close()
-	var out []danmaku.Batch
-	for ok := it.Last(); ok && len(out) < n; ok = it.Prev() {
-		seq, _, payload, err := decodeLogged(it.Key(), it.Value())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, danmaku.Batch{Seq: seq, Payload: payload})
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("read logged batches: %w", err)
+		return nil, err
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
@@ -150,13 +138,23 @@ func (s *Store) BatchesAfter(ctx context.Context, objectID string, since uint64,
 	if since == ^uint64(0) {
 		return nil, nil
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: upperBound(p)})
+	return s.scanBatches(start, upperBound(p), limit, false)
+}
+
+// scanBatches reads at most n logged batches between lower and upper:
+// from the last one backwards when backward is set, else from the first.
+func (s *Store) scanBatches(lower, upper []byte, n int, backward bool) ([]danmaku.Batch, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fmt.Errorf("read logged batches: %w", err)
 	}
 	defer it.Close()
+	first, next := it.First, it.Next
+	if backward {
+		first, next = it.Last, it.Prev
+	}
 	var out []danmaku.Batch
-	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+	for ok := first(); ok && len(out) < n; ok = next() {
 		seq, _, payload, err := decodeLogged(it.Key(), it.Value())
 		if err != nil {
 			return nil, err
