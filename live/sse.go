@@ -59,21 +59,12 @@ func (s *sseSink) take() [][]byte {
 // "<epoch>:<seq>", so that a client that reconnects with Last-Event-ID
 // resumes after the last it received. Each SSE client holds one goroutine.
 func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
-	objectID, actor, err := h.admit(r)
+	j, err := h.readJoin(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	rs, err := parseResume(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	compact, err := parseVersion(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
+	objectID, actor, rs, compact := j.objectID, j.actor, j.resume, j.compact
 	rc := http.NewResponseController(w)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")

@@ -144,6 +144,34 @@ func (h *Hub) onCloseFrame(c *websocket.Conn, code int, reason string) {
 	waitClosed(nbc, closeWait)
 }
 
+// joinRequest is what a viewer's request to join a room says: the room,
+// who asks, where it resumes (nil: it does not) and whether it wants
+// compact batches.
+type joinRequest struct {
+	objectID string
+	actor    danmaku.Actor
+	resume   *resumeFrom
+	compact  bool
+}
+
+// readJoin admits r (see admit) and reads its resume point and protocol
+// version, for both transports.
+func (h *Hub) readJoin(r *http.Request) (joinRequest, error) {
+	objectID, actor, err := h.admit(r)
+	if err != nil {
+		return joinRequest{}, err
+	}
+	rs, err := parseResume(r)
+	if err != nil {
+		return joinRequest{}, err
+	}
+	compact, err := parseVersion(r)
+	if err != nil {
+		return joinRequest{}, err
+	}
+	return joinRequest{objectID: objectID, actor: actor, resume: rs, compact: compact}, nil
+}
+
 // admit checks a viewer's request before it joins: the room id, who it
 // is, and that the room can be held (the hub is not full or closed).
 func (h *Hub) admit(r *http.Request) (objectID string, actor danmaku.Actor, err error) {
@@ -164,21 +192,12 @@ func (h *Hub) admit(r *http.Request) (objectID string, actor danmaku.Actor, err 
 // the room's welcome, then its batches, and may send danmaku. Errors
 // before the upgrade are written by webapi.WriteError.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
-	objectID, actor, err := h.admit(r)
+	j, err := h.readJoin(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	rs, err := parseResume(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	compact, err := parseVersion(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
+	objectID, actor, rs, compact := j.objectID, j.actor, j.resume, j.compact
 	// The origin is checked before the upgrade headers, so that a client
 	// whose socket was refused can learn why with a plain GET.
 	if h.cfg.CheckOrigin != nil && !h.cfg.CheckOrigin(r) {
