@@ -200,7 +200,7 @@ func (n *Normalizer) Normalize(s string) Text {
 			// A leetspeak symbol stands for a letter when a Latin (not
 			// CJK) letter or digit follows it; otherwise it is
 			// punctuation.
-			if next, _ := utf8.DecodeRuneInString(s[i+size:]); i+size < len(s) && unicode.In(next, unicode.L, unicode.N) && !cjkRune(fold(next)) {
+			if n.wordFollows(s[i+size:]) {
 				r, keep, leet = n.leetSymbol(r), true, true
 			} else {
 				gap, sep = true, true
@@ -288,6 +288,24 @@ func (n *Normalizer) Normalize(s string) Text {
 		from = to
 	}
 	return t
+}
+
+// wordFollows reports whether s begins with a rune whose canonical form
+// begins with a letter or digit of a Latin-like word: the context in which
+// a leetspeak symbol stands for a letter. A letter that canonicalises to
+// nothing (a modifier such as "ˋ") does not count, so that the symbol
+// reads the same whether or not such a letter follows it.
+func (n *Normalizer) wordFollows(s string) bool {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 || r == utf8.RuneError && size == 1 || !unicode.In(r, unicode.L, unicode.N) {
+		return false
+	}
+	var buf [4]rune
+	for _, c := range norm.NFKC.String(s[:size]) {
+		canon, _ := n.canon(c, buf[:0], 0)
+		return len(canon) > 0 && wordRune(canon[0])
+	}
+	return false
 }
 
 // leetSymbol returns the letter that the leetspeak table gives for the
