@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,8 +89,14 @@ func New(src Sources) *Metrics {
 		src.Store = NewStoreLatency()
 	}
 	m := &Metrics{reg: reg, storeLatency: src.Store}
+	// Besides the Go collector's defaults: the heap that the last garbage
+	// collection marked live (go_gc_heap_live_bytes), which is what grows
+	// when memory leaks, and the heap size at which the next one starts
+	// (go_gc_heap_goal_bytes), which bounds what the runtime keeps
+	// besides it.
+	heap := collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/(live|goal):bytes$`)}
 	reg.MustRegister(
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(heap)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.storeLatency.h,
 		&collector{src: src},

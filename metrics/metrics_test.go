@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -346,5 +347,18 @@ func TestStoreMemoryFromARealStore(t *testing.T) {
 	}
 	if _, ok := got[`danmakud_store_memory_bytes{on_go_heap="`+onGo+`",part="block_cache"}`]; !ok || got[`danmakud_store_memory_limit_bytes{part="block_cache"}`] <= 0 {
 		t.Errorf("block cache figures missing: %v", got)
+	}
+}
+
+func TestGoHeapLiveAndGoal(t *testing.T) {
+	m := metrics.New(metrics.Sources{})
+	runtime.GC()
+	got := scrapeMetrics(t, m).values
+	live, goal := got["go_gc_heap_live_bytes"], got["go_gc_heap_goal_bytes"]
+	if live <= 0 || goal < live {
+		t.Errorf("go_gc_heap_live_bytes %v, go_gc_heap_goal_bytes %v: want a live heap and a goal at least as large", live, goal)
+	}
+	if got["go_memstats_heap_inuse_bytes"] <= 0 {
+		t.Errorf("the default Go metrics are gone: go_memstats_heap_inuse_bytes = %v", got["go_memstats_heap_inuse_bytes"])
 	}
 }

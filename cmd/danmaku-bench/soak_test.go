@@ -513,3 +513,51 @@ func TestJudgedMemory(t *testing.T) {
 		t.Errorf("without the figures: judged = %v, want NaN", got)
 	}
 }
+
+// TestGarbageIsJudgedAgainstTheGoal: the heap the runtime keeps beyond
+// the live heap swings with the collector's cycle and is bounded by its
+// goal; the live heap is what a leak grows.
+func TestGarbageIsJudgedAgainstTheGoal(t *testing.T) {
+	const mb = 1 << 20
+	x := soakSample{rss: 200 * mb, goMem: 120 * mb, heapKept: 100 * mb, live: 40 * mb, goal: 80 * mb, storeMem: 50 * mb}
+	if got := judgedMemory(x); got != 90*mb {
+		t.Errorf("judged = %v MiB, want 90 (40 live, 20 of the runtime outside its heap, 30 of C memory outside the store)", got/mb)
+	}
+	if v := heapVerdict(88*mb, 80*mb); v.status != pass {
+		t.Errorf("heap kept 88 MiB for a goal of 80: %s (%s), want a pass", v.status, v.detail)
+	}
+	if v := heapVerdict(89*mb, 80*mb); v.status != fail {
+		t.Errorf("heap kept 89 MiB for a goal of 80: %s (%s), want a failure", v.status, v.detail)
+	}
+	if v := heapVerdict(math.NaN(), 80*mb); v.status != unknown {
+		t.Errorf("heap kept unknown: %s, want unknown", v.status)
+	}
+
+	// A live heap that grows by 1 MiB a minute fails "memory flat" while
+	// the garbage that comes and goes with each cycle does not.
+	okLoss := soakLoss{batches: 600, expected: 6000, accepted: 600}
+	samples := samplesWithRSS(200*mb, 200*mb, 200*mb, 200*mb, 200*mb, 200*mb)
+	for i := range samples {
+		samples[i].storeMem, samples[i].storeLimit = 50*mb, 176*mb
+		samples[i].live, samples[i].goal = 40*mb, 80*mb
+		samples[i].heapKept = float64(60+20*(i%2)) * mb // Garbage swinging by 20 MiB.
+		samples[i].goMem = samples[i].heapKept + 20*mb
+		samples[i].rss = int64(samples[i].goMem) + 80*mb
+	}
+	verdicts := func() map[string]string {
+		got := map[string]string{}
+		for _, v := range summarize(&soakRun{viewers: 10, rssBefore: 50 * mb, samples: samples, loss: okLoss}, summaryOpts).verdicts {
+			got[v.target] = v.status
+		}
+		return got
+	}
+	if got := verdicts(); got["memory flat"] != pass || got["Go heap within its goal"] != pass {
+		t.Errorf("garbage swinging by 20 MiB: %v, want memory flat and the heap within its goal", got)
+	}
+	for i := range samples {
+		samples[i].live = float64(40+i) * mb
+	}
+	if got := verdicts(); got["memory flat"] != fail {
+		t.Errorf("live heap growing 1 MiB a minute: %v, want memory flat to fail", got)
+	}
+}

@@ -133,6 +133,8 @@ type soakSummary struct {
 	// judgedMemory): NaN otherwise, and the verdict goes by RSS.
 	judgedStart, judgedEnd, judgedSlope, judgedErr float64
 	goMemStart, goMemEnd                           float64
+	liveStart, liveEnd, liveSlope                  float64 // Go heap marked live; NaN if not reported.
+	keptMax, goalMax                               float64 // Go heap kept from the OS and the collector's goal, at most; NaN if not reported.
 	storeStart, storeEnd, storeMax, storeLimit     float64
 	storeOnGo                                      bool
 	perViewer                                      float64 // (rssEnd - rssBefore) / viewers.
@@ -226,13 +228,22 @@ func summarize(run *soakRun, o options) *soakSummary {
 	s.judgedStart, s.judgedEnd, s.judgedSlope, s.judgedErr = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	s.goMemStart, s.goMemEnd, s.storeStart, s.storeEnd, s.storeMax, s.storeLimit = first.goMem, last.goMem, first.storeMem, last.storeMem, math.NaN(), last.storeLimit
 	s.storeOnGo = last.storeOnGo
-	var jmins, js []float64
+	s.liveStart, s.liveEnd, s.liveSlope, s.keptMax, s.goalMax = first.live, last.live, math.NaN(), math.NaN(), math.NaN()
+	var jmins, js, lmins, ls []float64
 	for _, x := range win {
 		if j := judgedMemory(x); !math.IsNaN(j) {
 			jmins = append(jmins, x.at.Minutes())
 			js = append(js, j)
 			s.storeMax = max(x.storeMem, nanTo(s.storeMax, 0))
 		}
+		if !math.IsNaN(x.live + x.heapKept + x.goal) {
+			lmins = append(lmins, x.at.Minutes())
+			ls = append(ls, x.live)
+			s.keptMax, s.goalMax = max(x.heapKept, nanTo(s.keptMax, 0)), max(x.goal, nanTo(s.goalMax, 0))
+		}
+	}
+	if len(ls) >= 2 {
+		s.liveSlope, _ = slope(lmins, ls)
 	}
 	if len(js) == len(win) && len(js) >= 2 {
 		s.judgedStart, s.judgedEnd = js[0], js[len(js)-1]
@@ -241,6 +252,9 @@ func summarize(run *soakRun, o options) *soakSummary {
 		v := memoryVerdict(s.judgedSlope, s.judgedErr, s.flatLimit, flat)
 		v.detail = "Go memory and memory outside the store's bounded parts: " + v.detail
 		s.verdicts = append(s.verdicts, v, storeVerdict(s.storeMax, s.storeLimit))
+		if len(ls) == len(win) {
+			s.verdicts = append(s.verdicts, heapVerdict(s.keptMax, s.goalMax))
+		}
 	} else if ok {
 		s.verdicts = append(s.verdicts, memoryVerdict(s.rssSlope, s.rssSlopeErr, s.flatLimit, flat))
 	} else {
@@ -258,19 +272,30 @@ func summarize(run *soakRun, o options) *soakSummary {
 // judgedMemory is the memory of sample x that must stay flat: the
 // memory the Go runtime holds (less the store's bounded parts when
 // they are on the Go heap), plus what RSS holds beyond the Go runtime's
-// memory and the store's parts when those are C memory. The store's
-// parts (Pebble's block cache and memtables) are judged against their
-// bounds instead (storeVerdict): they grow in steps for the first half
-// hour at 100 danmaku/s, a memtable filling for minutes. A memtable is
-// counted whole from its allocation while its pages become resident as
-// it fills, so C memory outside the store counts only beyond the unfilled
-// part of the current memtable. NaN when the server does not report
-// these figures.
+// memory and the store's parts when those are C memory.
+//
+// Of the Go heap, only the live heap (what the last collection marked)
+// counts when the server reports it: the heap the runtime keeps beyond it
+// (garbage not collected yet, and freed pages it has not returned to the
+// OS) follows the collector's goal, which is twice the live heap by
+// default, and is judged against that goal instead (heapVerdict). A leak
+// grows the live heap.
+//
+// The store's parts (Pebble's block cache and memtables) are judged
+// against their bounds instead (storeVerdict): they grow in steps for the
+// first half hour at 100 danmaku/s, a memtable filling for minutes. A
+// memtable is counted whole from its allocation while its pages become
+// resident as it fills, so C memory outside the store counts only beyond
+// the unfilled part of the current memtable. NaN when the server does
+// not report these figures.
 func judgedMemory(x soakSample) float64 {
 	if math.IsNaN(x.goMem) || math.IsNaN(x.storeMem) {
 		return math.NaN()
 	}
 	goOwn, outside := x.goMem, float64(x.rss)-x.goMem
+	if !math.IsNaN(x.live + x.heapKept) {
+		goOwn -= x.heapKept - x.live
+	}
 	if x.storeOnGo {
 		goOwn -= x.storeMem
 	} else {
@@ -288,6 +313,31 @@ func storeVerdict(maxBytes, limit float64) verdict {
 	}
 	d := fmt.Sprintf("block cache and memtables at most %.1f MiB, bound %.1f MiB", maxBytes/(1<<20), limit/(1<<20))
 	if maxBytes > limit {
+		return verdict{name, fail, d}
+	}
+	return verdict{name, pass, d}
+}
+
+// heapRetainSlack is how far above the collector's goal the runtime keeps
+// heap: its scavenger returns free pages to the OS while the heap it keeps
+// exceeds the goal by more than 10 %.
+const heapRetainSlack = 1.10
+
+// heapVerdict judges "Go heap within its goal": the heap the Go runtime
+// kept from the OS (in use and free, not returned) never above the
+// scavenger's target of 10 % over the collector's goal (the largest goal
+// of the window: the scavenger works towards the goal of the last
+// collection, so a goal that falls leaves freed pages for it to return
+// at its pace).
+func heapVerdict(keptMax, goalMax float64) verdict {
+	const name = "Go heap within its goal"
+	if math.IsNaN(keptMax) || math.IsNaN(goalMax) {
+		return verdict{name, unknown, "the server does not report its heap's goal"}
+	}
+	bound := heapRetainSlack * goalMax
+	d := fmt.Sprintf("heap kept from the OS at most %.1f MiB, bound %.1f MiB (%.0f%% over the largest goal, %.1f MiB)",
+		keptMax/(1<<20), bound/(1<<20), 100*(heapRetainSlack-1), goalMax/(1<<20))
+	if keptMax > bound {
 		return verdict{name, fail, d}
 	}
 	return verdict{name, pass, d}
@@ -412,7 +462,7 @@ func lossVerdict(l soakLoss) verdict {
 	return verdict{"zero loss", fail, d}
 }
 
-const sampleHeader = "     t  phase    RSS MiB  heap MiB  goroutines    fds  viewers  tick lag max  late ticks  delivered/s  missing  send fails"
+const sampleHeader = "     t  phase    RSS MiB  heap MiB  live MiB  goroutines    fds  viewers  tick lag max  late ticks  delivered/s  missing  send fails"
 
 // formatSample formats s as a row under sampleHeader.
 func formatSample(s soakSample) string {
@@ -420,8 +470,8 @@ func formatSample(s soakSample) string {
 	if s.warm {
 		phase = "warm-up"
 	}
-	return fmt.Sprintf("%6s  %-7s  %7.1f  %8s  %10s  %5d  %7d  %10s s  %10s  %11.0f  %7d  %10d",
-		s.at.Round(time.Second), phase, float64(s.rss)/(1<<20), orUnknown(s.heap/(1<<20), "%.1f"), orUnknown(s.goroutines, "%.0f"), s.fds, s.viewers,
+	return fmt.Sprintf("%6s  %-7s  %7.1f  %8s  %8s  %10s  %5d  %7d  %10s s  %10s  %11.0f  %7d  %10d",
+		s.at.Round(time.Second), phase, float64(s.rss)/(1<<20), orUnknown(s.heap/(1<<20), "%.1f"), orUnknown(s.live/(1<<20), "%.1f"), orUnknown(s.goroutines, "%.0f"), s.fds, s.viewers,
 		orUnknown(s.lagMax, "%.3f"), orUnknown(s.late, "%.0f"), s.perSecond, s.missing, s.sendFails)
 }
 
@@ -465,7 +515,11 @@ func printSoak(w io.Writer, run *soakRun, s *soakSummary) {
 		fmt.Fprintf(w, "Go runtime memory (sys - released): %.1f MiB at the window's start, %.1f MiB at its end\n", s.goMemStart/(1<<20), s.goMemEnd/(1<<20))
 		fmt.Fprintf(w, "store's bounded parts (Pebble block cache + memtables, %s): %.1f MiB at the start, %.1f MiB at the end, %.1f MiB max, bound %.1f MiB\n",
 			where, s.storeStart/(1<<20), s.storeEnd/(1<<20), s.storeMax/(1<<20), s.storeLimit/(1<<20))
-		fmt.Fprintf(w, "judged memory (Go runtime memory and RSS beyond it, the store's parts left out): %.1f MiB at the start, %.1f MiB at the end; slope %s/min ± %s/min\n",
+		if !math.IsNaN(s.liveSlope) {
+			fmt.Fprintf(w, "Go heap marked live: %.1f MiB at the window's start, %.1f MiB at its end; slope %s/min; heap kept from the OS at most %.1f MiB, collector's goal at most %.1f MiB\n",
+				s.liveStart/(1<<20), s.liveEnd/(1<<20), signedBytes(s.liveSlope), s.keptMax/(1<<20), s.goalMax/(1<<20))
+		}
+		fmt.Fprintf(w, "judged memory (Go runtime memory, of its heap the live part only, and RSS beyond it; the store's parts left out): %.1f MiB at the start, %.1f MiB at the end; slope %s/min ± %s/min\n",
 			s.judgedStart/(1<<20), s.judgedEnd/(1<<20), signedBytes(s.judgedSlope), unsignedBytes(s.judgedErr))
 	}
 	fmt.Fprintf(w, "goroutines: %s at the start, %s max, %s at the end (slope %+.2f/min)\n",
