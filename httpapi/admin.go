@@ -509,18 +509,19 @@ func (h *adminHandlers) stats(w http.ResponseWriter, r *http.Request) {
 	}
 	hs := h.a.Hub.Stats()
 	writeJSON(w, map[string]any{
-		"viewers":         hs.Viewers,
-		"rooms":           hs.Rooms,
-		"sends":           h.s.svc.SendCounts(),
-		"broadcast":       hs.Broadcast,
-		"folded":          hs.Folded,
-		"droppedByCap":    hs.DroppedByCap,
-		"droppedPending":  hs.DroppedPending,
-		"droppedBatches":  hs.DroppedBatches,
-		"slowDisconnects": hs.SlowDisconnects,
-		"ticks":           hs.Ticks,
-		"lateTicks":       hs.LateTicks,
-		"maxTickLagMs":    hs.MaxTickLag.Milliseconds(),
-		"at":              h.a.Now().UnixMilli(),
+		"viewers":           hs.Viewers,
+		"rooms":             hs.Rooms,
+		"sends":             h.s.svc.SendCounts(),
+		"broadcast":         hs.Broadcast,
+		"folded":            hs.Folded,
+		"droppedByCap":      hs.DroppedByCap,
+		"droppedPending":    hs.DroppedPending,
+		"droppedBatches":    hs.DroppedBatches,
+		"slowDisconnects":   hs.SlowDisconnects,
+		"silentDisconnects": hs.SilentDisconnects,
+		"ticks":             hs.Ticks,
+		"lateTicks":         hs.LateTicks,
+		"maxTickLagMs":      hs.MaxTickLag.Milliseconds(),
+		"at":                h.a.Now().UnixMilli(),
 	})
 }

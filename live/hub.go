@@ -47,8 +47,9 @@ type Hub struct {
 	engine   *nbhttp.Engine
 	upgrader *websocket.Upgrader
 	stats    counters
-	hist     *history // Rooms' history epochs and their BatchLog writer.
-	scanners sync.Map // *nbio.Conn to its *frameScanner, while it is open.
+	hist     *history  // Rooms' history epochs and their BatchLog writer.
+	scanners sync.Map  // *nbio.Conn to its *frameScanner, while a frame continues past a read (see onData).
+	joins    sync.Pool // *[]byte buffers for joining a viewer's frames into one write (see wsSink.write).
 	evicted  atomic.Uint64
 	ticking  atomic.Int64 // Rooms whose tick loop runs.
 	// quit ends the sweep of parked rooms (see rooms.go).
@@ -321,18 +322,21 @@ type Stats struct {
 	TickingRooms    int    // Rooms whose tick loop runs; the others are parked.
 	EvictedRooms    uint64 // Idle rooms evicted to make space for others.
 	Viewers         int
-	Published       uint64        // Danmaku given to Publish (shadow ones excluded).
-	Broadcast       uint64        // Items sent in batches (a folded item counts once).
-	Folded          uint64        // Danmaku folded into another item.
-	DroppedByCap    uint64        // Items left out by the per-tick cap.
-	DroppedPending  uint64        // Danmaku over the pending bound of a tick.
-	DroppedBatches  uint64        // Batches dropped from slow viewers' queues.
-	SlowDisconnects uint64        // Viewers disconnected for falling behind.
-	Ticks           uint64        // Ticks run over all rooms.
-	Batches         uint64        // Batches made over all rooms.
-	LateTicks       uint64        // Ticks that ran more than half an interval late.
-	MaxTickLag      time.Duration // The latest a tick ran.
-	BytesWritten    uint64        // Bytes handed to viewers' connections.
+	Published       uint64 // Danmaku given to Publish (shadow ones excluded).
+	Broadcast       uint64 // Items sent in batches (a folded item counts once).
+	Folded          uint64 // Danmaku folded into another item.
+	DroppedByCap    uint64 // Items left out by the per-tick cap.
+	DroppedPending  uint64 // Danmaku over the pending bound of a tick.
+	DroppedBatches  uint64 // Batches dropped from slow viewers' queues.
+	SlowDisconnects uint64 // Viewers disconnected for falling behind.
+	// SilentDisconnects counts WebSocket viewers disconnected for
+	// sending nothing, not even a pong, for 3 ping intervals.
+	SilentDisconnects uint64
+	Ticks             uint64        // Ticks run over all rooms.
+	Batches           uint64        // Batches made over all rooms.
+	LateTicks         uint64        // Ticks that ran more than half an interval late.
+	MaxTickLag        time.Duration // The latest a tick ran.
+	BytesWritten      uint64        // Bytes handed to viewers' connections.
 }
 
 // Stats returns the hub's counters.
@@ -342,21 +346,22 @@ func (h *Hub) Stats() Stats {
 	h.mu.Unlock()
 	s := &h.stats
 	return Stats{
-		Rooms:           rooms,
-		TickingRooms:    int(h.ticking.Load()),
-		EvictedRooms:    h.evicted.Load(),
-		Viewers:         int(s.viewers.Load()),
-		Published:       s.published.Load(),
-		Broadcast:       s.broadcast.Load(),
-		Folded:          s.folded.Load(),
-		DroppedByCap:    s.droppedByCap.Load(),
-		DroppedPending:  s.droppedPending.Load(),
-		DroppedBatches:  s.droppedBatches.Load(),
-		SlowDisconnects: s.slowClosed.Load(),
-		Ticks:           s.ticks.Load(),
-		Batches:         s.batches.Load(),
-		LateTicks:       s.lateTicks.Load(),
-		MaxTickLag:      time.Duration(s.maxLagNs.Load()),
-		BytesWritten:    s.bytesWritten.Load(),
+		Rooms:             rooms,
+		TickingRooms:      int(h.ticking.Load()),
+		EvictedRooms:      h.evicted.Load(),
+		Viewers:           int(s.viewers.Load()),
+		Published:         s.published.Load(),
+		Broadcast:         s.broadcast.Load(),
+		Folded:            s.folded.Load(),
+		DroppedByCap:      s.droppedByCap.Load(),
+		DroppedPending:    s.droppedPending.Load(),
+		DroppedBatches:    s.droppedBatches.Load(),
+		SlowDisconnects:   s.slowClosed.Load(),
+		SilentDisconnects: s.silentClosed.Load(),
+		Ticks:             s.ticks.Load(),
+		Batches:           s.batches.Load(),
+		LateTicks:         s.lateTicks.Load(),
+		MaxTickLag:        time.Duration(s.maxLagNs.Load()),
+		BytesWritten:      s.bytesWritten.Load(),
 	}
 }

@@ -242,9 +242,11 @@ func (r *room) tick(all bool) (idleUntil time.Time, parked bool) {
 		}
 	}
 	var ping *message
+	var silentSince int64 // Viewers silent since before this are closed.
 	if now.Sub(r.lastPing) >= h.cfg.PingInterval {
 		r.lastPing = now
 		ping = pingMessage
+		silentSince = now.Add(-3 * h.cfg.PingInterval).UnixNano()
 	}
 	var vs []*viewer
 	if len(msgs) > 0 || ping != nil {
@@ -267,8 +269,8 @@ func (r *room) tick(all bool) (idleUntil time.Time, parked bool) {
 		if len(msgs) > 0 {
 			v.deliver(msgs, &h.cfg, &h.stats)
 		}
-		if ping != nil {
-			v.ping(ping)
+		if ping != nil && v.ping(ping, silentSince) {
+			h.stats.silentClosed.Add(1)
 		}
 	})
 	return idleUntil, parked

@@ -208,14 +208,32 @@ func (v *viewer) answerPing(m *message) {
 	}
 }
 
-// ping writes a keep-alive to a viewer that is not backed up.
-func (v *viewer) ping(m *message) {
+// listener is a sink whose client must show it is there: a WebSocket
+// client answers pings.
+type listener interface {
+	// lastHeard returns when the client last sent a frame, in Unix
+	// nanoseconds.
+	lastHeard() int64
+}
+
+// ping writes a keep-alive to a viewer that is not backed up, or closes
+// the viewer if its client has sent nothing, not even a pong, since
+// before silentSince (Unix nanoseconds); it reports whether it closed it.
+func (v *viewer) ping(m *message, silentSince int64) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.closed || v.sink.backlog() > 0 {
-		return
+	if v.closed {
+		return false
+	}
+	if l, ok := v.sink.(listener); ok && l.lastHeard() < silentSince {
+		v.closeLocked(CloseGoingAway, "nothing received from the client for 3 ping intervals")
+		return true
+	}
+	if v.sink.backlog() > 0 {
+		return false
 	}
 	v.writeOneLocked(v.frame(m))
+	return false
 }
 
 // writeOneLocked writes one frame as writeLocked does, without making a
@@ -266,6 +284,7 @@ type counters struct {
 	droppedPending atomic.Uint64
 	droppedBatches atomic.Uint64
 	slowClosed     atomic.Uint64
+	silentClosed   atomic.Uint64
 	ticks          atomic.Uint64
 	batches        atomic.Uint64
 	lateTicks      atomic.Uint64

@@ -44,6 +44,24 @@ type wsSink struct {
 
 	release     func() // Config.ConnHook's release function.
 	releaseOnce sync.Once
+
+	// heard is when the last frame from the client (a message, a ping,
+	// a pong) was handled, in Unix nanoseconds. The room closes a
+	// connection that stays silent for too long (see viewer.ping); a
+	// deadline timer per connection would cost each viewer about 300
+	// bytes of heap.
+	heard atomic.Int64
+}
+
+// lastHeard returns when the last frame from the client was handled, in
+// Unix nanoseconds.
+func (s *wsSink) lastHeard() int64 { return s.heard.Load() }
+
+// heard records that a frame from c's client was handled.
+func (h *Hub) heard(c *websocket.Conn) {
+	if s, ok := c.Session().(*wsSink); ok {
+		s.heard.Store(h.cfg.Now().UnixNano())
+	}
 }
 
 func (s *wsSink) write(bufs [][]byte) error {
@@ -55,19 +73,43 @@ func (s *wsSink) write(bufs [][]byte) error {
 		n += len(b)
 	}
 	s.queued.Add(int64(n))
-	b := bufs[0]
-	if len(bufs) > 1 {
-		// One write of the joined frames: nbio v1.6.8's Writev neither
-		// reports fully written vectors to OnWrittenSize nor keeps the
-		// vectors after a partial write, so it is avoided.
-		b = make([]byte, 0, n)
-		for _, x := range bufs {
-			b = append(b, x...)
-		}
+	if len(bufs) == 1 {
+		_, err := s.conn.Write(bufs[0])
+		return err
+	}
+	// One write of the joined frames: nbio v1.6.8's Writev neither
+	// reports fully written vectors to OnWrittenSize nor keeps the vectors
+	// after a partial write, so it is avoided. Write copies what the
+	// kernel does not take at once, so the joined frames go back to the
+	// pool: a viewer that catches up on a backlog writes the whole of it
+	// in one go, and with many such viewers in one tick, fresh buffers
+	// would be megabytes of garbage a tick.
+	var joins *sync.Pool
+	if r := s.v.room; r != nil {
+		joins = &r.hub.joins
+	}
+	var p *[]byte
+	if joins != nil {
+		p, _ = joins.Get().(*[]byte)
+	}
+	if p == nil {
+		p = new([]byte)
+	}
+	b := (*p)[:0]
+	for _, x := range bufs {
+		b = append(b, x...)
 	}
 	_, err := s.conn.Write(b)
+	if joins != nil && cap(b) <= maxPooledJoin {
+		*p = b[:0]
+		joins.Put(p)
+	}
 	return err
 }
+
+// maxPooledJoin is the largest buffer of joined frames that goes back to
+// the pool.
+const maxPooledJoin = 256 << 10
 
 func (s *wsSink) backlog() int64 { return max(s.queued.Load()-s.written.Load(), 0) }
 
@@ -101,15 +143,19 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u := websocket.NewUpgrader()
 	u.Engine = h.engine
 	u.BlockingModTrasferConnToPoller = true
-	u.KeepaliveTime = 3 * h.cfg.PingInterval
+	// No read deadline: the rooms close connections that stay silent
+	// (see wsSink.heard), without a timer per connection.
+	u.KeepaliveTime = 0
 	u.MessageLengthLimit = h.cfg.MaxMessageBytes
 	u.CheckOrigin = h.cfg.CheckOrigin
 	u.EnableCompression(!h.cfg.DisableCompression)
 	u.SetPingHandler(func(c *websocket.Conn, data string) {
+		h.heard(c)
 		if s, ok := c.Session().(*wsSink); ok {
 			s.v.answerPing(&message{ws: wsFrame(opPong, []byte(data))})
 		}
 	})
+	u.SetPongHandler(func(c *websocket.Conn, _ string) { h.heard(c) })
 	u.SetCloseHandler(h.onCloseFrame)
 	u.OnMessage(h.onMessage)
 	u.OnClose(func(c *websocket.Conn, _ error) {
@@ -229,12 +275,12 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		_ = wsc.Close()
 		return
 	}
-	_ = nbc.SetReadDeadline(time.Now().Add(3 * h.cfg.PingInterval))
 	if h.cfg.SocketSendBuffer > 0 {
 		_ = nbc.SetWriteBuffer(h.cfg.SocketSendBuffer)
 	}
 	v := &viewer{actor: actor, zip: !h.cfg.DisableCompression && offersDeflate(r.Header), compact: compact}
 	s := &wsSink{conn: nbc, v: v, release: release}
+	s.heard.Store(h.cfg.Now().UnixNano())
 	v.sink = s
 	wsc.SetSession(s)
 	h.joinRoom(objectID, v, rs)
@@ -317,6 +363,7 @@ func (h *Hub) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte
 		return
 	}
 	v := s.v
+	s.heard.Store(h.cfg.Now().UnixNano())
 	if s.conn.ExecuteLen() > maxQueuedMessages {
 		// The client sends faster than its sends are stored; nbio would
 		// queue its messages without bound.

@@ -83,21 +83,34 @@ func (f *frameScanner) scan(b []byte) int {
 // nbio's parser up to the first unmasked frame, if any, and then closes
 // the connection with CloseProtocolError once the messages before that
 // frame have been handled.
+//
+// A connection's scanner is kept in h.scanners only while a frame
+// continues past a read, or after the connection failed: most reads hold
+// whole frames (a pong, a short message), so that an open connection
+// costs the map nothing. Reads of one connection come in order on its
+// poller goroutine, so the load, scan and store need no lock.
 func (h *Hub) onData(c *nbio.Conn, data []byte) {
-	v, ok := h.scanners.Load(c)
-	if !ok {
-		v, _ = h.scanners.LoadOrStore(c, &frameScanner{})
+	var f frameScanner
+	kept, ok := h.scanners.Load(c)
+	if ok {
+		f = *kept.(*frameScanner)
 	}
-	f := v.(*frameScanner)
 	if f.failed {
 		return
 	}
 	if flooded(c) {
 		// The connection is being closed: what it sent is dropped.
-		f.failed = true
+		h.scanners.Store(c, &frameScanner{failed: true})
 		return
 	}
 	n := f.scan(data)
+	switch {
+	case f.failed || f.n > 0 || f.skip > 0:
+		keep := f
+		h.scanners.Store(c, &keep)
+	case ok:
+		h.scanners.Delete(c)
+	}
 	if parse := c.DataHandler(); n > 0 && parse != nil {
 		parse(c, data[:n])
 	}
