@@ -133,8 +133,9 @@ type soakSummary struct {
 	// judgedMemory): NaN otherwise, and the verdict goes by RSS.
 	judgedStart, judgedEnd, judgedSlope, judgedErr float64
 	goMemStart, goMemEnd                           float64
-	liveStart, liveEnd, liveSlope                  float64 // Go heap marked live; NaN if not reported.
+	liveStart, liveEnd, liveSlope                  float64 // Go heap marked live, the least of the minute up to each sample; NaN if not reported.
 	keptMax, goalMax                               float64 // Go heap kept from the OS and the collector's goal, at most; NaN if not reported.
+	outsideMax                                     float64 // RSS beyond the Go runtime's memory, at most, when the store's parts are C memory; NaN otherwise.
 	storeStart, storeEnd, storeMax, storeLimit     float64
 	storeOnGo                                      bool
 	perViewer                                      float64 // (rssEnd - rssBefore) / viewers.
@@ -228,21 +229,29 @@ func summarize(run *soakRun, o options) *soakSummary {
 	s.judgedStart, s.judgedEnd, s.judgedSlope, s.judgedErr = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	s.goMemStart, s.goMemEnd, s.storeStart, s.storeEnd, s.storeMax, s.storeLimit = first.goMem, last.goMem, first.storeMem, last.storeMem, math.NaN(), last.storeLimit
 	s.storeOnGo = last.storeOnGo
-	s.liveStart, s.liveEnd, s.liveSlope, s.keptMax, s.goalMax = first.live, last.live, math.NaN(), math.NaN(), math.NaN()
+	s.liveStart, s.liveEnd, s.liveSlope, s.keptMax, s.goalMax, s.outsideMax = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	var jmins, js, lmins, ls []float64
-	for _, x := range win {
-		if j := judgedMemory(x); !math.IsNaN(j) {
+	floor := liveFloor(run.samples)
+	for i, x := range run.samples {
+		if x.warm {
+			continue
+		}
+		if !x.storeOnGo && !math.IsNaN(x.goMem) {
+			s.outsideMax = max(float64(x.rss)-x.goMem, nanTo(s.outsideMax, 0))
+		}
+		if j := judgedMemory(floor[i]); !math.IsNaN(j) {
 			jmins = append(jmins, x.at.Minutes())
 			js = append(js, j)
 			s.storeMax = max(x.storeMem, nanTo(s.storeMax, 0))
 		}
 		if !math.IsNaN(x.live + x.heapKept + x.goal) {
 			lmins = append(lmins, x.at.Minutes())
-			ls = append(ls, x.live)
+			ls = append(ls, floor[i].live)
 			s.keptMax, s.goalMax = max(x.heapKept, nanTo(s.keptMax, 0)), max(x.goal, nanTo(s.goalMax, 0))
 		}
 	}
 	if len(ls) >= 2 {
+		s.liveStart, s.liveEnd = ls[0], ls[len(ls)-1]
 		s.liveSlope, _ = slope(lmins, ls)
 	}
 	if len(js) == len(win) && len(js) >= 2 {
@@ -250,8 +259,11 @@ func summarize(run *soakRun, o options) *soakSummary {
 		s.judgedSlope, _ = slope(jmins, js)
 		s.judgedErr = slopeErr(jmins, js)
 		v := memoryVerdict(s.judgedSlope, s.judgedErr, s.flatLimit, flat)
-		v.detail = "Go memory and memory outside the store's bounded parts: " + v.detail
+		v.detail = "Go memory (of the heap the live part): " + v.detail
 		s.verdicts = append(s.verdicts, v, storeVerdict(s.storeMax, s.storeLimit))
+		if !s.storeOnGo {
+			s.verdicts = append(s.verdicts, outsideVerdict(s.outsideMax, s.storeLimit))
+		}
 		if len(ls) == len(win) {
 			s.verdicts = append(s.verdicts, heapVerdict(s.keptMax, s.goalMax))
 		}
@@ -262,7 +274,7 @@ func summarize(run *soakRun, o options) *soakSummary {
 	}
 	s.gSlope, _ = slope(gmins, gs)
 	s.heapSlope, _ = slope(hmins, hs)
-	s.verdicts = append(s.verdicts, goroutineVerdict(gs))
+	s.verdicts = append(s.verdicts, goroutineVerdict(gs, o.rate))
 	s.verdicts = append(s.verdicts, tickVerdict(s.lagStart, s.lagEnd, s.lateInWindow, interval))
 	s.verdicts = append(s.verdicts, lossVerdict(s.loss))
 	s.verdicts = append(s.verdicts, loadVerdict(s.perSecond, run.viewers, o, s.loss.skipped))
@@ -270,24 +282,25 @@ func summarize(run *soakRun, o options) *soakSummary {
 }
 
 // judgedMemory is the memory of sample x that must stay flat: the
-// memory the Go runtime holds (less the store's bounded parts when
-// they are on the Go heap), plus what RSS holds beyond the Go runtime's
-// memory and the store's parts when those are C memory.
+// memory the Go runtime holds (less the store's bounded parts when they
+// are on the Go heap), and, when the store's parts are on the Go heap
+// too, what RSS holds beyond it.
 //
-// Of the Go heap, only the live heap (what the last collection marked)
-// counts when the server reports it: the heap the runtime keeps beyond it
-// (garbage not collected yet, and freed pages it has not returned to the
-// OS) follows the collector's goal, which is twice the live heap by
-// default, and is judged against that goal instead (heapVerdict). A leak
-// grows the live heap.
+// Of the Go heap, only the live heap counts when the server reports it,
+// and x.live is then the least live heap of the minute up to x (see
+// liveFloor): the heap the runtime keeps beyond the live heap (garbage
+// not collected yet, and freed pages it has not returned to the OS)
+// follows the collector's goal, twice the live heap by default, and is
+// judged against that goal (heapVerdict); and a collection counts as live
+// everything allocated while it marks, so one that runs while 15,000
+// pongs are handled marks their buffers too. A leak raises the floor.
 //
-// The store's parts (Pebble's block cache and memtables) are judged
-// against their bounds instead (storeVerdict): they grow in steps for the
-// first half hour at 100 danmaku/s, a memtable filling for minutes. A
-// memtable is counted whole from its allocation while its pages become
-// resident as it fills, so C memory outside the store counts only beyond
-// the unfilled part of the current memtable. NaN when the server does
-// not report these figures.
+// With cgo, Pebble's block cache and memtables are C memory, the only C
+// memory of the server: what RSS holds beyond the Go runtime's memory is
+// then judged against the store's bound (outsideVerdict), not for
+// growth, since the cache and memtables fill for about half an hour at
+// 100 danmaku/s and C's allocator keeps some of what they free. NaN when
+// the server does not report these figures.
 func judgedMemory(x soakSample) float64 {
 	if math.IsNaN(x.goMem) || math.IsNaN(x.storeMem) {
 		return math.NaN()
@@ -296,26 +309,53 @@ func judgedMemory(x soakSample) float64 {
 	if !math.IsNaN(x.live + x.heapKept) {
 		goOwn -= x.heapKept - x.live
 	}
-	if x.storeOnGo {
-		goOwn -= x.storeMem
-	} else {
-		outside -= x.storeMem
+	if !x.storeOnGo {
+		return goOwn
 	}
-	return goOwn + max(outside, 0)
+	return goOwn - x.storeMem + max(outside, 0)
+}
+
+// liveFloor returns samples with each live heap replaced by the least
+// live heap of the samples taken in the minute up to it (warm-up
+// included).
+func liveFloor(samples []soakSample) []soakSample {
+	out := slices.Clone(samples)
+	for i := range out {
+		for k := i - 1; k >= 0 && samples[i].at-samples[k].at < time.Minute; k-- {
+			if !math.IsNaN(samples[k].live) {
+				out[i].live = min(nanTo(out[i].live, samples[k].live), samples[k].live)
+			}
+		}
+	}
+	return out
+}
+
+// outsideVerdict judges "C memory within the store's bound": with cgo,
+// where the store's parts are C memory, RSS beyond the Go runtime's
+// memory never above the store's bound in the window.
+func outsideVerdict(maxBytes, limit float64) verdict {
+	return boundVerdict("C memory within the store's bound", maxBytes, limit, "the server does not report its store's memory",
+		fmt.Sprintf("RSS beyond the Go runtime's memory at most %.1f MiB, bound %.1f MiB (the store's block cache and memtables)", maxBytes/(1<<20), limit/(1<<20)))
 }
 
 // storeVerdict judges "store memory bounded": the store's bounded parts
 // never above their bounds in the window.
 func storeVerdict(maxBytes, limit float64) verdict {
-	const name = "store memory bounded"
-	if math.IsNaN(maxBytes) || math.IsNaN(limit) {
-		return verdict{name, unknown, "the server does not report its store's memory"}
+	return boundVerdict("store memory bounded", maxBytes, limit, "the server does not report its store's memory",
+		fmt.Sprintf("block cache and memtables at most %.1f MiB, bound %.1f MiB", maxBytes/(1<<20), limit/(1<<20)))
+}
+
+// boundVerdict is the verdict target passes when the window's largest
+// figure, maxBytes, is at most limit: unknown with missing as its detail
+// when either is NaN, else detail.
+func boundVerdict(target string, maxBytes, limit float64, missing, detail string) verdict {
+	switch {
+	case math.IsNaN(maxBytes) || math.IsNaN(limit):
+		return verdict{target, unknown, missing}
+	case maxBytes > limit:
+		return verdict{target, fail, detail}
 	}
-	d := fmt.Sprintf("block cache and memtables at most %.1f MiB, bound %.1f MiB", maxBytes/(1<<20), limit/(1<<20))
-	if maxBytes > limit {
-		return verdict{name, fail, d}
-	}
-	return verdict{name, pass, d}
+	return verdict{target, pass, detail}
 }
 
 // heapRetainSlack is how far above the collector's goal the runtime keeps
@@ -330,17 +370,10 @@ const heapRetainSlack = 1.10
 // collection, so a goal that falls leaves freed pages for it to return
 // at its pace).
 func heapVerdict(keptMax, goalMax float64) verdict {
-	const name = "Go heap within its goal"
-	if math.IsNaN(keptMax) || math.IsNaN(goalMax) {
-		return verdict{name, unknown, "the server does not report its heap's goal"}
-	}
 	bound := heapRetainSlack * goalMax
-	d := fmt.Sprintf("heap kept from the OS at most %.1f MiB, bound %.1f MiB (%.0f%% over the largest goal, %.1f MiB)",
-		keptMax/(1<<20), bound/(1<<20), 100*(heapRetainSlack-1), goalMax/(1<<20))
-	if keptMax > bound {
-		return verdict{name, fail, d}
-	}
-	return verdict{name, pass, d}
+	return boundVerdict("Go heap within its goal", keptMax, bound, "the server does not report its heap's goal",
+		fmt.Sprintf("heap kept from the OS at most %.1f MiB, bound %.1f MiB (%.0f%% over the largest goal, %.1f MiB)",
+			keptMax/(1<<20), bound/(1<<20), 100*(heapRetainSlack-1), goalMax/(1<<20)))
 }
 
 func nanTo(v, alt float64) float64 {
@@ -370,23 +403,25 @@ func memoryVerdict(slope, se, limit, flat float64) verdict {
 }
 
 // goroutineVerdict judges "goroutine count bounded" from the window's
-// counts in order: never above twice the first count plus 50 (so nothing
-// grows per viewer or per send), and no upward drift: the median of the
-// last third at most the larger of 10 and 10 % above the median of the
-// first third (medians, so that the handlers in flight at one sample do
-// not decide it).
-func goroutineVerdict(gs []float64) verdict {
+// counts in order: never above twice the first count plus 50 plus one
+// second of sends at rate a second (so nothing grows per viewer or stays
+// per send: a send's handler is a goroutine while it runs, and a store
+// write that stalls for a second holds a second of them), and no upward
+// drift: the median of the last third at most the larger of 10 and 10 %
+// above the median of the first third (medians, so that the handlers in
+// flight at one sample do not decide it).
+func goroutineVerdict(gs []float64, rate int) verdict {
 	const name = "goroutines bounded"
 	if len(gs) == 0 {
 		return verdict{name, unknown, "go_goroutines not scraped"}
 	}
 	top := slices.Max(gs)
-	bound := 2*gs[0] + 50
+	bound := 2*gs[0] + 50 + float64(rate)
 	third := max(1, len(gs)/3)
 	early, late := median(gs[:third]), median(gs[len(gs)-third:])
 	allowed := max(10, math.Ceil(early/10))
-	d := fmt.Sprintf("max %.0f (bound 2 × start %.0f + 50 = %.0f); median %.0f in the first third, %.0f in the last (drift allowed %.0f)",
-		top, gs[0], bound, early, late, allowed)
+	d := fmt.Sprintf("max %.0f (bound 2 × start %.0f + 50 + a second of sends, %d = %.0f); median %.0f in the first third, %.0f in the last (drift allowed %.0f)",
+		top, gs[0], rate, bound, early, late, allowed)
 	if top <= bound && late-early <= allowed {
 		return verdict{name, pass, d}
 	}
@@ -516,10 +551,10 @@ func printSoak(w io.Writer, run *soakRun, s *soakSummary) {
 		fmt.Fprintf(w, "store's bounded parts (Pebble block cache + memtables, %s): %.1f MiB at the start, %.1f MiB at the end, %.1f MiB max, bound %.1f MiB\n",
 			where, s.storeStart/(1<<20), s.storeEnd/(1<<20), s.storeMax/(1<<20), s.storeLimit/(1<<20))
 		if !math.IsNaN(s.liveSlope) {
-			fmt.Fprintf(w, "Go heap marked live: %.1f MiB at the window's start, %.1f MiB at its end; slope %s/min; heap kept from the OS at most %.1f MiB, collector's goal at most %.1f MiB\n",
+			fmt.Fprintf(w, "Go heap marked live (the least of the minute up to each sample): %.1f MiB at the window's start, %.1f MiB at its end; slope %s/min; heap kept from the OS at most %.1f MiB, collector's goal at most %.1f MiB\n",
 				s.liveStart/(1<<20), s.liveEnd/(1<<20), signedBytes(s.liveSlope), s.keptMax/(1<<20), s.goalMax/(1<<20))
 		}
-		fmt.Fprintf(w, "judged memory (Go runtime memory, of its heap the live part only, and RSS beyond it; the store's parts left out): %.1f MiB at the start, %.1f MiB at the end; slope %s/min ± %s/min\n",
+		fmt.Fprintf(w, "judged memory (Go runtime memory, of its heap the least live heap of the last minute; the store's parts left out): %.1f MiB at the start, %.1f MiB at the end; slope %s/min ± %s/min\n",
 			s.judgedStart/(1<<20), s.judgedEnd/(1<<20), signedBytes(s.judgedSlope), unsignedBytes(s.judgedErr))
 	}
 	fmt.Fprintf(w, "goroutines: %s at the start, %s max, %s at the end (slope %+.2f/min)\n",
