@@ -75,6 +75,8 @@ func (s *listenSink) write(bufs [][]byte) error {
 	return nil
 }
 
+func (s *listenSink) writeOne(b []byte) error { return s.write([][]byte{b}) }
+
 func (s *listenSink) backlog() int64 { return 0 }
 
 func (s *listenSink) close(int, string) {}

@@ -40,6 +40,18 @@ func (s *sseSink) write(bufs [][]byte) error {
 	return nil
 }
 
+func (s *sseSink) writeOne(b []byte) error {
+	s.mu.Lock()
+	s.bufs = append(s.bufs, b)
+	s.mu.Unlock()
+	s.pending.Add(int64(len(b)))
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 func (s *sseSink) backlog() int64 { return s.pending.Load() }
 
 func (s *sseSink) close(int, string) { s.once.Do(func() { close(s.done) }) }

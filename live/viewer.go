@@ -12,6 +12,9 @@ type sink interface {
 	// write hands bufs to the connection, in order, without blocking on
 	// the peer. It may keep the frames, but not the bufs slice itself.
 	write(bufs [][]byte) error
+	// writeOne is write for one frame, which the common write (one batch
+	// to a viewer that keeps up) is: it needs no slice.
+	writeOne(b []byte) error
 	// backlog returns how many bytes handed to write have not reached the
 	// kernel yet; a positive backlog means the peer is not keeping up.
 	backlog() int64
@@ -24,7 +27,8 @@ type sink interface {
 // when a direct message (welcome, ack, error, pong) is written.
 const maxBacklogBytes = 1 << 20
 
-// viewer is one connection watching one room.
+// viewer is one connection watching one room. Its fields are ordered so
+// that it stays small (see TestViewerSize): there is one per connection.
 type viewer struct {
 	room *room
 	sink sink
@@ -33,23 +37,20 @@ type viewer struct {
 	// compact is set for a viewer that asked for batches in the compact
 	// shape (?v=2, see compact.go).
 	compact bool
-	actor   danmaku.Actor
-
-	mu      sync.Mutex
-	minSeq  uint64     // Batches below this were part of the welcome.
-	queue   []*message // Waiting while the connection is backed up.
-	dropped int        // Batches dropped since the client was last told.
-	stalled int        // Consecutive ticks spent backed up.
-	closed  bool
-	// pong is the answer to the client's latest ping frame, kept while
-	// the connection is backed up; nil when none waits.
-	pong *message
+	closed  bool // Guarded by mu.
 	// waiting is set while messages are queued behind a backlog; the
 	// transport then calls drained once the backlog clears.
 	waiting atomic.Bool
-	// one holds the single frame of writeOneLocked, so that the common
-	// write (one batch to a viewer that keeps up) allocates nothing.
-	one [1][]byte
+	actor   danmaku.Actor
+
+	mu      sync.Mutex
+	dropped int32      // Batches dropped since the client was last told.
+	stalled int32      // Consecutive ticks spent backed up.
+	minSeq  uint64     // Batches below this were part of the welcome.
+	queue   []*message // Waiting while the connection is backed up.
+	// pong is the answer to the client's latest ping frame, kept while
+	// the connection is backed up; nil when none waits.
+	pong *message
 }
 
 // frame returns the bytes of m for v's transport.
@@ -119,7 +120,7 @@ func (v *viewer) deliver(msgs []*message, cfg *Config, st *counters) {
 			return
 		}
 		v.stalled++
-		if v.stalled >= cfg.MaxStalledTicks {
+		if int(v.stalled) >= cfg.MaxStalledTicks {
 			st.slowClosed.Add(1)
 			v.closeLocked(CloseTooSlow, "too slow: fell behind")
 		}
@@ -146,7 +147,7 @@ func (v *viewer) flushLocked() {
 				break
 			}
 		}
-		bufs = append(bufs, v.frame(control("dropped", droppedJSON{Type: "dropped", Count: v.dropped, Next: next})))
+		bufs = append(bufs, v.frame(control("dropped", droppedJSON{Type: "dropped", Count: int(v.dropped), Next: next})))
 		v.dropped = 0
 	}
 	for _, m := range v.queue {
@@ -237,12 +238,12 @@ func (v *viewer) ping(m *message, silentSince int64) bool {
 }
 
 // writeOneLocked writes one frame as writeLocked does, without making a
-// slice for it: sinks do not keep the slice they are given, only its
-// elements.
+// slice for it.
 func (v *viewer) writeOneLocked(b []byte) {
-	v.one[0] = b
-	v.writeLocked(v.one[:])
-	v.one[0] = nil
+	v.room.hub.stats.bytesWritten.Add(uint64(len(b)))
+	if err := v.sink.writeOne(b); err != nil {
+		v.closeLocked(CloseGoingAway, "write failed")
+	}
 }
 
 // writeLocked writes bufs and closes the viewer on failure.

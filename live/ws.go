@@ -111,6 +111,12 @@ func (s *wsSink) write(bufs [][]byte) error {
 // the pool.
 const maxPooledJoin = 256 << 10
 
+func (s *wsSink) writeOne(b []byte) error {
+	s.queued.Add(int64(len(b)))
+	_, err := s.conn.Write(b)
+	return err
+}
+
 func (s *wsSink) backlog() int64 { return max(s.queued.Load()-s.written.Load(), 0) }
 
 func (s *wsSink) close(code int, reason string) {
