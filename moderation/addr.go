@@ -157,14 +157,18 @@ func (l *BanList) countAddr(b Ban, delta int) {
 
 // lastSeen remembers the address group of recent anonymous senders, so
 // that a ban of an anonymous id can follow it to its address. It holds at
-// most maxSeen ids (about 3 MB); when full, an arbitrary half is
-// forgotten. Senders without a cookie get a new id with every send, so the
-// bound is reached quickly under such a load and must stay small: 20,000
-// ids cover the last few minutes of senders that an admin bans from the
-// feed or the room browser.
+// most maxSeen ids (about 3 MB) in two generations: new ids go into cur,
+// and when cur holds half of maxSeen it becomes old and the previous old
+// is forgotten whole. Senders without a cookie get a new id with every
+// send, so the bound is reached quickly under such a load and must stay
+// small: 20,000 ids cover the last few minutes of senders that an admin
+// bans from the feed or the room browser. Dropping a whole map, rather
+// than deleting half of one map's keys, keeps the memory bounded: a Go map
+// does not shrink, and one that keeps losing and gaining keys grows.
 type lastSeen struct {
 	mu  sync.Mutex
-	ids map[string]string // Anonymous user id → address group.
+	cur map[string]string // Anonymous user id → address group, the newer half.
+	old map[string]string // The older half.
 }
 
 const maxSeen = 20_000
@@ -172,28 +176,22 @@ const maxSeen = 20_000
 func (s *lastSeen) note(user, group string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ids == nil {
-		s.ids = make(map[string]string)
-	}
-	if s.ids[user] == group {
+	if g, ok := s.cur[user]; ok && g == group {
 		return
 	}
-	if len(s.ids) >= maxSeen {
-		n := 0
-		for k := range s.ids {
-			delete(s.ids, k)
-			if n++; n >= maxSeen/2 {
-				break
-			}
-		}
+	if s.cur == nil || len(s.cur) >= maxSeen/2 {
+		s.old, s.cur = s.cur, make(map[string]string, maxSeen/2)
 	}
-	s.ids[user] = group
+	s.cur[user] = group
 }
 
 func (s *lastSeen) get(user string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ids[user]
+	if g, ok := s.cur[user]; ok {
+		return g
+	}
+	return s.old[user]
 }
 
 // BanUser records b and, when b bans an anonymous id whose address the
