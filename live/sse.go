@@ -29,6 +29,18 @@ func (s *sseSink) write(bufs [][]byte) error {
 	for _, b := range bufs {
 		n += int64(len(b))
 	}
+	s.push(n, bufs...)
+	return nil
+}
+
+func (s *sseSink) writeOne(b []byte) error {
+	s.push(int64(len(b)), b)
+	return nil
+}
+
+// push queues bufs, n bytes in all, for the connection's goroutine and
+// wakes it.
+func (s *sseSink) push(n int64, bufs ...[]byte) {
 	s.mu.Lock()
 	s.bufs = append(s.bufs, bufs...)
 	s.mu.Unlock()
@@ -37,19 +49,6 @@ func (s *sseSink) write(bufs [][]byte) error {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return nil
-}
-
-func (s *sseSink) writeOne(b []byte) error {
-	s.mu.Lock()
-	s.bufs = append(s.bufs, b)
-	s.mu.Unlock()
-	s.pending.Add(int64(len(b)))
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return nil
 }
 
 func (s *sseSink) backlog() int64 { return s.pending.Load() }

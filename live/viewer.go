@@ -240,10 +240,7 @@ func (v *viewer) ping(m *message, silentSince int64) bool {
 // writeOneLocked writes one frame as writeLocked does, without making a
 // slice for it.
 func (v *viewer) writeOneLocked(b []byte) {
-	v.room.hub.stats.bytesWritten.Add(uint64(len(b)))
-	if err := v.sink.writeOne(b); err != nil {
-		v.closeLocked(CloseGoingAway, "write failed")
-	}
+	v.wroteLocked(len(b), v.sink.writeOne(b))
 }
 
 // writeLocked writes bufs and closes the viewer on failure.
@@ -252,8 +249,14 @@ func (v *viewer) writeLocked(bufs [][]byte) {
 	for _, b := range bufs {
 		n += len(b)
 	}
+	v.wroteLocked(n, v.sink.write(bufs))
+}
+
+// wroteLocked counts the n bytes handed to the sink and closes the viewer
+// if the write failed.
+func (v *viewer) wroteLocked(n int, err error) {
 	v.room.hub.stats.bytesWritten.Add(uint64(n))
-	if err := v.sink.write(bufs); err != nil {
+	if err != nil {
 		v.closeLocked(CloseGoingAway, "write failed")
 	}
 }

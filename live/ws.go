@@ -57,25 +57,15 @@ type wsSink struct {
 // Unix nanoseconds.
 func (s *wsSink) lastHeard() int64 { return s.heard.Load() }
 
-// heard records that a frame from c's client was handled.
-func (h *Hub) heard(c *websocket.Conn) {
-	if s, ok := c.Session().(*wsSink); ok {
-		s.heard.Store(h.cfg.Now().UnixNano())
-	}
-}
+// hear records that a frame from the client was handled at now.
+func (s *wsSink) hear(now time.Time) { s.heard.Store(now.UnixNano()) }
 
 func (s *wsSink) write(bufs [][]byte) error {
-	if len(bufs) == 0 {
+	switch len(bufs) {
+	case 0:
 		return nil
-	}
-	var n int
-	for _, b := range bufs {
-		n += len(b)
-	}
-	s.queued.Add(int64(n))
-	if len(bufs) == 1 {
-		_, err := s.conn.Write(bufs[0])
-		return err
+	case 1:
+		return s.writeOne(bufs[0])
 	}
 	// One write of the joined frames: nbio v1.6.8's Writev neither
 	// reports fully written vectors to OnWrittenSize nor keeps the vectors
@@ -83,15 +73,10 @@ func (s *wsSink) write(bufs [][]byte) error {
 	// kernel does not take at once, so the joined frames go back to the
 	// pool: a viewer that catches up on a backlog writes the whole of it
 	// in one go, and with many such viewers in one tick, fresh buffers
-	// would be megabytes of garbage a tick.
-	var joins *sync.Pool
-	if r := s.v.room; r != nil {
-		joins = &r.hub.joins
-	}
-	var p *[]byte
-	if joins != nil {
-		p, _ = joins.Get().(*[]byte)
-	}
+	// would be megabytes of garbage a tick. (The viewer is in its room
+	// before anything is written to it.)
+	joins := &s.v.room.hub.joins
+	p, _ := joins.Get().(*[]byte)
 	if p == nil {
 		p = new([]byte)
 	}
@@ -99,8 +84,9 @@ func (s *wsSink) write(bufs [][]byte) error {
 	for _, x := range bufs {
 		b = append(b, x...)
 	}
+	s.queued.Add(int64(len(b)))
 	_, err := s.conn.Write(b)
-	if joins != nil && cap(b) <= maxPooledJoin {
+	if cap(b) <= maxPooledJoin {
 		*p = b[:0]
 		joins.Put(p)
 	}
@@ -156,12 +142,16 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u.CheckOrigin = h.cfg.CheckOrigin
 	u.EnableCompression(!h.cfg.DisableCompression)
 	u.SetPingHandler(func(c *websocket.Conn, data string) {
-		h.heard(c)
 		if s, ok := c.Session().(*wsSink); ok {
+			s.hear(h.cfg.Now())
 			s.v.answerPing(&message{ws: wsFrame(opPong, []byte(data))})
 		}
 	})
-	u.SetPongHandler(func(c *websocket.Conn, _ string) { h.heard(c) })
+	u.SetPongHandler(func(c *websocket.Conn, _ string) {
+		if s, ok := c.Session().(*wsSink); ok {
+			s.hear(h.cfg.Now())
+		}
+	})
 	u.SetCloseHandler(h.onCloseFrame)
 	u.OnMessage(h.onMessage)
 	u.OnClose(func(c *websocket.Conn, _ error) {
@@ -286,7 +276,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	v := &viewer{actor: actor, zip: !h.cfg.DisableCompression && offersDeflate(r.Header), compact: compact}
 	s := &wsSink{conn: nbc, v: v, release: release}
-	s.heard.Store(h.cfg.Now().UnixNano())
+	s.hear(h.cfg.Now())
 	v.sink = s
 	wsc.SetSession(s)
 	h.joinRoom(objectID, v, rs)
@@ -369,7 +359,7 @@ func (h *Hub) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte
 		return
 	}
 	v := s.v
-	s.heard.Store(h.cfg.Now().UnixNano())
+	s.hear(h.cfg.Now())
 	if s.conn.ExecuteLen() > maxQueuedMessages {
 		// The client sends faster than its sends are stored; nbio would
 		// queue its messages without bound.
