@@ -296,16 +296,16 @@ func (n *Normalizer) Normalize(s string) Text {
 // nothing (a modifier such as "ˋ") does not count, so that the symbol
 // reads the same whether or not such a letter follows it.
 func (n *Normalizer) wordFollows(s string) bool {
+	// An empty s or an invalid byte decodes to U+FFFD, a symbol.
 	r, size := utf8.DecodeRuneInString(s)
-	if size == 0 || r == utf8.RuneError && size == 1 || !unicode.In(r, unicode.L, unicode.N) {
+	if !unicode.In(r, unicode.L, unicode.N) {
 		return false
 	}
+	var nfkc [4 * utf8.UTFMax]byte
+	c, _ := utf8.DecodeRune(norm.NFKC.AppendString(nfkc[:0], s[:size]))
 	var buf [4]rune
-	for _, c := range norm.NFKC.String(s[:size]) {
-		canon, _ := n.canon(c, buf[:0], 0)
-		return len(canon) > 0 && wordRune(canon[0])
-	}
-	return false
+	canon, _ := n.canon(c, buf[:0], 0)
+	return len(canon) > 0 && wordRune(canon[0])
 }
 
 // leetSymbol returns the letter that the leetspeak table gives for the
