@@ -292,8 +292,9 @@ func summarize(run *soakRun, o options) *soakSummary {
 // not collected yet, and freed pages it has not returned to the OS)
 // follows the collector's goal, twice the live heap by default, and is
 // judged against that goal (heapVerdict); and a collection counts as live
-// everything allocated while it marks, so one that runs while 15,000
-// pongs are handled marks their buffers too. A leak raises the floor.
+// everything allocated while it marks, so one that runs while thousands
+// of viewers catch up on a backlog marks their frames too. A leak raises
+// the floor.
 //
 // With cgo, Pebble's block cache and memtables are C memory, the only C
 // memory of the server: what RSS holds beyond the Go runtime's memory is
@@ -305,14 +306,14 @@ func judgedMemory(x soakSample) float64 {
 	if math.IsNaN(x.goMem) || math.IsNaN(x.storeMem) {
 		return math.NaN()
 	}
-	goOwn, outside := x.goMem, float64(x.rss)-x.goMem
+	goOwn := x.goMem
 	if !math.IsNaN(x.live + x.heapKept) {
 		goOwn -= x.heapKept - x.live
 	}
 	if !x.storeOnGo {
 		return goOwn
 	}
-	return goOwn - x.storeMem + max(outside, 0)
+	return goOwn - x.storeMem + max(float64(x.rss)-x.goMem, 0)
 }
 
 // liveFloor returns samples with each live heap replaced by the least
