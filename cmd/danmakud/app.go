@@ -57,6 +57,10 @@ type Config struct {
 	// FrameAncestors lists the origins whose pages may frame the embed
 	// page, besides the same origin ("*" for any).
 	FrameAncestors string
+	// GCPercent is the Go collector's target while serving (what GOGC
+	// sets): the heap may grow this many percent past the live heap
+	// before the next collection; -1 turns the collector off.
+	GCPercent int
 
 	Secret        string // HS256 key shared with the host site; generated and kept in -data when empty.
 	Anonymous     bool   // Give browsers a signed anonymous id so that they can send without a token.
@@ -185,6 +189,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) ([]string, 
 	fs.BoolVar(&c.BenchNoop, "bench-noop", false, "add POST /bench/noop, the baseline handler of cmd/danmaku-apibench")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.BoolVar(&c.Demo, "demo", true, "seed the demo room (the home page) with sample danmaku on first start")
+	fs.IntVar(&c.GCPercent, "gc-percent", defaultGCPercent(getenv), "the Go collector's target while serving, as GOGC: the heap may grow this many percent past the live heap before a collection (-1: off); the default is 50, or GOGC when the environment sets it (see docs/operations.md)")
 	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "", "comma-separated origins whose pages may show the player in an iframe (/embed/{objectId}) besides the same origin (\"*\" for any)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: danmakud [flags] [serve | import ... | create-table ... | token ... | admin-key]\n\nEvery flag can also be set by the environment variable named after it\n(-max-text is DANMAKUD_MAX_TEXT). Flags:\n")
@@ -280,6 +285,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-store: must be pebble or dynamodb, not %q", c.Store)
 	case c.MaxConnsPerIP < 0:
 		return errors.New("-max-conns-per-ip: must not be negative")
+	case c.GCPercent < -1 || c.GCPercent == 0:
+		return errors.New("-gc-percent: must be -1 (off) or at least 1")
 	case c.BodyTimeout <= 0:
 		return errors.New("-body-timeout: must be positive")
 	case c.Store == "pebble" && c.DataDir == "":

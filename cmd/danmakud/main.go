@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -50,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		if len(rest) > 0 {
 			return fmt.Errorf("serve: unexpected arguments %q", rest)
 		}
+		// The collector's target is the process's, so it is put back
+		// when the server stops (tests run several in one process).
+		defer debug.SetGCPercent(debug.SetGCPercent(m.Config.GCPercent))
 		if err := m.Open(ctx); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,8 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"-secure-cookie", "sometimes"}, nil, "-secure-cookie"},
 		{[]string{"-word-leet", "5=ss"}, nil, "-word-leet"},
 		{[]string{"-word-leet", "a=b"}, nil, "-word-leet"},
+		{[]string{"-gc-percent", "0"}, nil, "-gc-percent"},
+		{[]string{"-gc-percent", "-5"}, nil, "-gc-percent"},
 	}
 	for _, tc := range tests {
 		m := NewMain(io.Discard)
@@ -60,6 +63,43 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 			t.Errorf("args %v env %v: err = %v, want one naming %s", tc.args, tc.env, err, tc.want)
 		}
 	}
+}
+
+// TestGCPercentSetting checks where -gc-percent comes from: the flag, its
+// DANMAKUD_ variable, Go's GOGC, and DefaultGCPercent when none is set.
+func TestGCPercentSetting(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, DefaultGCPercent},
+		{nil, map[string]string{"GOGC": "200"}, 200},
+		{nil, map[string]string{"GOGC": "off"}, -1},
+		{nil, map[string]string{"GOGC": "lots"}, DefaultGCPercent},
+		{nil, map[string]string{"GOGC": "200", "DANMAKUD_GC_PERCENT": "80"}, 80},
+		{[]string{"-gc-percent", "30"}, map[string]string{"GOGC": "200"}, 30},
+	}
+	for _, tc := range tests {
+		m := NewMain(io.Discard)
+		if _, err := m.ParseFlags(tc.args, func(k string) string { return tc.env[k] }); err != nil {
+			t.Fatalf("args %v env %v: %v", tc.args, tc.env, err)
+		}
+		if m.Config.GCPercent != tc.want {
+			t.Errorf("args %v env %v: -gc-percent %d, want %d", tc.args, tc.env, m.Config.GCPercent, tc.want)
+		}
+	}
+}
+
+// gogc reads the collector's target that is in force.
+func gogc(t *testing.T) int64 {
+	t.Helper()
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		t.Fatal("runtime/metrics has no /gc/gogc:percent")
+	}
+	return int64(s[0].Value.Uint64())
 }
 
 func TestHelpListsEverySetting(t *testing.T) {
@@ -81,7 +121,8 @@ func TestServeEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	args := []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "warn"}
+	before := gogc(t)
+	args := []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-level", "warn", "-gc-percent", "37"}
 	go func() { done <- run(ctx, args, io.Discard, io.Discard, func(a net.Addr) { addrc <- a }) }()
 	var base string
 	select {
@@ -91,6 +132,9 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("server ended: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")
+	}
+	if got := gogc(t); got != 37 {
+		t.Errorf("serving with -gc-percent 37, the collector's target is %d", got)
 	}
 	body := `{"objectId":"1","userId":"1","ownerId":"1","content":{"text":"haha","color":"yellow","size":"40px","position":1,"time":14}}`
 	resp, err := http.Post(base+"/danmu/send", "application/json", strings.NewReader(body))
@@ -139,6 +183,9 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop")
+	}
+	if got := gogc(t); got != before {
+		t.Errorf("after the server stopped, the collector's target is %d, not the %d it was", got, before)
 	}
 }
 
