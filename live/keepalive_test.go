@@ -2,6 +2,8 @@ package live
 
 import (
 	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +58,60 @@ func TestSilentViewerIsClosed(t *testing.T) {
 	e.tick(m)
 	if b := readType(t, alive, "batch"); texts(b.Items) != "still here" {
 		t.Fatalf("live viewer got %q", texts(b.Items))
+	}
+}
+
+// writeLog is a sink that records each write it is handed, with a
+// backlog the test sets.
+type writeLog struct {
+	writes  [][][]byte
+	pending int64
+}
+
+func (w *writeLog) write(bufs [][]byte) error {
+	w.writes = append(w.writes, slices.Clone(bufs))
+	return nil
+}
+func (w *writeLog) writeOne(b []byte) error { return w.write([][]byte{b}) }
+func (w *writeLog) backlog() int64          { return w.pending }
+func (w *writeLog) close(int, string)       {}
+
+// TestPingRidesWithTheBatch checks that a ping tick's keep-alive goes out
+// in the same write as the tick's batch to a viewer that keeps up, alone
+// when there is no batch, and not at all to a viewer that is backed up,
+// whose batch is queued instead.
+func TestPingRidesWithTheBatch(t *testing.T) {
+	e := newEnv(t, nil)
+	batch := &message{seq: 1, ws: []byte("batch")}
+	tests := []struct {
+		name    string
+		msgs    []*message
+		pending int64
+		want    []string // Each write, its frames joined by "+".
+	}{
+		{"batch and ping", []*message{batch}, 0, []string{"batch+" + string(pingMessage.ws)}},
+		{"ping alone", nil, 0, []string{string(pingMessage.ws)}},
+		{"backed up", []*message{batch}, 100, nil},
+	}
+	for _, tc := range tests {
+		w := &writeLog{pending: tc.pending}
+		v := &viewer{room: &room{hub: e.hub}, sink: w}
+		if v.ping(tc.msgs, pingMessage, 0, &e.hub.cfg, &e.hub.stats) {
+			t.Fatalf("%s: closed as silent", tc.name)
+		}
+		var got []string
+		for _, bufs := range w.writes {
+			var parts []string
+			for _, b := range bufs {
+				parts = append(parts, string(b))
+			}
+			got = append(got, strings.Join(parts, "+"))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: writes %q, want %q", tc.name, got, tc.want)
+		}
+		if tc.pending > 0 && len(v.queue) != 1 {
+			t.Errorf("%s: %d batches queued, want 1", tc.name, len(v.queue))
+		}
 	}
 }

@@ -266,11 +266,13 @@ func (r *room) tick(all bool) (idleUntil time.Time, parked bool) {
 	// Logged in tick order by the history's writer, never waited for.
 	h.hist.append(logged...)
 	h.fanout(vs, func(v *viewer) {
-		if len(msgs) > 0 {
+		switch {
+		case ping != nil:
+			if v.ping(msgs, ping, silentSince, &h.cfg, &h.stats) {
+				h.stats.silentClosed.Add(1)
+			}
+		case len(msgs) > 0:
 			v.deliver(msgs, &h.cfg, &h.stats)
-		}
-		if ping != nil && v.ping(ping, silentSince) {
-			h.stats.silentClosed.Add(1)
 		}
 	})
 	return idleUntil, parked

@@ -79,8 +79,7 @@ func (v *viewer) deliver(msgs []*message, cfg *Config, st *counters) {
 	if v.closed {
 		return
 	}
-	backlog := v.sink.backlog() > 0
-	if !backlog && len(v.queue) == 0 && v.dropped == 0 && len(msgs) == 1 {
+	if v.keepsUpLocked(msgs) {
 		// The common case: one batch to a viewer that keeps up.
 		if msgs[0].seq == 0 || msgs[0].seq >= v.minSeq {
 			v.stalled = 0
@@ -88,6 +87,19 @@ func (v *viewer) deliver(msgs []*message, cfg *Config, st *counters) {
 		}
 		return
 	}
+	v.queueLocked(msgs, cfg, st)
+}
+
+// keepsUpLocked reports whether msgs is one batch to a viewer that has
+// nothing held back, the case that writes it at once.
+func (v *viewer) keepsUpLocked(msgs []*message) bool {
+	return len(msgs) == 1 && len(v.queue) == 0 && v.dropped == 0 && v.sink.backlog() == 0
+}
+
+// queueLocked is deliver's general case: it queues msgs and writes the
+// queue if the connection has drained.
+func (v *viewer) queueLocked(msgs []*message, cfg *Config, st *counters) {
+	backlog := v.sink.backlog() > 0
 	for _, m := range msgs {
 		if m.seq != 0 && m.seq < v.minSeq {
 			continue
@@ -217,10 +229,12 @@ type listener interface {
 	lastHeard() int64
 }
 
-// ping writes a keep-alive to a viewer that is not backed up, or closes
-// the viewer if its client has sent nothing, not even a pong, since
-// before silentSince (Unix nanoseconds); it reports whether it closed it.
-func (v *viewer) ping(m *message, silentSince int64) bool {
+// ping delivers msgs as deliver does, then writes the room's keep-alive m
+// to a viewer that is not backed up, in the same write as a batch when
+// the viewer keeps up (one system call, not two). It closes the viewer
+// instead if its client has sent nothing, not even a pong, since before
+// silentSince (Unix nanoseconds), and reports whether it did.
+func (v *viewer) ping(msgs []*message, m *message, silentSince int64, cfg *Config, st *counters) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -229,6 +243,14 @@ func (v *viewer) ping(m *message, silentSince int64) bool {
 	if l, ok := v.sink.(listener); ok && l.lastHeard() < silentSince {
 		v.closeLocked(CloseGoingAway, "nothing received from the client for 3 ping intervals")
 		return true
+	}
+	if len(msgs) > 0 {
+		if v.keepsUpLocked(msgs) && (msgs[0].seq == 0 || msgs[0].seq >= v.minSeq) {
+			v.stalled = 0
+			v.writeLocked([][]byte{v.frame(msgs[0]), v.frame(m)})
+			return false
+		}
+		v.queueLocked(msgs, cfg, st)
 	}
 	if v.sink.backlog() > 0 {
 		return false
