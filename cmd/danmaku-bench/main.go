@@ -186,6 +186,7 @@ func printMarkdown(w io.Writer, o options, srv, base result) {
 	if srv.sendN0 > 0 || srv.sendN > 0 {
 		fmt.Fprintf(w, "| per-send CPU (POST /danmu/send to another room): 0 viewers / %d viewers | — | %.0f µs / %.0f µs | %.2f× |\n",
 			srv.viewers, srv.sendCPU0, srv.sendCPUN, ratio(srv.sendCPUN, srv.sendCPU0))
+		fmt.Fprintf(w, "| idle server CPU (no sends): 0 viewers / %d viewers | — | %.1f / %.1f ms/s | |\n", srv.viewers, srv.idle0*1e3, srv.idleN*1e3)
 	}
 	fmt.Fprintf(w, "| POST /danmu/send round trip p50 / p99 | — | %v / %v | |\n", srv.rtt50, srv.rtt99)
 }
@@ -327,6 +328,7 @@ type result struct {
 	// (idle CPU subtracted), and how many sends each phase counted.
 	sendCPU0, sendCPUN float64 // Microseconds.
 	sendN0, sendN      int64
+	idle0, idleN       float64       // Server CPU with no sends, cores.
 	rtt50, rtt99       time.Duration // Send round trips in the window.
 	// storeGrowth is how much the store's bounded parts (block cache,
 	// memtables) grew while the viewers connected and the window ran: it
@@ -382,6 +384,7 @@ func (r result) print(name string) {
 	if r.sendN0 > 0 || r.sendN > 0 {
 		fmt.Printf("per-send CPU (sends to another room, idle CPU subtracted): %.0f µs with no viewers (%d sends), %.0f µs with %d viewers (%d sends); send round trip p50 %v, p99 %v\n",
 			r.sendCPU0, r.sendN0, r.sendCPUN, r.viewers, r.sendN, r.rtt50, r.rtt99)
+		fmt.Printf("idle server CPU (no sends): %.1f ms/s with no viewers, %.1f ms/s with %d viewers\n", r.idle0*1e3, r.idleN*1e3, r.viewers)
 	}
 }
 
@@ -406,10 +409,11 @@ func measure(o options, kind string) (result, error) {
 		sources[i] = net.IPv4(127, 0, 0, byte(i+1))
 	}
 	if kind != "baseline" && o.sendWindow > 0 {
-		res.sendCPU0, res.sendN0, err = sendPhase(o, srv, start)
+		c, err := sendPhase(o, srv, start)
 		if err != nil {
 			return res, err
 		}
+		res.sendCPU0, res.sendN0, res.idle0 = c.perSend, c.sends, c.idle
 	}
 	url := "ws://" + srv.addr + "/danmu/ws/" + o.room + fmt.Sprintf("?v=%d", o.proto)
 	fmt.Printf("%s: connecting %d viewers to %s\n", kind, o.viewers, srv.addr)
@@ -448,11 +452,12 @@ func measure(o options, kind string) (result, error) {
 	pubWG.Wait()
 	time.Sleep(2 * o.tick) // The last batches.
 	if kind != "baseline" && o.sendWindow > 0 {
-		res.sendCPUN, res.sendN, err = sendPhase(o, srv, start)
+		c, err := sendPhase(o, srv, start)
 		if err != nil {
 			f.closeAll()
 			return res, err
 		}
+		res.sendCPUN, res.sendN, res.idleN = c.perSend, c.sends, c.idle
 	}
 	f.closeAll()
 
@@ -469,7 +474,7 @@ func measure(o options, kind string) (result, error) {
 // with no sends, and returns the sends' CPU less the mean of the idle
 // windows' (pings to viewers fall in either), per accepted send in
 // microseconds.
-func sendPhase(o options, srv *server, start time.Time) (float64, int64, error) {
+func sendPhase(o options, srv *server, start time.Time) (sendCost, error) {
 	idle := func() (float64, error) {
 		a, err := procCPU(srv.pid())
 		if err != nil {
@@ -481,7 +486,7 @@ func sendPhase(o options, srv *server, start time.Time) (float64, int64, error) 
 	}
 	idle0, err := idle()
 	if err != nil {
-		return 0, 0, err
+		return sendCost{}, err
 	}
 	pub := newPublisher(srv.addr, o.room+"-sends", start)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -491,7 +496,7 @@ func sendPhase(o options, srv *server, start time.Time) (float64, int64, error) 
 	cpu0, err := procCPU(srv.pid())
 	if err != nil {
 		cancel()
-		return 0, 0, err
+		return sendCost{}, err
 	}
 	n0 := pub.accepted.Load()
 	time.Sleep(o.sendWindow)
@@ -500,18 +505,29 @@ func sendPhase(o options, srv *server, start time.Time) (float64, int64, error) 
 	cancel()
 	wg.Wait()
 	if err != nil {
-		return 0, 0, err
+		return sendCost{}, err
 	}
 	time.Sleep(o.tick) // The last sends' tick.
 	idle1, err := idle()
 	if err != nil {
-		return 0, 0, err
+		return sendCost{}, err
 	}
 	n := n1 - n0
 	if n <= 0 {
-		return 0, 0, errors.New("per-send phase: no send accepted")
+		return sendCost{}, errors.New("per-send phase: no send accepted")
 	}
-	return max((cpu1-cpu0)-(idle0+idle1)/2, 0) / float64(n) * 1e6, n, nil
+	return sendCost{
+		perSend: max((cpu1-cpu0)-(idle0+idle1)/2, 0) / float64(n) * 1e6,
+		sends:   n,
+		idle:    (idle0 + idle1) / 2 / o.sendWindow.Seconds(),
+	}, nil
+}
+
+// sendCost is what one per-send phase measured.
+type sendCost struct {
+	perSend float64 // Server CPU per accepted send, µs, idle CPU subtracted.
+	sends   int64   // Sends accepted in the phase.
+	idle    float64 // Server CPU with no sends, cores.
 }
 
 // batchRef is the decoded form of one batch, as the bench needs it,
