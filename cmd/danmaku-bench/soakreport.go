@@ -135,6 +135,7 @@ type soakSummary struct {
 	goMemStart, goMemEnd                           float64
 	liveStart, liveEnd, liveSlope                  float64 // Go heap marked live, the least of the minute up to each sample; NaN if not reported.
 	keptMax, goalMax                               float64 // Go heap kept from the OS and the collector's goal, at most; NaN if not reported.
+	inUseMax                                       float64 // Go heap in use, at most; NaN if not reported.
 	outsideMax                                     float64 // RSS beyond the Go runtime's memory, at most, when the store's parts are C memory; NaN otherwise.
 	storeStart, storeEnd, storeMax, storeLimit     float64
 	storeOnGo                                      bool
@@ -229,7 +230,7 @@ func summarize(run *soakRun, o options) *soakSummary {
 	s.judgedStart, s.judgedEnd, s.judgedSlope, s.judgedErr = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	s.goMemStart, s.goMemEnd, s.storeStart, s.storeEnd, s.storeMax, s.storeLimit = first.goMem, last.goMem, first.storeMem, last.storeMem, math.NaN(), last.storeLimit
 	s.storeOnGo = last.storeOnGo
-	s.liveStart, s.liveEnd, s.liveSlope, s.keptMax, s.goalMax, s.outsideMax = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	s.liveStart, s.liveEnd, s.liveSlope, s.keptMax, s.goalMax, s.outsideMax, s.inUseMax = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	var jmins, js, lmins, ls []float64
 	floor := liveFloor(run.samples)
 	for i, x := range run.samples {
@@ -248,6 +249,9 @@ func summarize(run *soakRun, o options) *soakSummary {
 			lmins = append(lmins, x.at.Minutes())
 			ls = append(ls, floor[i].live)
 			s.keptMax, s.goalMax = max(x.heapKept, nanTo(s.keptMax, 0)), max(x.goal, nanTo(s.goalMax, 0))
+			if !math.IsNaN(x.heap) {
+				s.inUseMax = max(x.heap, nanTo(s.inUseMax, 0))
+			}
 		}
 	}
 	if len(ls) >= 2 {
@@ -265,7 +269,7 @@ func summarize(run *soakRun, o options) *soakSummary {
 			s.verdicts = append(s.verdicts, outsideVerdict(s.outsideMax, s.storeLimit))
 		}
 		if len(ls) == len(win) {
-			s.verdicts = append(s.verdicts, heapVerdict(s.keptMax, s.goalMax))
+			s.verdicts = append(s.verdicts, heapVerdict(s.keptMax, s.goalMax, s.inUseMax))
 		}
 	} else if ok {
 		s.verdicts = append(s.verdicts, memoryVerdict(s.rssSlope, s.rssSlopeErr, s.flatLimit, flat))
@@ -359,22 +363,26 @@ func boundVerdict(target string, maxBytes, limit float64, missing, detail string
 	return verdict{target, pass, detail}
 }
 
-// heapRetainSlack is how far above the collector's goal the runtime keeps
+// heapRetainSlack is how far above the heap it aims for the runtime keeps
 // heap: its scavenger returns free pages to the OS while the heap it keeps
-// exceeds the goal by more than 10 %.
+// exceeds that by more than 10 %.
 const heapRetainSlack = 1.10
 
 // heapVerdict judges "Go heap within its goal": the heap the Go runtime
-// kept from the OS (in use and free, not returned) never above the
-// scavenger's target of 10 % over the collector's goal (the largest goal
-// of the window: the scavenger works towards the goal of the last
-// collection, so a goal that falls leaves freed pages for it to return
-// at its pace).
-func heapVerdict(keptMax, goalMax float64) verdict {
-	bound := heapRetainSlack * goalMax
+// kept from the OS (in use and free, not returned) never above what its
+// scavenger aims for. The scavenger keeps 10 % over the heap in use at
+// the end of the last collection, scaled to the new goal; that heap is
+// the goal or more, since it also holds the unused slots of its spans and
+// what was allocated while the collection marked. So the bound is 10 %
+// over the larger of the window's largest goal (the scavenger works
+// towards the goal of the last collection, so a goal that falls leaves
+// freed pages for it to return at its pace) and its largest heap in use.
+func heapVerdict(keptMax, goalMax, inUseMax float64) verdict {
+	base := max(goalMax, nanTo(inUseMax, 0))
+	bound := heapRetainSlack * base
 	return boundVerdict("Go heap within its goal", keptMax, bound, "the server does not report its heap's goal",
-		fmt.Sprintf("heap kept from the OS at most %.1f MiB, bound %.1f MiB (%.0f%% over the largest goal, %.1f MiB)",
-			keptMax/(1<<20), bound/(1<<20), 100*(heapRetainSlack-1), goalMax/(1<<20)))
+		fmt.Sprintf("heap kept from the OS at most %.1f MiB, bound %.1f MiB (%.0f%% over the larger of the largest goal, %.1f MiB, and the largest heap in use, %.1f MiB)",
+			keptMax/(1<<20), bound/(1<<20), 100*(heapRetainSlack-1), goalMax/(1<<20), nanTo(inUseMax, 0)/(1<<20)))
 }
 
 func nanTo(v, alt float64) float64 {
