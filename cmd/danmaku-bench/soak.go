@@ -21,6 +21,7 @@ type soakSample struct {
 	heap       float64       // go_memstats_heap_inuse_bytes; NaN when the scrape failed.
 	goMem      float64       // Memory the Go runtime holds from the OS: go_memstats_sys_bytes minus heap_released; NaN if unknown.
 	heapKept   float64       // Of it, the heap: go_memstats_heap_sys_bytes minus heap_released; NaN if unknown.
+	heapUnused float64       // Of the heap in use, the unused slots of its spans: go_memstats_heap_inuse_bytes minus heap_alloc; NaN if unknown.
 	live       float64       // go_gc_heap_live_bytes: the heap the last collection marked live; NaN if unknown.
 	goal       float64       // go_gc_heap_goal_bytes: the heap size at which the next collection starts; NaN if unknown.
 	storeMem   float64       // The store's bounded parts (block cache, memtables), bytes; NaN for other stores.
@@ -81,7 +82,7 @@ func (p *probe) read(ctx context.Context) (s soakSample, scrapeErr, err error) {
 	}
 	s.goroutines, s.heap, s.lagMax, s.late, s.capDrops = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	s.goMem, s.storeMem, s.storeLimit = math.NaN(), math.NaN(), math.NaN()
-	s.heapKept, s.live, s.goal = math.NaN(), math.NaN(), math.NaN()
+	s.heapKept, s.heapUnused, s.live, s.goal = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	m, scrapeErr := p.scrape(ctx)
 	if scrapeErr != nil {
 		return s, scrapeErr, nil
@@ -96,6 +97,7 @@ func (p *probe) read(ctx context.Context) (s soakSample, scrapeErr, err error) {
 	s.heap = lookup("go_memstats_heap_inuse_bytes")
 	s.goMem = lookup("go_memstats_sys_bytes") - lookup("go_memstats_heap_released_bytes")
 	s.heapKept = lookup("go_memstats_heap_sys_bytes") - lookup("go_memstats_heap_released_bytes")
+	s.heapUnused = s.heap - lookup("go_memstats_heap_alloc_bytes")
 	s.live, s.goal = lookup("go_gc_heap_live_bytes"), lookup("go_gc_heap_goal_bytes")
 	s.storeMem, s.storeLimit = math.NaN(), math.NaN()
 	for _, onGo := range []string{"0", "1"} {

@@ -135,7 +135,7 @@ type soakSummary struct {
 	goMemStart, goMemEnd                           float64
 	liveStart, liveEnd, liveSlope                  float64 // Go heap marked live, the least of the minute up to each sample; NaN if not reported.
 	keptMax, goalMax                               float64 // Go heap kept from the OS and the collector's goal, at most; NaN if not reported.
-	inUseMax                                       float64 // Go heap in use, at most; NaN if not reported.
+	unusedMax                                      float64 // The unused slots of the Go heap's spans, at most; NaN if not reported.
 	outsideMax                                     float64 // RSS beyond the Go runtime's memory, at most, when the store's parts are C memory; NaN otherwise.
 	storeStart, storeEnd, storeMax, storeLimit     float64
 	storeOnGo                                      bool
@@ -230,7 +230,7 @@ func summarize(run *soakRun, o options) *soakSummary {
 	s.judgedStart, s.judgedEnd, s.judgedSlope, s.judgedErr = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	s.goMemStart, s.goMemEnd, s.storeStart, s.storeEnd, s.storeMax, s.storeLimit = first.goMem, last.goMem, first.storeMem, last.storeMem, math.NaN(), last.storeLimit
 	s.storeOnGo = last.storeOnGo
-	s.liveStart, s.liveEnd, s.liveSlope, s.keptMax, s.goalMax, s.outsideMax, s.inUseMax = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	s.liveStart, s.liveEnd, s.liveSlope, s.keptMax, s.goalMax, s.outsideMax, s.unusedMax = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	var jmins, js, lmins, ls []float64
 	floor := liveFloor(run.samples)
 	for i, x := range run.samples {
@@ -249,8 +249,8 @@ func summarize(run *soakRun, o options) *soakSummary {
 			lmins = append(lmins, x.at.Minutes())
 			ls = append(ls, floor[i].live)
 			s.keptMax, s.goalMax = max(x.heapKept, nanTo(s.keptMax, 0)), max(x.goal, nanTo(s.goalMax, 0))
-			if !math.IsNaN(x.heap) {
-				s.inUseMax = max(x.heap, nanTo(s.inUseMax, 0))
+			if !math.IsNaN(x.heapUnused) {
+				s.unusedMax = max(x.heapUnused, nanTo(s.unusedMax, 0))
 			}
 		}
 	}
@@ -269,7 +269,7 @@ func summarize(run *soakRun, o options) *soakSummary {
 			s.verdicts = append(s.verdicts, outsideVerdict(s.outsideMax, s.storeLimit))
 		}
 		if len(ls) == len(win) {
-			s.verdicts = append(s.verdicts, heapVerdict(s.keptMax, s.goalMax, s.inUseMax))
+			s.verdicts = append(s.verdicts, heapVerdict(s.keptMax, s.goalMax, s.unusedMax))
 		}
 	} else if ok {
 		s.verdicts = append(s.verdicts, memoryVerdict(s.rssSlope, s.rssSlopeErr, s.flatLimit, flat))
@@ -294,11 +294,11 @@ func summarize(run *soakRun, o options) *soakSummary {
 // and x.live is then the least live heap of the minute up to x (see
 // liveFloor): the heap the runtime keeps beyond the live heap (garbage
 // not collected yet, and freed pages it has not returned to the OS)
-// follows the collector's goal, twice the live heap by default, and is
-// judged against that goal (heapVerdict); and a collection counts as live
-// everything allocated while it marks, so one that runs while thousands
-// of viewers catch up on a backlog marks their frames too. A leak raises
-// the floor.
+// follows the collector's goal (1.5 times the live heap with danmakud's
+// -gc-percent 50), and is judged against that goal (heapVerdict); and a
+// collection counts as live everything allocated while it marks, so one
+// that runs while thousands of viewers catch up on a backlog marks their
+// frames too. A leak raises the floor.
 //
 // With cgo, Pebble's block cache and memtables are C memory, the only C
 // memory of the server: what RSS holds beyond the Go runtime's memory is
@@ -371,18 +371,18 @@ const heapRetainSlack = 1.10
 // heapVerdict judges "Go heap within its goal": the heap the Go runtime
 // kept from the OS (in use and free, not returned) never above what its
 // scavenger aims for. The scavenger keeps 10 % over the heap in use at
-// the end of the last collection, scaled to the new goal; that heap is
-// the goal or more, since it also holds the unused slots of its spans and
-// what was allocated while the collection marked. So the bound is 10 %
-// over the larger of the window's largest goal (the scavenger works
-// towards the goal of the last collection, so a goal that falls leaves
-// freed pages for it to return at its pace) and its largest heap in use.
-func heapVerdict(keptMax, goalMax, inUseMax float64) verdict {
-	base := max(goalMax, nanTo(inUseMax, 0))
-	bound := heapRetainSlack * base
+// the end of the last collection (scaled to the new goal), and that heap
+// is at most the goal plus the unused slots of its spans. So the bound is
+// 10 % over the window's largest goal (the scavenger works towards the
+// goal of the last collection, so a goal that falls leaves freed pages
+// for it to return at its pace) plus the largest unused part of the heap
+// in use.
+func heapVerdict(keptMax, goalMax, unusedMax float64) verdict {
+	unused := nanTo(unusedMax, 0)
+	bound := heapRetainSlack * (goalMax + unused)
 	return boundVerdict("Go heap within its goal", keptMax, bound, "the server does not report its heap's goal",
-		fmt.Sprintf("heap kept from the OS at most %.1f MiB, bound %.1f MiB (%.0f%% over the larger of the largest goal, %.1f MiB, and the largest heap in use, %.1f MiB)",
-			keptMax/(1<<20), bound/(1<<20), 100*(heapRetainSlack-1), goalMax/(1<<20), nanTo(inUseMax, 0)/(1<<20)))
+		fmt.Sprintf("heap kept from the OS at most %.1f MiB, bound %.1f MiB (%.0f%% over the largest goal, %.1f MiB, and the spans' unused slots, at most %.1f MiB)",
+			keptMax/(1<<20), bound/(1<<20), 100*(heapRetainSlack-1), goalMax/(1<<20), unused/(1<<20)))
 }
 
 func nanTo(v, alt float64) float64 {
