@@ -79,15 +79,29 @@ func (v *viewer) deliver(msgs []*message, cfg *Config, st *counters) {
 	if v.closed {
 		return
 	}
-	if v.keepsUpLocked(msgs) {
-		// The common case: one batch to a viewer that keeps up.
-		if msgs[0].seq == 0 || msgs[0].seq >= v.minSeq {
-			v.stalled = 0
-			v.writeOneLocked(v.frame(msgs[0]))
-		}
-		return
+	v.deliverLocked(msgs, nil, cfg, st)
+}
+
+// deliverLocked is deliver with v.mu held. In the common case, one batch
+// to a viewer that keeps up, it writes the batch at once, and with it, in
+// the same write, keepAlive when that is not nil; it reports whether it
+// wrote keepAlive.
+func (v *viewer) deliverLocked(msgs []*message, keepAlive *message, cfg *Config, st *counters) bool {
+	if !v.keepsUpLocked(msgs) {
+		v.queueLocked(msgs, cfg, st)
+		return false
 	}
-	v.queueLocked(msgs, cfg, st)
+	m := msgs[0]
+	if m.seq != 0 && m.seq < v.minSeq {
+		return false
+	}
+	v.stalled = 0
+	if keepAlive == nil {
+		v.writeOneLocked(v.frame(m))
+		return false
+	}
+	v.writeLocked([][]byte{v.frame(m), v.frame(keepAlive)})
+	return true
 }
 
 // keepsUpLocked reports whether msgs is one batch to a viewer that has
@@ -229,8 +243,8 @@ type listener interface {
 	lastHeard() int64
 }
 
-// ping delivers msgs as deliver does, then writes the room's keep-alive m
-// to a viewer that is not backed up, in the same write as a batch when
+// ping delivers msgs as deliver does and writes the room's keep-alive m
+// to a viewer that is not backed up, in the same write as the batch when
 // the viewer keeps up (one system call, not two). It closes the viewer
 // instead if its client has sent nothing, not even a pong, since before
 // silentSince (Unix nanoseconds), and reports whether it did.
@@ -244,13 +258,8 @@ func (v *viewer) ping(msgs []*message, m *message, silentSince int64, cfg *Confi
 		v.closeLocked(CloseGoingAway, "nothing received from the client for 3 ping intervals")
 		return true
 	}
-	if len(msgs) > 0 {
-		if v.keepsUpLocked(msgs) && (msgs[0].seq == 0 || msgs[0].seq >= v.minSeq) {
-			v.stalled = 0
-			v.writeLocked([][]byte{v.frame(msgs[0]), v.frame(m)})
-			return false
-		}
-		v.queueLocked(msgs, cfg, st)
+	if len(msgs) > 0 && v.deliverLocked(msgs, m, cfg, st) {
+		return false // The keep-alive went with the batch.
 	}
 	if v.sink.backlog() > 0 {
 		return false

@@ -106,6 +106,8 @@ func (h *Hub) onData(c *nbio.Conn, data []byte) {
 	n := f.scan(data)
 	switch {
 	case f.failed || f.n > 0 || f.skip > 0:
+		// A copy goes into the map, so that f itself stays on the stack
+		// for the reads that keep nothing.
 		keep := f
 		h.scanners.Store(c, &keep)
 	case ok:
