@@ -183,9 +183,9 @@ func printMarkdown(w io.Writer, o options, srv, base result) {
 		fmt.Fprintf(w, "| CPU per delivered danmaku without the send path (window CPU less its %d sends × the per-send CPU) | %.3f µs | %.3f µs | %.2f× |\n",
 			srv.accepted, base.cpuPerMillion, f, ratio(f, base.cpuPerMillion))
 	}
-	if srv.sendN0 > 0 || srv.sendN > 0 {
+	if srv.sends0.sends > 0 || srv.sendsN.sends > 0 {
 		fmt.Fprintf(w, "| per-send CPU (POST /danmu/send to another room): 0 viewers / %d viewers | — | %.0f µs / %.0f µs | %.2f× |\n",
-			srv.viewers, srv.sendCPU0, srv.sendCPUN, ratio(srv.sendCPUN, srv.sendCPU0))
+			srv.viewers, srv.sends0.perSend, srv.sendsN.perSend, ratio(srv.sendsN.perSend, srv.sends0.perSend))
 	}
 	fmt.Fprintf(w, "| POST /danmu/send round trip p50 / p99 | — | %v / %v | |\n", srv.rtt50, srv.rtt99)
 }
@@ -322,13 +322,10 @@ type result struct {
 	rssAfter       int64
 	rssPerViewer   float64
 	wirePerDanmaku float64
-	// The per-send phases: server CPU per accepted send to a room nobody
-	// watches, before the viewers connect and while they are connected
-	// (idle CPU subtracted), and how many sends each phase counted.
-	sendCPU0, sendCPUN float64 // Microseconds.
-	sendN0, sendN      int64
-	idle0, idleN       float64       // Server CPU with no sends, cores.
-	rtt50, rtt99       time.Duration // Send round trips in the window.
+	// The per-send phases, before the viewers connect and while they are
+	// connected; zero when they were not run.
+	sends0, sendsN sendCost
+	rtt50, rtt99   time.Duration // Send round trips in the window.
 	// storeGrowth is how much the store's bounded parts (block cache,
 	// memtables) grew while the viewers connected and the window ran: it
 	// is left out of rssPerViewer, since it comes from the sends.
@@ -340,11 +337,11 @@ type result struct {
 // path: the window's CPU less its accepted sends at the per-send cost
 // measured with the viewers connected; 0 when that was not measured.
 func (r result) fanoutCPU() float64 {
-	if r.sendCPUN <= 0 || r.cpuPerMillion <= 0 {
+	if r.sendsN.perSend <= 0 || r.cpuPerMillion <= 0 {
 		return 0
 	}
 	delivered := r.cpuSeconds / r.cpuPerMillion // Millions.
-	return max(r.cpuSeconds-float64(r.accepted)*r.sendCPUN/1e6, 0) / delivered
+	return max(r.cpuSeconds-float64(r.accepted)*r.sendsN.perSend/1e6, 0) / delivered
 }
 
 // storeMemory returns danmakud_store_memory_bytes summed over its parts
@@ -380,13 +377,13 @@ func (r result) print(name string) {
 	fmt.Printf("server RSS: %.1f MiB before viewers, %.1f MiB with them, %.0f bytes per viewer (the store's cache and memtables grew %.1f MiB meanwhile, left out)\n",
 		float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20), r.rssPerViewer, r.storeGrowth/(1<<20))
 	fmt.Printf("wire: %.1f bytes per delivered danmaku\n", r.wirePerDanmaku)
-	if r.sendN0 > 0 || r.sendN > 0 {
+	if r.sends0.sends > 0 || r.sendsN.sends > 0 {
 		fmt.Printf("per-send CPU (sends to another room, idle CPU subtracted): %.0f µs with no viewers (%d sends), %.0f µs with %d viewers (%d sends); send round trip p50 %v, p99 %v\n",
-			r.sendCPU0, r.sendN0, r.sendCPUN, r.viewers, r.sendN, r.rtt50, r.rtt99)
+			r.sends0.perSend, r.sends0.sends, r.sendsN.perSend, r.viewers, r.sendsN.sends, r.rtt50, r.rtt99)
 		// A window shorter than the ping interval holds one of the room's
 		// ping ticks or none, so the figure with viewers varies from run
 		// to run; a -send-window of 30s takes the mean.
-		fmt.Printf("idle server CPU (no sends, the mean of the phases' idle windows): %.1f ms/s with no viewers, %.1f ms/s with %d viewers\n", r.idle0*1e3, r.idleN*1e3, r.viewers)
+		fmt.Printf("idle server CPU (no sends, the mean of the phases' idle windows): %.1f ms/s with no viewers, %.1f ms/s with %d viewers\n", r.sends0.idle*1e3, r.sendsN.idle*1e3, r.viewers)
 	}
 }
 
@@ -411,11 +408,9 @@ func measure(o options, kind string) (result, error) {
 		sources[i] = net.IPv4(127, 0, 0, byte(i+1))
 	}
 	if kind != "baseline" && o.sendWindow > 0 {
-		c, err := sendPhase(o, srv, start)
-		if err != nil {
+		if res.sends0, err = sendPhase(o, srv, start); err != nil {
 			return res, err
 		}
-		res.sendCPU0, res.sendN0, res.idle0 = c.perSend, c.sends, c.idle
 	}
 	url := "ws://" + srv.addr + "/danmu/ws/" + o.room + fmt.Sprintf("?v=%d", o.proto)
 	fmt.Printf("%s: connecting %d viewers to %s\n", kind, o.viewers, srv.addr)
@@ -454,12 +449,10 @@ func measure(o options, kind string) (result, error) {
 	pubWG.Wait()
 	time.Sleep(2 * o.tick) // The last batches.
 	if kind != "baseline" && o.sendWindow > 0 {
-		c, err := sendPhase(o, srv, start)
-		if err != nil {
+		if res.sendsN, err = sendPhase(o, srv, start); err != nil {
 			f.closeAll()
 			return res, err
 		}
-		res.sendCPUN, res.sendN, res.idleN = c.perSend, c.sends, c.idle
 	}
 	f.closeAll()
 

@@ -135,7 +135,7 @@ type soakSummary struct {
 	goMemStart, goMemEnd                           float64
 	liveStart, liveEnd, liveSlope                  float64 // Go heap marked live, the least of the minute up to each sample; NaN if not reported.
 	keptMax, goalMax                               float64 // Go heap kept from the OS and the collector's goal, at most; NaN if not reported.
-	unusedMax                                      float64 // The unused slots of the Go heap's spans, at most; NaN if not reported.
+	unusedMax                                      float64 // The unused slots of the Go heap's spans, at most (0 for samples that lack them).
 	outsideMax                                     float64 // RSS beyond the Go runtime's memory, at most, when the store's parts are C memory; NaN otherwise.
 	storeStart, storeEnd, storeMax, storeLimit     float64
 	storeOnGo                                      bool
@@ -249,9 +249,7 @@ func summarize(run *soakRun, o options) *soakSummary {
 			lmins = append(lmins, x.at.Minutes())
 			ls = append(ls, floor[i].live)
 			s.keptMax, s.goalMax = max(x.heapKept, nanTo(s.keptMax, 0)), max(x.goal, nanTo(s.goalMax, 0))
-			if !math.IsNaN(x.heapUnused) {
-				s.unusedMax = max(x.heapUnused, nanTo(s.unusedMax, 0))
-			}
+			s.unusedMax = max(nanTo(x.heapUnused, 0), nanTo(s.unusedMax, 0))
 		}
 	}
 	if len(ls) >= 2 {
