@@ -315,6 +315,11 @@ func TestAdminLiveSessionSwitchesPlayer(t *testing.T) {
 		t.Fatalf("mode before the session = %q, want vod", m)
 	}
 	admin := openAdmin(t, true)
+	// The room's settings and live buttons stay out of sight until a room
+	// has loaded: a click before that would act on no room.
+	if eval[bool](admin, `getComputedStyle(document.getElementById('room-settings')).display !== 'none'`) {
+		t.Fatalf("the room settings show before a room is loaded%s", admin.diagnostics())
+	}
 	admin.do("load the room",
 		chromedp.SetValue(chromedp.CSS("#room-id"), obj),
 		chromedp.Click(chromedp.CSS(`#room-form button[type=submit]`)),

@@ -238,6 +238,10 @@ $('room-settings').addEventListener('submit', async (ev) => {
 });
 
 async function live(start) {
+  if (!currentRoom) {
+    status('Load a room first.');
+    return;
+  }
   const what = start ? 'Starting the live session' : 'Ending the live session';
   const res = await act(what, () => (start ? api.startLive(currentRoom) : api.endLive(currentRoom)));
   if (!res) return;
