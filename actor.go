@@ -3,7 +3,7 @@ package danmaku
 import "slices"
 
 // Role is what an actor may do. The zero Role is RoleViewer.
-type Role int
+type Role uint8
 
 // Roles, from least to most powerful.
 const (
@@ -24,16 +24,18 @@ func (r Role) String() string {
 }
 
 // Actor is who makes a request, as authentication established it. The zero
-// Actor is an unidentified viewer.
+// Actor is an unidentified viewer. Every live viewer holds one, so the
+// small fields come last, where they pack into one word.
 type Actor struct {
-	UserID    string
-	Role      Role
-	Rooms     []string // Rooms a moderator moderates.
-	Anonymous bool     // The id is a signed anonymous browser id.
+	UserID string
+	Rooms  []string // Rooms a moderator moderates.
+	IP     string   // Remote address, for per-IP limits.
+	Role   Role
+	// Anonymous is set when the id is a signed anonymous browser id.
+	Anonymous bool
 	// Fresh marks an anonymous id minted for this request: the client
 	// sent no cookie, so limits apply to its address instead of the id.
 	Fresh bool
-	IP    string // Remote address, for per-IP limits.
 }
 
 // CanModerate reports whether a may moderate the room objectID.

@@ -219,7 +219,7 @@ func TestSlowViewerDoesNotDelayOthers(t *testing.T) {
 			e.hub.mu.Lock()
 			for _, r := range e.hub.rooms {
 				r.mu.Lock()
-				for v := range r.viewers {
+				for _, v := range r.viewers {
 					v.mu.Lock()
 					t.Logf("viewer %p backlog %d queue %d stalled %d closed %v queued %d written %d", v, v.sink.backlog(), len(v.queue), v.stalled, v.closed, v.sink.(*wsSink).queued.Load(), v.sink.(*wsSink).written.Load())
 					v.mu.Unlock()

@@ -42,9 +42,16 @@ type room struct {
 	histEpoch     string
 	recentDeleted map[danmaku.ID]struct{}
 	deleteOrder   []danmaku.ID
-	viewers       map[*viewer]struct{}
-	lastPing      time.Time
-	closed        bool
+	// viewers are the room's viewers, each at index slot-1 (see
+	// viewer.slot), in the order they joined but for the last one, which
+	// takes the place of one that leaves. A tick writes them in that
+	// order, close to the order in which their connections' memory was
+	// allocated, in the kernel and here: on the bench this cost 15% less
+	// CPU per delivered danmaku than a map's random order
+	// (docs/benchmarks.md).
+	viewers  []*viewer
+	lastPing time.Time
+	closed   bool
 	// running reports whether the room's tick loop runs. A room with no
 	// viewers and nothing pending parks instead: its loop ends, so that it
 	// costs no goroutine and no wake-ups, and the hub's sweep evicts it
@@ -68,7 +75,6 @@ func newRoom(h *Hub, id string, cfg RoomConfig, now time.Time) *room {
 		cfg:       cfg.withDefaults(),
 		epoch:     now,
 		histEpoch: h.hist.roomEpoch(),
-		viewers:   make(map[*viewer]struct{}),
 		lastPing:  now,
 		running:   true, // The hub starts run at once.
 	}
@@ -284,11 +290,7 @@ var pingMessage = &message{ws: wsFrame(opPing, nil), sse: []byte(": ping\n\n")}
 
 // snapshotLocked returns the current viewers.
 func (r *room) snapshotLocked() []*viewer {
-	vs := make([]*viewer, 0, len(r.viewers))
-	for v := range r.viewers {
-		vs = append(vs, v)
-	}
-	return vs
+	return slices.Clone(r.viewers)
 }
 
 // join adds v to the room and writes its welcome before any batch can
@@ -303,7 +305,8 @@ func (r *room) join(v *viewer, live *Session, rs *resumeFrom) bool {
 		r.mu.Unlock()
 		return false
 	}
-	r.viewers[v] = struct{}{}
+	r.viewers = append(r.viewers, v)
+	v.slot = int32(len(r.viewers))
 	r.hub.stats.viewers.Add(1)
 	r.wakeLocked()
 	st := roomState{
@@ -333,8 +336,13 @@ func (r *room) join(v *viewer, live *Session, rs *resumeFrom) bool {
 // leave removes v from the room; it is safe to call more than once.
 func (r *room) leave(v *viewer) {
 	r.mu.Lock()
-	if _, ok := r.viewers[v]; ok {
-		delete(r.viewers, v)
+	if v.slot > 0 {
+		// The last viewer takes v's place.
+		last := r.viewers[len(r.viewers)-1]
+		r.viewers[v.slot-1], last.slot = last, v.slot
+		r.viewers[len(r.viewers)-1] = nil
+		r.viewers = r.viewers[:len(r.viewers)-1]
+		v.slot = 0
 		r.hub.stats.viewers.Add(-1)
 	}
 	r.mu.Unlock()

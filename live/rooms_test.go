@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -213,5 +214,39 @@ func TestParkedRoomWakes(t *testing.T) {
 	c4 := e.dial("v1", wsclient.Options{})
 	if w := readType(t, c4, "welcome"); w.Room.MaxPerTick != 5 || w.Room.Seq != 2 {
 		t.Fatalf("welcome after a reconfiguration of a parked room = %s", w.raw)
+	}
+}
+
+// TestViewersKeepTheirJoinOrder checks the room's list of viewers: a tick
+// writes them in the order they joined, a viewer that leaves is replaced
+// by the last one, leaving twice changes nothing, and the count follows.
+func TestViewersKeepTheirJoinOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	r := newRoom(e.hub, "order", RoomConfig{}, e.clock.Now())
+	vs := make([]*viewer, 5)
+	for i := range vs {
+		vs[i] = &viewer{room: r, sink: &writeLog{}}
+		if !r.join(vs[i], nil, nil) {
+			t.Fatal("the room refused a viewer")
+		}
+	}
+	if got := r.snapshotLocked(); !slices.Equal(got, vs) {
+		t.Fatalf("viewers after joining are not in join order")
+	}
+	r.leave(vs[1])
+	r.leave(vs[1])
+	r.leave(vs[4])
+	r.leave(vs[0])
+	want := []*viewer{vs[2], vs[3]} // [0 1 2 3 4] → [0 4 2 3] → [0 3 2] → [2 3]
+	if got := r.snapshotLocked(); !slices.Equal(got, want) {
+		t.Fatalf("after leaving: %d viewers, want %d, each last one in the place of the one that left", len(got), len(want))
+	}
+	for i, v := range want {
+		if int(v.slot) != i+1 {
+			t.Errorf("viewer at %d has slot %d, want %d", i, v.slot, i+1)
+		}
+	}
+	if n := e.hub.Stats().Viewers; n != 2 {
+		t.Errorf("hub counts %d viewers, want 2", n)
 	}
 }

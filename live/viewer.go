@@ -38,6 +38,9 @@ type viewer struct {
 	// shape (?v=2, see compact.go).
 	compact bool
 	closed  bool // Guarded by mu.
+	// slot is v's index in its room's viewers plus one, 0 while it is not
+	// in them. Guarded by the room's mu.
+	slot int32
 	// waiting is set while messages are queued behind a backlog; the
 	// transport then calls drained once the backlog clears.
 	waiting atomic.Bool
