@@ -351,3 +351,25 @@ func TestPlayerScreenshot(t *testing.T) {
 		}
 	}
 }
+
+// TestDroppedNoticeIsShown feeds the player's live connection the
+// server's "dropped" message (docs/protocol.md), which a viewer whose
+// connection fell behind receives before its next batch, and checks that
+// the player tells the viewer how much was missed and counts it, and that
+// an empty notice changes nothing.
+func TestDroppedNoticeIsShown(t *testing.T) {
+	setup(t)
+	p := openTab(t, "/watch/"+uniqueObject("dropped"))
+	p.waitFor(`window.__danmaku.socket() === 'open'`, 15*time.Second, "the live socket did not open")
+	eval[bool](p, `window.__danmaku.client().receive('{"type":"dropped","count":0,"next":7}'), true`)
+	if n := eval[int](p, `window.__danmaku.missed()`); n != 0 {
+		t.Fatalf("an empty notice counted %d missed batches", n)
+	}
+	eval[bool](p, `window.__danmaku.client().receive('{"type":"dropped","count":3,"next":42}'), true`)
+	if n := eval[int](p, `window.__danmaku.missed()`); n != 3 {
+		t.Errorf("missed = %d after a notice of 3, want 3", n)
+	}
+	if s := eval[string](p, `document.getElementById('status').textContent`); !strings.Contains(s, "Missed 3 seconds") {
+		t.Errorf("status reads %q, want it to say that 3 seconds were missed%s", s, p.diagnostics())
+	}
+}

@@ -52,6 +52,7 @@ const client = connect('', objectId, {
     livePushes = true;
     applyLive(session);
   },
+  onDropped,
   onError: (err) => {
     // A refused token signs the viewer out (onTokenRefused), which says so.
     if (err.code !== 'unauthorized') status(`Live: ${err.message}`);
@@ -85,6 +86,7 @@ let localSeq = 0;
 let dragging = false;
 let lastDemo = -1;
 let blockedBy = () => false; // The settings' block filter.
+let missed = 0; // Pushed batches the server could not deliver to this page.
 
 $('room-name').textContent = objectId;
 
@@ -161,6 +163,16 @@ function onWelcome(msg) {
 function onBatch(batch, info) {
   if (info.welcome && (mode !== 'live' || (!info.recovered && !info.last))) return;
   showPushed(batch.items);
+}
+
+// onDropped tells the viewer that the server skipped count batches (one
+// a tick) because the connection fell behind, or that a reconnection came
+// too late to recover them: their danmaku will not be shown live.
+function onDropped(info) {
+  if (!(info.count > 0)) return;
+  missed += info.count;
+  const what = info.count === 1 ? '1 second' : `${info.count} seconds`;
+  status(`Missed ${what} of pushed danmaku: the connection fell behind.`);
 }
 
 // onDelete takes danmaku off the screen and the list.
@@ -703,6 +715,8 @@ window.__danmaku = {
   onScreen: () => renderer.onScreen(),
   pending: () => renderer.pendingCount(),
   counts: () => ({ ...renderer.counts }),
+  // missed is the number of pushed batches the server reported dropped.
+  missed: () => missed,
   mode: () => mode,
   socket: () => client.status,
   // client is the page's SDK Client, for tests that drop its socket.
