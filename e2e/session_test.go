@@ -166,6 +166,17 @@ func TestSessionReplay(t *testing.T) {
 		t.Errorf("the replay is in %s mode, want vod", mode)
 	}
 	p.screenshot("player-session-replay.png")
+
+	// On a phone the header stays compact: the video opener on one line,
+	// the picker within the screen, and (with this long room name, which
+	// wraps) no more than three rows. It took 185 px before.
+	p.viewport(390, 844, true)
+	p.waitFor(`(() => {
+		const box = (sel) => document.querySelector(sel).getBoundingClientRect();
+		return box('header').height <= 150 && box('#session-pick').right <= innerWidth &&
+			Math.abs(box('#video-url').top - box('#demo-button').top) < 4;
+	})()`, 5*time.Second, "the phone header is more than three rows, or the picker leaves the screen")
+	p.screenshot("player-session-replay-phone.png")
 }
 
 // TestSessionSurvivesACrash starts a live session on a server of its own,
