@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -35,10 +34,7 @@ type welcome struct {
 // that records the batches after it.
 func resumeWatch(t *testing.T, name, base, room, epoch string, since uint64) (welcome, *watcher) {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(base, "http") + "/danmu/ws/" + room
-	if epoch != "" {
-		u += fmt.Sprintf("?since=%d&epoch=%s", since, url.QueryEscape(epoch))
-	}
+	u := testenv.WatchURL(base, room, epoch, since)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := wsclient.Dial(ctx, u, wsclient.Options{ReadBuffer: 1 << 20})

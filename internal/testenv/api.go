@@ -3,8 +3,11 @@ package testenv
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -64,4 +67,15 @@ func (s *Server) Stored(tb testing.TB, objectID string) []Danmaku {
 		tb.Fatalf("queryByTime %s: %v", objectID, err)
 	}
 	return page.Data
+}
+
+// WatchURL returns the WebSocket address of objectID's room on the server
+// at base (http://host:port), resuming after batch since of the history
+// epoch when epoch is not empty (docs/protocol.md, "Resume").
+func WatchURL(base, objectID, epoch string, since uint64) string {
+	u := "ws" + strings.TrimPrefix(base, "http") + "/danmu/ws/" + url.PathEscape(objectID)
+	if epoch != "" {
+		u += fmt.Sprintf("?since=%d&epoch=%s", since, url.QueryEscape(epoch))
+	}
+	return u
 }

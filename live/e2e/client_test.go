@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -50,10 +49,7 @@ type viewer struct {
 // epoch is not empty, resume.
 func watch(t *testing.T, srv *testenv.Server, objectID, epoch string, since uint64) *viewer {
 	t.Helper()
-	u := "ws://" + srv.Addr() + "/danmu/ws/" + objectID
-	if epoch != "" {
-		u += fmt.Sprintf("?since=%d&epoch=%s", since, url.QueryEscape(epoch))
-	}
+	u := testenv.WatchURL(srv.URL(), objectID, epoch, since)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := wsclient.Dial(ctx, u, wsclient.Options{ReadBuffer: 1 << 20})
