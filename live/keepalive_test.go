@@ -1,9 +1,9 @@
 package live
 
 import (
+	"bytes"
 	"encoding/binary"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -101,11 +101,7 @@ func TestPingRidesWithTheBatch(t *testing.T) {
 		}
 		var got []string
 		for _, bufs := range w.writes {
-			var parts []string
-			for _, b := range bufs {
-				parts = append(parts, string(b))
-			}
-			got = append(got, strings.Join(parts, "+"))
+			got = append(got, string(bytes.Join(bufs, []byte("+"))))
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: writes %q, want %q", tc.name, got, tc.want)

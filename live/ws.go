@@ -60,6 +60,17 @@ func (s *wsSink) lastHeard() int64 { return s.heard.Load() }
 // hear records that a frame from the client was handled at now.
 func (s *wsSink) hear(now time.Time) { s.heard.Store(now.UnixNano()) }
 
+// heard records that a frame from c's client was handled now, and returns
+// c's sink (nil before the connection has one).
+func (h *Hub) heard(c *websocket.Conn) *wsSink {
+	s, ok := c.Session().(*wsSink)
+	if !ok {
+		return nil
+	}
+	s.hear(h.cfg.Now())
+	return s
+}
+
 func (s *wsSink) write(bufs [][]byte) error {
 	switch len(bufs) {
 	case 0:
@@ -142,16 +153,11 @@ func (h *Hub) newUpgrader() *websocket.Upgrader {
 	u.CheckOrigin = h.cfg.CheckOrigin
 	u.EnableCompression(!h.cfg.DisableCompression)
 	u.SetPingHandler(func(c *websocket.Conn, data string) {
-		if s, ok := c.Session().(*wsSink); ok {
-			s.hear(h.cfg.Now())
+		if s := h.heard(c); s != nil {
 			s.v.answerPing(&message{ws: wsFrame(opPong, []byte(data))})
 		}
 	})
-	u.SetPongHandler(func(c *websocket.Conn, _ string) {
-		if s, ok := c.Session().(*wsSink); ok {
-			s.hear(h.cfg.Now())
-		}
-	})
+	u.SetPongHandler(func(c *websocket.Conn, _ string) { h.heard(c) })
 	u.SetCloseHandler(h.onCloseFrame)
 	u.OnMessage(h.onMessage)
 	u.OnClose(func(c *websocket.Conn, _ error) {
