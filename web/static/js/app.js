@@ -171,7 +171,8 @@ function onBatch(batch, info) {
 function onDropped(info) {
   if (!(info.count > 0)) return;
   missed += info.count;
-  const what = info.count === 1 ? '1 second' : `${info.count} seconds`;
+  const seconds = Math.round((info.count * tickMs) / 100) / 10;
+  const what = seconds === 1 ? '1 second' : `${seconds} seconds`;
   status(`Missed ${what} of pushed danmaku: the connection fell behind.`);
 }
 
