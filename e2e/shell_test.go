@@ -476,6 +476,19 @@ func TestPlayerPhone(t *testing.T) {
 			t.Fatalf("write docs/screenshot-player-phone.png: %v", err)
 		}
 	}
+	// On the narrowest phones (320 px) every control still sits on the
+	// control bar's one row, the fullscreen button included, with targets
+	// of at least 24 px.
+	p.viewport(320, 640, true)
+	p.waitFor(`(() => {
+		const row = [...document.querySelectorAll('.controls > *')].filter((el) => el.getBoundingClientRect().width > 0);
+		const f = document.getElementById('fullscreen').getBoundingClientRect();
+		return row.length >= 7 && row.every((el) => {
+			const r = el.getBoundingClientRect();
+			return Math.abs((r.top + r.bottom) / 2 - (f.top + f.bottom) / 2) < 12 && r.right <= innerWidth &&
+				(el.classList.contains('time') || r.width >= 24);
+		});
+	})()`, 5*time.Second, "at 320 px the controls wrap to a second row or leave the screen")
 	if errs := p.pageErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %q", errs)
 	}
