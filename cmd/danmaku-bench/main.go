@@ -116,6 +116,7 @@ func run(args []string) error {
 	fs.Float64Var(&o.flat, "flat", 0.01, "soak mode: memory counts as flat when the RSS slope is below this fraction of the window's starting RSS per 10 minutes")
 	serve := fs.String("serve", "", `internal: run a server ("hub" or "baseline") instead of the bench`)
 	addr := fs.String("addr", "127.0.0.1:0", "internal: server address")
+	dir := fs.String("dir", "", "internal: the send floor's directory for its log")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,6 +125,8 @@ func run(args []string) error {
 		return runHubServer(*addr, o.room, o.tick, o.maxPerTick, o.workers)
 	case "baseline":
 		return runBaselineServer(*addr, o.tick, o.rate, o.proto)
+	case "sendfloor":
+		return runSendFloorServer(*addr, *dir)
 	case "":
 	default:
 		return fmt.Errorf("unknown -serve %q", *serve)
@@ -155,18 +158,28 @@ func run(args []string) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	base.print("baseline")
+	var floorSend sendCost
+	if o.target == "danmakud" && o.sendWindow > 0 {
+		time.Sleep(time.Second)
+		if floorSend, err = measureSendFloor(o); err != nil {
+			return fmt.Errorf("send floor: %w", err)
+		}
+		fmt.Printf("\n== send floor ==\nper-send CPU of a minimal durable send (net/http, validate, append, fsync; idle CPU subtracted): %.0f µs (%d sends)\n",
+			floorSend.perSend, floorSend.sends)
+	}
 	fmt.Printf("\nratios %s/baseline: CPU per delivered danmaku %.2f×, RSS per viewer %.2f×, wire bytes per danmaku %.2f×, batch→receive p99 %.2f×\n",
 		o.target, ratio(main.cpuPerMillion, base.cpuPerMillion), ratio(main.rssPerViewer, base.rssPerViewer),
 		ratio(main.wirePerDanmaku, base.wirePerDanmaku), ratio(main.d99.Seconds(), base.d99.Seconds()))
 	if o.markdown {
-		printMarkdown(os.Stdout, o, main, base)
+		printMarkdown(os.Stdout, o, main, base, floorSend)
 	}
 	return nil
 }
 
 // printMarkdown writes the server's and the baseline's results side by
-// side as a markdown table, ready for docs/benchmarks.md.
-func printMarkdown(w io.Writer, o options, srv, base result) {
+// side as a markdown table, ready for docs/benchmarks.md. floorSend, when
+// measured, adds the floor with a minimal durable send path.
+func printMarkdown(w io.Writer, o options, srv, base result, floorSend sendCost) {
 	frames := "plain frames"
 	if o.deflate {
 		frames = "permessage-deflate"
@@ -186,6 +199,14 @@ func printMarkdown(w io.Writer, o options, srv, base result) {
 	if srv.sends0.sends > 0 || srv.sendsN.sends > 0 {
 		fmt.Fprintf(w, "| per-send CPU (POST /danmu/send to another room): 0 viewers / %d viewers | — | %.0f µs / %.0f µs | %.2f× |\n",
 			srv.viewers, srv.sends0.perSend, srv.sendsN.perSend, ratio(srv.sendsN.perSend, srv.sends0.perSend))
+	}
+	if floorSend.perSend > 0 && srv.sendsN.perSend > 0 {
+		fmt.Fprintf(w, "| per-send CPU: minimal durable send (net/http, validate, append, fsync) / danmakud with %d viewers | %.0f µs | %.0f µs | %.2f× |\n",
+			srv.viewers, floorSend.perSend, srv.sendsN.perSend, ratio(srv.sendsN.perSend, floorSend.perSend))
+		if with := base.withSends(srv.accepted, floorSend.perSend); with > 0 {
+			fmt.Fprintf(w, "| CPU per delivered danmaku, the floor with that durable send path (floor + its %d sends × %.0f µs) | %.3f µs | %.3f µs | %.2f× |\n",
+				srv.accepted, floorSend.perSend, with, srv.cpuPerMillion, ratio(srv.cpuPerMillion, with))
+		}
 	}
 	fmt.Fprintf(w, "| POST /danmu/send round trip p50 / p99 | — | %v / %v | |\n", srv.rtt50, srv.rtt99)
 }
@@ -227,7 +248,7 @@ func startServer(o options, kind string) (*server, error) {
 	}
 	s := &server{tmp: tmp}
 	switch kind {
-	case "hub", "baseline":
+	case "hub", "baseline", "sendfloor":
 		err = s.startSelf(o, kind)
 	case "danmakud":
 		err = s.startDanmakud(o)
@@ -269,7 +290,7 @@ func (s *server) startSelf(o options, kind string) error {
 	}
 	pr, pw := io.Pipe()
 	s.proc, err = testenv.StartProcessOutputs(self, []string{"-serve", kind, "-tick", o.tick.String(), "-rate", fmt.Sprint(o.rate),
-		"-max-per-tick", fmt.Sprint(o.maxPerTick), "-v", fmt.Sprint(o.proto), "-room", o.room, "-fanout-workers", fmt.Sprint(o.workers)}, pw, os.Stderr)
+		"-max-per-tick", fmt.Sprint(o.maxPerTick), "-v", fmt.Sprint(o.proto), "-room", o.room, "-fanout-workers", fmt.Sprint(o.workers), "-dir", s.tmp}, pw, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -342,6 +363,29 @@ func (r result) fanoutCPU() float64 {
 	}
 	delivered := r.cpuSeconds / r.cpuPerMillion // Millions.
 	return max(r.cpuSeconds-float64(r.accepted)*r.sendsN.perSend/1e6, 0) / delivered
+}
+
+// withSends returns the floor's CPU per delivered danmaku (µs) had it
+// also acknowledged sends durably: its window's CPU plus sends × perSend
+// µs, over its deliveries; 0 when the floor delivered nothing.
+func (r result) withSends(sends int64, perSend float64) float64 {
+	if r.cpuPerMillion <= 0 {
+		return 0
+	}
+	delivered := r.cpuSeconds / r.cpuPerMillion // Millions.
+	return (r.cpuSeconds + float64(sends)*perSend/1e6) / delivered
+}
+
+// measureSendFloor measures the per-send CPU of the send floor server
+// (runSendFloorServer) with the same sends and phases as sendPhase.
+func measureSendFloor(o options) (sendCost, error) {
+	srv, err := startServer(o, "sendfloor")
+	if err != nil {
+		return sendCost{}, err
+	}
+	defer srv.stop()
+	time.Sleep(500 * time.Millisecond)
+	return sendPhase(o, srv, time.Now())
 }
 
 // storeMemory returns danmakud_store_memory_bytes summed over its parts

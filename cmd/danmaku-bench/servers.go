@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,23 +61,92 @@ func hubHandler(hub *live.Hub) http.Handler {
 	mux.HandleFunc("GET /danmu/ws/{objectId}", hub.ServeWS)
 	mux.HandleFunc("GET /danmu/stream/{objectId}", hub.ServeSSE)
 	mux.HandleFunc("POST /danmu/send", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 8<<10))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		d, ok := readSend(w, r, ids)
+		if !ok {
 			return
 		}
-		req, err := danmaku.ParseSend(body, danmaku.DefaultLimits())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		d := &danmaku.Danmaku{ID: ids.Next(req.Content.Time), ObjectID: req.ObjectID, UserID: req.UserID, OwnerID: req.OwnerID, Content: req.Content, CreatedAt: time.Now().UnixMilli()}
 		if err := hub.Publish(r.Context(), d, false); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(d)
+	})
+	return mux
+}
+
+// readSend reads and validates a send's body as danmakud does and returns
+// the item with an ID; on bad input it answers 400 and returns false.
+func readSend(w http.ResponseWriter, r *http.Request, ids *danmaku.IDGen) (*danmaku.Danmaku, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<10))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	req, err := danmaku.ParseSend(body, danmaku.DefaultLimits())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	return &danmaku.Danmaku{ID: ids.Next(req.Content.Time), ObjectID: req.ObjectID, UserID: req.UserID, OwnerID: req.OwnerID,
+		Content: req.Content, CreatedAt: time.Now().UnixMilli()}, true
+}
+
+// runSendFloorServer is the send floor: the least a server must do to
+// acknowledge a send durably. Its POST /danmu/send (net/http, as
+// danmakud's) reads and validates the body as danmakud does, assigns an
+// ID, appends the item as one JSON line to a log in dir and fsyncs it
+// before answering with the item. It has no store, index, moderation,
+// authentication or fan-out, so its per-send CPU is a floor for any
+// server that loses nothing it acknowledged on this machine's disk. It
+// prints "READY <addr>".
+func runSendFloorServer(addr, dir string) error {
+	log, err := os.OpenFile(filepath.Join(dir, "sends.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open the send floor's log: %w", err)
+	}
+	defer log.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("READY %s\n", ln.Addr())
+	srv := &http.Server{Handler: sendFloorHandler(log), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	waitSignal()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+// sendFloorHandler is the send floor's POST /danmu/send, appending each
+// valid item to log and syncing it before the answer.
+func sendFloorHandler(log *os.File) http.Handler {
+	ids := danmaku.NewIDGen(nil)
+	var mu sync.Mutex
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /danmu/send", func(w http.ResponseWriter, r *http.Request) {
+		d, ok := readSend(w, r, ids)
+		if !ok {
+			return
+		}
+		line, err := json.Marshal(d)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		mu.Lock()
+		_, err = log.Write(append(line, '\n'))
+		if err == nil {
+			err = log.Sync()
+		}
+		mu.Unlock()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(line)
 	})
 	return mux
 }
