@@ -8,8 +8,9 @@
 // delivered danmaku, server RSS per viewer, wire bytes per delivered
 // danmaku and the server's CPU per send. In the same run it measures a
 // baseline server that writes one pre-encoded frame of the same items in
-// the same shape per tick to as many raw connections, and prints the
-// ratios and a markdown table.
+// the same shape per tick to as many raw connections, with the per-send
+// phases against its minimal durable send path (net/http, append, fsync),
+// and prints the ratios and a markdown table.
 //
 //	go run ./cmd/danmaku-bench -target danmakud -viewers 15000 -rate 100 -max-per-tick 200
 //
@@ -116,7 +117,7 @@ func run(args []string) error {
 	fs.Float64Var(&o.flat, "flat", 0.01, "soak mode: memory counts as flat when the RSS slope is below this fraction of the window's starting RSS per 10 minutes")
 	serve := fs.String("serve", "", `internal: run a server ("hub" or "baseline") instead of the bench`)
 	addr := fs.String("addr", "127.0.0.1:0", "internal: server address")
-	dir := fs.String("dir", "", "internal: the send floor's directory for its log")
+	dir := fs.String("dir", "", "internal: the baseline's directory for the log of its durable sends")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,9 +125,7 @@ func run(args []string) error {
 	case "hub":
 		return runHubServer(*addr, o.room, o.tick, o.maxPerTick, o.workers)
 	case "baseline":
-		return runBaselineServer(*addr, o.tick, o.rate, o.proto)
-	case "sendfloor":
-		return runSendFloorServer(*addr, *dir)
+		return runBaselineServer(*addr, *dir, o.tick, o.rate, o.proto)
 	case "":
 	default:
 		return fmt.Errorf("unknown -serve %q", *serve)
@@ -158,28 +157,20 @@ func run(args []string) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	base.print("baseline")
-	var floorSend sendCost
-	if o.target == "danmakud" && o.sendWindow > 0 {
-		time.Sleep(time.Second)
-		if floorSend, err = measureSendFloor(o); err != nil {
-			return fmt.Errorf("send floor: %w", err)
-		}
-		fmt.Printf("\n== send floor ==\nper-send CPU of a minimal durable send (net/http, validate, append, fsync; idle CPU subtracted): %.0f µs (%d sends)\n",
-			floorSend.perSend, floorSend.sends)
-	}
 	fmt.Printf("\nratios %s/baseline: CPU per delivered danmaku %.2f×, RSS per viewer %.2f×, wire bytes per danmaku %.2f×, batch→receive p99 %.2f×\n",
 		o.target, ratio(main.cpuPerMillion, base.cpuPerMillion), ratio(main.rssPerViewer, base.rssPerViewer),
 		ratio(main.wirePerDanmaku, base.wirePerDanmaku), ratio(main.d99.Seconds(), base.d99.Seconds()))
 	if o.markdown {
-		printMarkdown(os.Stdout, o, main, base, floorSend)
+		printMarkdown(os.Stdout, o, main, base)
 	}
 	return nil
 }
 
 // printMarkdown writes the server's and the baseline's results side by
-// side as a markdown table, ready for docs/benchmarks.md. floorSend, when
-// measured, adds the floor with a minimal durable send path.
-func printMarkdown(w io.Writer, o options, srv, base result, floorSend sendCost) {
+// side as a markdown table, ready for docs/benchmarks.md. When the
+// per-send phases ran, it adds the floor with its minimal durable send
+// path (runBaselineServer).
+func printMarkdown(w io.Writer, o options, srv, base result) {
 	frames := "plain frames"
 	if o.deflate {
 		frames = "permessage-deflate"
@@ -197,16 +188,13 @@ func printMarkdown(w io.Writer, o options, srv, base result, floorSend sendCost)
 			srv.accepted, base.cpuPerMillion, f, ratio(f, base.cpuPerMillion))
 	}
 	if srv.sends0.sends > 0 || srv.sendsN.sends > 0 {
-		fmt.Fprintf(w, "| per-send CPU (POST /danmu/send to another room): 0 viewers / %d viewers | — | %.0f µs / %.0f µs | %.2f× |\n",
-			srv.viewers, srv.sends0.perSend, srv.sendsN.perSend, ratio(srv.sendsN.perSend, srv.sends0.perSend))
+		fmt.Fprintf(w, "| per-send CPU (POST /danmu/send to another room; the floor's: net/http, validate, append, fsync): 0 viewers / %d viewers | %.0f µs / %.0f µs | %.0f µs / %.0f µs | %.2f× / %.2f× |\n",
+			srv.viewers, base.sends0.perSend, base.sendsN.perSend, srv.sends0.perSend, srv.sendsN.perSend,
+			ratio(srv.sends0.perSend, base.sends0.perSend), ratio(srv.sendsN.perSend, base.sendsN.perSend))
 	}
-	if floorSend.perSend > 0 && srv.sendsN.perSend > 0 {
-		fmt.Fprintf(w, "| per-send CPU: minimal durable send (net/http, validate, append, fsync) / danmakud with %d viewers | %.0f µs | %.0f µs | %.2f× |\n",
-			srv.viewers, floorSend.perSend, srv.sendsN.perSend, ratio(srv.sendsN.perSend, floorSend.perSend))
-		if with := base.withSends(srv.accepted, floorSend.perSend); with > 0 {
-			fmt.Fprintf(w, "| CPU per delivered danmaku, the floor with that durable send path (floor + its %d sends × %.0f µs) | %.3f µs | %.3f µs | %.2f× |\n",
-				srv.accepted, floorSend.perSend, with, srv.cpuPerMillion, ratio(srv.cpuPerMillion, with))
-		}
+	if with := base.withSends(srv.accepted, base.sendsN.perSend); with > 0 && base.sendsN.perSend > 0 {
+		fmt.Fprintf(w, "| CPU per delivered danmaku, the floor with its durable send path (its window's CPU + %d sends × its per-send CPU with viewers) | %.3f µs | %.3f µs | %.2f× |\n",
+			srv.accepted, with, srv.cpuPerMillion, ratio(srv.cpuPerMillion, with))
 	}
 	fmt.Fprintf(w, "| POST /danmu/send round trip p50 / p99 | — | %v / %v | |\n", srv.rtt50, srv.rtt99)
 }
@@ -234,10 +222,11 @@ func ratio(a, b float64) float64 {
 // server is a child process serving on addr: danmakud (srv) or this
 // command's own hub or baseline server (proc).
 type server struct {
-	addr string
-	srv  *testenv.Server
-	proc *testenv.Process
-	tmp  string
+	addr     string
+	sendAddr string // Where POST /danmu/send goes: addr, or the baseline's second listener.
+	srv      *testenv.Server
+	proc     *testenv.Process
+	tmp      string
 }
 
 // startServer starts the server of the given kind.
@@ -248,7 +237,7 @@ func startServer(o options, kind string) (*server, error) {
 	}
 	s := &server{tmp: tmp}
 	switch kind {
-	case "hub", "baseline", "sendfloor":
+	case "hub", "baseline":
 		err = s.startSelf(o, kind)
 	case "danmakud":
 		err = s.startDanmakud(o)
@@ -278,6 +267,7 @@ func (s *server) startDanmakud(o options) error {
 		return err
 	}
 	s.addr = s.srv.Addr()
+	s.sendAddr = s.addr
 	return nil
 }
 
@@ -304,7 +294,12 @@ func (s *server) startSelf(o options, kind string) error {
 		s.proc.Kill()
 		return fmt.Errorf("server did not start: %q %v", line, err)
 	}
-	s.addr = strings.TrimSpace(strings.TrimPrefix(line, "READY "))
+	addrs := strings.Fields(strings.TrimPrefix(line, "READY "))
+	if len(addrs) == 0 {
+		s.proc.Kill()
+		return fmt.Errorf("server did not say its address: %q", line)
+	}
+	s.addr, s.sendAddr = addrs[0], addrs[len(addrs)-1]
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return nil
 }
@@ -376,18 +371,6 @@ func (r result) withSends(sends int64, perSend float64) float64 {
 	return (r.cpuSeconds + float64(sends)*perSend/1e6) / delivered
 }
 
-// measureSendFloor measures the per-send CPU of the send floor server
-// (runSendFloorServer) with the same sends and phases as sendPhase.
-func measureSendFloor(o options) (sendCost, error) {
-	srv, err := startServer(o, "sendfloor")
-	if err != nil {
-		return sendCost{}, err
-	}
-	defer srv.stop()
-	time.Sleep(500 * time.Millisecond)
-	return sendPhase(o, srv, time.Now())
-}
-
 // storeMemory returns danmakud_store_memory_bytes summed over its parts
 // from the server at addr, 0 when it does not export them.
 func storeMemory(addr string) float64 {
@@ -451,7 +434,7 @@ func measure(o options, kind string) (result, error) {
 	for i := range sources {
 		sources[i] = net.IPv4(127, 0, 0, byte(i+1))
 	}
-	if kind != "baseline" && o.sendWindow > 0 {
+	if o.sendWindow > 0 {
 		if res.sends0, err = sendPhase(o, srv, start); err != nil {
 			return res, err
 		}
@@ -492,7 +475,7 @@ func measure(o options, kind string) (result, error) {
 	cancel()
 	pubWG.Wait()
 	time.Sleep(2 * o.tick) // The last batches.
-	if kind != "baseline" && o.sendWindow > 0 {
+	if o.sendWindow > 0 {
 		if res.sendsN, err = sendPhase(o, srv, start); err != nil {
 			f.closeAll()
 			return res, err
@@ -527,7 +510,7 @@ func sendPhase(o options, srv *server, start time.Time) (sendCost, error) {
 	if err != nil {
 		return sendCost{}, err
 	}
-	pub := newPublisher(srv.addr, o.room+"-sends", start)
+	pub := newPublisher(srv.sendAddr, o.room+"-sends", start)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { pub.run(ctx, o.rate) })

@@ -92,35 +92,13 @@ func readSend(w http.ResponseWriter, r *http.Request, ids *danmaku.IDGen) (*danm
 		Content: req.Content, CreatedAt: time.Now().UnixMilli()}, true
 }
 
-// runSendFloorServer is the send floor: the least a server must do to
-// acknowledge a send durably. Its POST /danmu/send (net/http, as
-// danmakud's) reads and validates the body as danmakud does, assigns an
-// ID, appends the item as one JSON line to a log in dir and fsyncs it
-// before answering with the item. It has no store, index, moderation,
-// authentication or fan-out, so its per-send CPU is a floor for any
-// server that loses nothing it acknowledged on this machine's disk. It
-// prints "READY <addr>".
-func runSendFloorServer(addr, dir string) error {
-	log, err := os.OpenFile(filepath.Join(dir, "sends.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("open the send floor's log: %w", err)
-	}
-	defer log.Close()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("READY %s\n", ln.Addr())
-	srv := &http.Server{Handler: sendFloorHandler(log), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	waitSignal()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return srv.Shutdown(ctx)
-}
-
-// sendFloorHandler is the send floor's POST /danmu/send, appending each
-// valid item to log and syncing it before the answer.
+// sendFloorHandler is the floor's send path, the least a server must do
+// to acknowledge a send durably: a POST /danmu/send (net/http, as
+// danmakud's) that reads and validates the body as danmakud does, assigns
+// an ID, appends the item as one JSON line to log and fsyncs it before
+// answering with the item. It has no store, index, moderation,
+// authentication or fan-out, so its CPU per send is a floor for any
+// server that loses nothing it acknowledged on this machine's disk.
 func sendFloorHandler(log *os.File) http.Handler {
 	ids := danmaku.NewIDGen(nil)
 	var mu sync.Mutex
@@ -157,14 +135,21 @@ func sendFloorHandler(log *os.File) http.Handler {
 // carry, sent during the previous interval) in the shape of protocol
 // version proto and writes the same frame to every connection in a bare
 // loop: the frame compressed once with permessage-deflate to the
-// connections that offered it, as danmakud does. It prints
-// "READY <addr>".
-func runBaselineServer(addr string, tick time.Duration, rate, proto int) error {
+// connections that offered it, as danmakud does. The per-send phases
+// send to its minimal durable send path (sendFloorHandler, logging in
+// dir) on a second port; its sends do not enter the frames. It prints
+// "READY <addr> <send addr>".
+func runBaselineServer(addr, dir string, tick time.Duration, rate, proto int) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("READY %s\n", ln.Addr())
+	sendAddr, stopSends, err := serveFloorSends(dir)
+	if err != nil {
+		return err
+	}
+	defer stopSends()
+	fmt.Printf("READY %s %s\n", ln.Addr(), sendAddr)
 	var mu sync.Mutex
 	var conns, zconns []net.Conn
 	go func() {
@@ -239,6 +224,26 @@ func runBaselineServer(addr string, tick time.Duration, rate, proto int) error {
 			_, _ = c.Write(zframe)
 		}
 	}
+}
+
+// serveFloorSends serves sendFloorHandler on a loopback port of its own,
+// with its log in dir, and returns the address and how to stop it.
+func serveFloorSends(dir string) (string, func(), error) {
+	log, err := os.OpenFile(filepath.Join(dir, "sends.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", nil, fmt.Errorf("open the floor's send log: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = log.Close()
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: sendFloorHandler(log), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), func() {
+		_ = srv.Close()
+		_ = log.Close()
+	}, nil
 }
 
 // deflateFrame compresses payload as one permessage-deflate text frame
