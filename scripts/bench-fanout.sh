@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # scripts/bench-fanout.sh runs every fan-out measurement of
-# docs/benchmarks.md ("Fan-out as a user runs it") in sequence and prints
+# docs/benchmarks-fanout.md in sequence and prints
 # their markdown tables at the end, ready to paste. Each run measures the
 # baseline ("floor") and danmakud in the same invocation, with realistic
 # items sent through POST /danmu/send; the cluster run measures three
-# nodes on a private Redis against one node alone. About 14 minutes on
+# nodes on a private Redis against one node alone. About 19 minutes on
 # two cores; run it on a quiet machine, from anywhere in the repository.
 #
 #   ./scripts/bench-fanout.sh                 everything
@@ -24,6 +24,11 @@ RATE=${RATE:-100}
 CAP=200 # A tick that receives 101 at the default cap of 100 drops one by design.
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if ! command -v redis-server >/dev/null; then
+  # The cluster run, the last, needs it: say so now rather than after 15 minutes.
+  echo "bench-fanout: redis-server is not on the PATH (scripts/services.sh start installs it)" >&2
+  exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/danmaku-bench" ./cmd/danmaku-bench

@@ -16,7 +16,7 @@
 //
 // With -cluster N it measures N danmakud nodes on a private Redis, V
 // viewers on each, against one node serving V alone (cluster.go).
-// scripts/bench-fanout.sh runs every measurement of docs/benchmarks.md.
+// scripts/bench-fanout.sh runs every measurement of docs/benchmarks-fanout.md.
 //
 // With -soak it instead keeps the viewers and the rate going for a long
 // window and samples the server every -sample: RSS, goroutines, open
@@ -167,7 +167,7 @@ func run(args []string) error {
 }
 
 // printMarkdown writes the server's and the baseline's results side by
-// side as a markdown table, ready for docs/benchmarks.md. When the
+// side as a markdown table, ready for docs/benchmarks-fanout.md. When the
 // per-send phases ran, it adds the floor with its minimal durable send
 // path (runBaselineServer).
 func printMarkdown(w io.Writer, o options, srv, base result) {
