@@ -48,7 +48,7 @@ type room struct {
 	// order, close to the order in which their connections' memory was
 	// allocated, in the kernel and here: on the bench this cost 15% less
 	// CPU per delivered danmaku than a map's random order
-	// (docs/benchmarks.md).
+	// (docs/benchmarks-fanout.md).
 	viewers  []*viewer
 	lastPing time.Time
 	closed   bool

@@ -299,6 +299,7 @@ func (s *server) startSelf(o options, kind string) error {
 		s.proc.Kill()
 		return fmt.Errorf("server did not say its address: %q", line)
 	}
+	// The hub prints one address; the baseline adds its send path's.
 	s.addr, s.sendAddr = addrs[0], addrs[len(addrs)-1]
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return nil

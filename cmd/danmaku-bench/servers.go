@@ -95,11 +95,11 @@ func readSend(w http.ResponseWriter, r *http.Request, ids *danmaku.IDGen) (*danm
 // sendFloorHandler is the floor's send path, the least a server must do
 // to acknowledge a send durably: a POST /danmu/send (net/http, as
 // danmakud's) that reads and validates the body as danmakud does, assigns
-// an ID, appends the item as one JSON line to log and fsyncs it before
+// an ID, appends the item as one JSON line to journal and fsyncs it before
 // answering with the item. It has no store, index, moderation,
 // authentication or fan-out, so its CPU per send is a floor for any
 // server that loses nothing it acknowledged on this machine's disk.
-func sendFloorHandler(log *os.File) http.Handler {
+func sendFloorHandler(journal *os.File) http.Handler {
 	ids := danmaku.NewIDGen(nil)
 	var mu sync.Mutex
 	mux := http.NewServeMux()
@@ -114,9 +114,9 @@ func sendFloorHandler(log *os.File) http.Handler {
 			return
 		}
 		mu.Lock()
-		_, err = log.Write(append(line, '\n'))
+		_, err = journal.Write(append(line, '\n'))
 		if err == nil {
-			err = log.Sync()
+			err = journal.Sync()
 		}
 		mu.Unlock()
 		if err != nil {
@@ -229,20 +229,20 @@ func runBaselineServer(addr, dir string, tick time.Duration, rate, proto int) er
 // serveFloorSends serves sendFloorHandler on a loopback port of its own,
 // with its log in dir, and returns the address and how to stop it.
 func serveFloorSends(dir string) (string, func(), error) {
-	log, err := os.OpenFile(filepath.Join(dir, "sends.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	journal, err := os.OpenFile(filepath.Join(dir, "sends.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return "", nil, fmt.Errorf("open the floor's send log: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		_ = log.Close()
+		_ = journal.Close()
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: sendFloorHandler(log), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: sendFloorHandler(journal), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return ln.Addr().String(), func() {
 		_ = srv.Close()
-		_ = log.Close()
+		_ = journal.Close()
 	}, nil
 }
 
